@@ -1,0 +1,5 @@
+// rstwatch: when a TCP connection is reset, which side sent the RST, and what was its 4-tuple.
+// This umbrella header includes every public component.
+#pragma once
+
+#include <rstwatch/diagnostic.hpp>
