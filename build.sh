@@ -56,7 +56,7 @@ sanitize_build() {
   local flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
   configure build/asan clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" \
-    -DRSTWATCH_BUILD_BENCHMARKS=OFF
+    -DRSTWATCH_BUILD_BENCHMARKS=OFF -DRSTWATCH_PACKAGE_TESTS=OFF
   cmake --build build/asan -j "$JOBS"
 }
 
