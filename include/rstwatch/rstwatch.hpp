@@ -3,3 +3,5 @@
 #pragma once
 
 #include <rstwatch/diagnostic.hpp>
+#include <rstwatch/emit/config.hpp>
+#include <rstwatch/emit/rsyslog.hpp>
