@@ -5,3 +5,4 @@
 #include <rstwatch/diagnostic.hpp>
 #include <rstwatch/emit/config.hpp>
 #include <rstwatch/emit/rsyslog.hpp>
+#include <rstwatch/emit/logrotate.hpp>

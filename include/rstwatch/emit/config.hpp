@@ -118,6 +118,13 @@ inline diagnostic config_error(std::string field, std::string message) {
   return d;
 }
 
+// A mode as rsyslog and logrotate write it: four octal digits ("0640").
+inline std::string octal(unsigned mode) {
+  std::string s;
+  for (int shift = 9; shift >= 0; shift -= 3) s += static_cast<char>('0' + ((mode >> shift) & 7));
+  return s;
+}
+
 constexpr bool is_lower_alnum(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }

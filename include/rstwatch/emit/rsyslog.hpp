@@ -22,12 +22,6 @@ inline std::string ere_literal_in_rainerscript(std::string_view text) {
   return s;
 }
 
-inline std::string octal(unsigned mode) {
-  std::string s;
-  for (int shift = 9; shift >= 0; shift -= 3) s += static_cast<char>('0' + ((mode >> shift) & 7));
-  return s;
-}
-
 }  // namespace detail
 
 // Debian reads /etc/rsyslog.d/*.conf before its own rules (the $IncludeConfig line precedes
