@@ -6,3 +6,6 @@
 #include <rstwatch/emit/config.hpp>
 #include <rstwatch/emit/rsyslog.hpp>
 #include <rstwatch/emit/logrotate.hpp>
+#include <rstwatch/emit/firewall.hpp>
+#include <rstwatch/emit/systemd.hpp>
+#include <rstwatch/emit/rc_local.hpp>
