@@ -121,7 +121,7 @@ SCENARIO("a real rsyslogd files lines of the prefix with or without the kernel u
       REQUIRE(send_tcp(port,
                        "<4>" + h + "[  311.394896] [p.x] IN= OUT=lo mark-A1\n"   // imklog shape
                        "<4>" + h + "[p.x] IN=lo OUT= mark-B2\n"                  // imjournal shape
-                       "<7>" + h + "[12345678.123456] [p.x] IN= OUT=lo mark-C3\n"
+                       "<7>" + h + "[12345678.123456][ T1234] [p.x] IN= OUT=lo mark-C3\n"
                        "<4>" + h + "[  311.394896] [pXx] IN= OUT=lo mark-D4\n"    // '.' is literal
                        "<12>" + h + "[p.x] IN= OUT=lo mark-E5\n"                 // user facility
                        "<4>" + h + "[  311.394896] other [p.x] mark-F6\n"));    // not at start
@@ -229,8 +229,14 @@ SCENARIO("a real kernel LOG line reaches the file where the seed's startswith fi
     RSTWATCH_REQUIRE_OK(ns.exec("iptables -A OUTPUT -p tcp --tcp-flags RST RST -j LOG "
                                 "--log-prefix '" + prefix + "' --log-level 7 "
                                 "--log-tcp-sequence --log-tcp-options --log-ip-options"));
-    AND_GIVEN("a private rsyslogd with imklog, the seed's filter and the drop-in") {
-      write_file(dir / "dropin.conf", rsyslog_dropin(v));
+    AND_GIVEN("a private rsyslogd with imklog, the seed's filter and two drop-ins") {
+      // First a traditional-format drop-in that keeps the lines, then the default one.
+      auto t = config_in(dir, unique_tag("t"));
+      t.prefix = prefix;
+      t.log_file = dir / "traditional.log";
+      t.format = time_format::traditional;
+      t.keep_in_default_logs = true;
+      write_file(dir / "dropin.conf", rsyslog_dropin(checked(t)) + rsyslog_dropin(v));
       // The seed's line, verbatim but for its prefix and file.
       const std::string seed_filter =
           ":msg, startswith, \"" + prefix.substr(0, prefix.size() - 1) + "\" -" + (dir / "seed.log");
@@ -253,8 +259,26 @@ SCENARIO("a real kernel LOG line reaches the file where the seed's startswith fi
           CHECK(line.find("] " + prefix) != std::string::npos);
           CHECK(line.find("SPT=9 ") != std::string::npos);
           CHECK(line.find(" RST ") != std::string::npos);
+          CHECK(line[4] == '-');
+          CHECK(line[10] == 'T');
           // Keep one real line for the log parser's tests (see tests/data/rsyslog/README.md).
           write_file(std::string(RSTWATCH_BINARY_DIR) + "/captured-imklog-rfc3339.log", line + "\n");
+        }
+        THEN("the traditional drop-in kept the same line with a syslog time stamp") {
+          auto trad = read_file(dir / "traditional.log");
+          INFO(trad);
+          auto at = trad.find(prefix + "IN= OUT=lo ");
+          REQUIRE(at != std::string::npos);
+          auto line = trad.substr(trad.rfind('\n', at) + 1);
+          line = line.substr(0, line.find('\n'));
+          // "Nov 25 13:47:24 host kernel: [  584.368523] [prefix] IN=..." (RFC 3164 time)
+          CHECK(line[3] == ' ');
+          CHECK(line[6] == ' ');
+          CHECK(line[9] == ':');
+          CHECK(line[15] == ' ');
+          CHECK(line.find(" kernel: [") != std::string::npos);
+          write_file(std::string(RSTWATCH_BINARY_DIR) + "/captured-imklog-traditional.log",
+                     line + "\n");
         }
         THEN("the seed's startswith filter missed it and stop kept it out of the default log") {
           CHECK(read_file(dir / "seed.log").find(prefix) == std::string::npos);

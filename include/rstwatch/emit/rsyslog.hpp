@@ -37,11 +37,13 @@ inline std::string rsyslog_template_name(const valid_config& c) {
 // The condition that selects this prefix's kernel LOG lines. The message may start with the
 // kernel's "[ 1234.567890] " uptime (imklog reading /proc/kmsg on Debian 12 keeps it, so the
 // seed's `:msg, startswith, "[drds]"` never matches there) or not (imjournal, or imklog with
-// ParseKernelTimestamp), and may keep the space after the tag (lines relayed over the
-// network). Only facility kern counts: userspace cannot log as kern through /dev/kmsg
+// ParseKernelTimestamp), may carry the "[ T1234]" caller id after it (CONFIG_PRINTK_CALLER,
+// kernel/printk/printk.c print_caller), and may keep the space after the tag (lines relayed
+// over the network). Only facility kern counts: userspace cannot log as kern through /dev/kmsg
 // (kernel/printk/printk.c, devkmsg_write forces LOG_USER).
 inline std::string rsyslog_filter(const valid_config& c) {
-  return "$syslogfacility-text == \"kern\" and re_match($msg, '^ *(\\\\[ *[0-9]+\\\\.[0-9]+\\\\] *)?" +
+  return "$syslogfacility-text == \"kern\" and re_match($msg, "
+         "'^ *(\\\\[ *[0-9]+\\\\.[0-9]+\\\\](\\\\[ *[TC][0-9]+\\\\])? *)?" +
          detail::ere_literal_in_rainerscript(c->prefix) + "')";
 }
 
