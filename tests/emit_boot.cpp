@@ -1,12 +1,9 @@
+#include <catch2/catch.hpp>
+#include <regex>
 #include <rstwatch/emit/firewall.hpp>
 #include <rstwatch/emit/rc_local.hpp>
 #include <rstwatch/emit/systemd.hpp>
-
 #include <support/daemons.hpp>
-
-#include <catch2/catch.hpp>
-
-#include <regex>
 
 using namespace rstwatch;
 using namespace rstwatch::emit;
@@ -99,9 +96,10 @@ SCENARIO("the own iptables chain loads twice and unloads to exactly the previous
         for (std::string hook : {"INPUT", "FORWARD", "OUTPUT"})
           CHECK(count(once, "-A " + hook + " -j RSTWATCH-DRDS\n") == 2);
         CHECK(count(once, "-A RSTWATCH-DRDS -p tcp -m multiport --ports 3406,8182 -j RETURN") == 2);
-        CHECK(count(once, "-m limit --limit 1000/sec --limit-burst 2000 -j LOG --log-prefix "
-                          "\"[drds] \" --log-level 7 --log-tcp-sequence --log-tcp-options "
-                          "--log-ip-options") == 2);
+        CHECK(count(once,
+                    "-m limit --limit 1000/sec --limit-burst 2000 -j LOG --log-prefix "
+                    "\"[drds] \" --log-level 7 --log-tcp-sequence --log-tcp-options "
+                    "--log-ip-options") == 2);
         CHECK(count(once, "-A INPUT -p udp -m udp --dport 9999 -j ACCEPT") == 2);
         CHECK(count(once, "-A OUTPUT -j FOREIGN") == 2);
       }
@@ -204,8 +202,9 @@ SCENARIO("the loaded rules log resets with the prefix and skip excluded ports",
       RSTWATCH_REQUIRE_OK(ns.exec("sh " + c.load_script() + " start"));
       kmsg_reader kmsg;
       WHEN("connections to closed ports 9 and 3406 on loopback are reset") {
-        (void)ns.exec("bash -c '(exec 3<>/dev/tcp/127.0.0.1/9); (exec 3<>/dev/tcp/127.0.0.1/3406)' "
-                      "2>/dev/null; true");
+        (void)ns.exec(
+            "bash -c '(exec 3<>/dev/tcp/127.0.0.1/9); (exec 3<>/dev/tcp/127.0.0.1/3406)' "
+            "2>/dev/null; true");
         auto lines = kmsg.messages_containing(c->prefix, 2);
         std::string all;
         for (auto& l : lines) all += l + "\n";
@@ -238,8 +237,8 @@ SCENARIO("the systemd unit passes systemd-analyze verify on a staging root", "[e
       const auto path = stage.path() + systemd_unit_path(c);
       WHEN("it is verified") {
         write_file(path, unit);
-        auto r = run("systemd-analyze verify --root=" + shell_quote(stage.path()) + " " +
-                     c.unit_name());
+        auto r =
+            run("systemd-analyze verify --root=" + shell_quote(stage.path()) + " " + c.unit_name());
         INFO(unit << r.output);
         THEN("systemd has no complaint") {
           CHECK(r.status == 0);
@@ -279,8 +278,7 @@ SCENARIO("rc.local is created when absent with the line before exit 0", "[emit][
       THEN("it is a sh -e script whose last two lines are the marked line and exit 0") {
         CHECK(text.rfind("#!/bin/sh -e\n", 0) == 0);
         CHECK(detail::ends_with(text, "\n" + rc_local_line(c) + "\nexit 0\n"));
-        CHECK(rc_local_line(c) ==
-              "/bin/sh /etc/rstwatch/drds.sh start || true  # rstwatch:drds");
+        CHECK(rc_local_line(c) == "/bin/sh /etc/rstwatch/drds.sh start || true  # rstwatch:drds");
         temp_dir dir("rstw-rc");
         write_file(dir / "rc.local", text);
         RSTWATCH_REQUIRE_OK(run("sh -n " + shell_quote(dir / "rc.local")));
@@ -298,10 +296,13 @@ SCENARIO("the rc.local line is inserted once replaced on re-run and removed clea
   GIVEN("an operator's rc.local with an inner exit 0 and a trailing comment") {
     auto once = rc_local_install(std::string_view(operators), c);
     THEN("the line sits just before the final exit 0 and nothing else changed") {
-      CHECK(once == "#!/bin/sh -e\n# operator's rc.local\nif true; then\n  exit 0\nfi\necho hello\n" +
-                        rc_local_line(c) + "\nexit 0\n# trailing comment\n\n");
+      CHECK(once ==
+            "#!/bin/sh -e\n# operator's rc.local\nif true; then\n  exit 0\nfi\necho hello\n" +
+                rc_local_line(c) + "\nexit 0\n# trailing comment\n\n");
     }
-    THEN("installing again changes nothing") { CHECK(rc_local_install(std::string_view(once), c) == once); }
+    THEN("installing again changes nothing") {
+      CHECK(rc_local_install(std::string_view(once), c) == once);
+    }
     THEN("removing gives back the original byte for byte") {
       CHECK(rc_local_remove(once, c) == operators);
     }

@@ -1,6 +1,5 @@
-#include <rstwatch/emit/config.hpp>
-
 #include <catch2/catch.hpp>
+#include <rstwatch/emit/config.hpp>
 
 using namespace rstwatch;
 using namespace rstwatch::emit;
@@ -47,8 +46,8 @@ SCENARIO("the default config is the seed's drds setup with derived paths", "[emi
 
 SCENARIO("a name outside 1-19 lowercase letters digits and dashes is refused", "[emit][config]") {
   install_config c;
-  for (std::string bad : {"", "abcdefghij-0123456zz", "Drds", "dr ds", "dr_ds", "-drds", "drds-",
-                          "dr;ds"}) {
+  for (std::string bad :
+       {"", "abcdefghij-0123456zz", "Drds", "dr ds", "dr_ds", "-drds", "drds-", "dr;ds"}) {
     GIVEN("the name " + quote_excerpt(bad)) {
       c.name = bad;
       THEN("validation names the field") { CHECK(rejected_field(c) == "name"); }
@@ -58,10 +57,10 @@ SCENARIO("a name outside 1-19 lowercase letters digits and dashes is refused", "
 
 SCENARIO("a prefix that could break out of a quoted string is refused", "[emit][config]") {
   install_config c;
-  for (std::string bad : {std::string("[dr\"ds] "), std::string("[dr'ds] "),
-                          std::string("[dr\\ds] "), std::string("[dr\nds] "),
-                          std::string("[dr$ds] "), std::string("[dr`ds] "),
-                          std::string("[dr\x7f] "), std::string(30, 'x'), std::string(" [drds]")}) {
+  for (std::string bad :
+       {std::string("[dr\"ds] "), std::string("[dr'ds] "), std::string("[dr\\ds] "),
+        std::string("[dr\nds] "), std::string("[dr$ds] "), std::string("[dr`ds] "),
+        std::string("[dr\x7f] "), std::string(30, 'x'), std::string(" [drds]")}) {
     GIVEN("a prefix with a forbidden byte or length " + std::to_string(bad.size())) {
       c.prefix = bad;
       THEN("validation names the prefix") { CHECK(rejected_field(c) == "prefix"); }
@@ -78,10 +77,10 @@ SCENARIO("a prefix that could break out of a quoted string is refused", "[emit][
 SCENARIO("a log path that is relative, not normalized or under a virtual fs is refused",
          "[emit][config]") {
   install_config c;
-  for (std::string bad : {"var/log/x.log", "/var/log/../x.log", "/var/log/./x.log",
-                          "/var//log/x.log", "/var/log/", "/proc/x.log", "/sys/x", "/dev/null",
-                          "/run/x.log", "/var/log/x y.log", "/var/log/*.log", "/var/log/x\n.log",
-                          "/var/log/x;rm.log", "/"}) {
+  for (std::string bad :
+       {"var/log/x.log", "/var/log/../x.log", "/var/log/./x.log", "/var//log/x.log", "/var/log/",
+        "/proc/x.log", "/sys/x", "/dev/null", "/run/x.log", "/var/log/x y.log", "/var/log/*.log",
+        "/var/log/x\n.log", "/var/log/x;rm.log", "/"}) {
     GIVEN("the log file " + quote_excerpt(bad, 40)) {
       c.log_file = bad;
       THEN("validation names the log file") { CHECK(rejected_field(c) == "log_file"); }

@@ -1,8 +1,6 @@
-#include <rstwatch/emit/logrotate.hpp>
-
-#include <support/daemons.hpp>
-
 #include <catch2/catch.hpp>
+#include <rstwatch/emit/logrotate.hpp>
+#include <support/daemons.hpp>
 
 using namespace rstwatch;
 using namespace rstwatch::emit;
@@ -70,10 +68,9 @@ SCENARIO("the safe stanza renames then reopens and bounds the disk", "[emit][log
     auto text = stanza(checked(install_config{}), logrotate_style::safe);
     THEN("it has every safety directive and no copytruncate or su") {
       for (std::string d : {"\tdaily\n", "\trotate 30\n", "\tmaxsize 100M\n", "\tmissingok\n",
-                            "\tnotifempty\n", "\tcompress\n", "\tdelaycompress\n",
-                            "\tdateext\n", "\tdateformat -%Y%m%d-%s\n", "\tsharedscripts\n",
-                            "\tcreate 0640 root adm\n",
-                            "\t\t/usr/lib/rsyslog/rsyslog-rotate\n"}) {
+                            "\tnotifempty\n", "\tcompress\n", "\tdelaycompress\n", "\tdateext\n",
+                            "\tdateformat -%Y%m%d-%s\n", "\tsharedscripts\n",
+                            "\tcreate 0640 root adm\n", "\t\t/usr/lib/rsyslog/rsyslog-rotate\n"}) {
         INFO(d);
         CHECK(text.find(d) != std::string::npos);
       }
@@ -134,8 +131,8 @@ SCENARIO("a group-writable log directory gets a su directive logrotate accepts",
   if (!require_root("a log directory owned by group adm")) return;
   temp_dir dir("rstw-lr");
   GIVEN("the log directory is mode 0775 and group adm") {
-    RSTWATCH_REQUIRE_OK(run("chgrp adm " + shell_quote(dir.path()) + " && chmod 0775 " +
-                            shell_quote(dir.path())));
+    RSTWATCH_REQUIRE_OK(
+        run("chgrp adm " + shell_quote(dir.path()) + " && chmod 0775 " + shell_quote(dir.path())));
     install_config c;
     c.log_file = dir / "x.log";
     write_file(c.log_file, "line\n");
@@ -183,8 +180,8 @@ SCENARIO("a forced rotation renames reopens and compresses the previous file",
     RSTWATCH_REQUIRE_OK(run("chmod 0755 " + shell_quote(c.postrotate)));
     write_file(c.log_file, "first generation\n");
     write_file(dir / "logrotate.conf", stanza(checked(c), logrotate_style::safe));
-    const std::string rotate = "logrotate -f -s " + shell_quote(dir / "state") + " " +
-                               shell_quote(dir / "logrotate.conf");
+    const std::string rotate =
+        "logrotate -f -s " + shell_quote(dir / "state") + " " + shell_quote(dir / "logrotate.conf");
     WHEN("logrotate is forced once") {
       RSTWATCH_REQUIRE_OK(run(rotate));
       THEN("the file was renamed with date and epoch, recreated empty 0640, and reopened") {

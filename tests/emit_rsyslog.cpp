@@ -1,10 +1,7 @@
-#include <rstwatch/emit/rsyslog.hpp>
-
-#include <support/daemons.hpp>
-
-#include <memory>
-
 #include <catch2/catch.hpp>
+#include <memory>
+#include <rstwatch/emit/rsyslog.hpp>
+#include <support/daemons.hpp>
 
 using namespace rstwatch;
 using namespace rstwatch::emit;
@@ -41,11 +38,17 @@ command_result rsyslog_validate(const temp_dir& dir, const std::string& dropin) 
 // A private rsyslogd that receives on imtcp, applies the drop-in, then writes what is left to
 // rest.log (the "default logs" the drop-in must keep its lines out of).
 std::string tcp_main_config(const temp_dir& dir, std::uint16_t port) {
-  return "global(workDirectory=\"" + (dir / "work") + "\")\n"
+  return "global(workDirectory=\"" + (dir / "work") +
+         "\")\n"
          "module(load=\"imtcp\")\n"
-         "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" + std::to_string(port) + "\")\n"
-         "include(file=\"" + (dir / "dropin.conf") + "\")\n"
-         "action(type=\"omfile\" file=\"" + (dir / "rest.log") + "\")\n";
+         "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" +
+         std::to_string(port) +
+         "\")\n"
+         "include(file=\"" +
+         (dir / "dropin.conf") +
+         "\")\n"
+         "action(type=\"omfile\" file=\"" +
+         (dir / "rest.log") + "\")\n";
 }
 
 }  // namespace
@@ -84,8 +87,7 @@ SCENARIO("the drop-in for the seed's prefix is accepted by rsyslogd", "[emit][rs
   }
 }
 
-SCENARIO("the drop-in names its template and sets file mode owner and group",
-         "[emit][rsyslog]") {
+SCENARIO("the drop-in names its template and sets file mode owner and group", "[emit][rsyslog]") {
   GIVEN("a config with mode 0600 and group adm") {
     install_config c;
     c.file_mode = 0600;
@@ -102,7 +104,9 @@ SCENARIO("the drop-in names its template and sets file mode owner and group",
     }
     WHEN("the lines are to be kept in the default logs too") {
       c.keep_in_default_logs = true;
-      THEN("there is no stop") { CHECK(rsyslog_dropin(checked(c)).find("stop") == std::string::npos); }
+      THEN("there is no stop") {
+        CHECK(rsyslog_dropin(checked(c)).find("stop") == std::string::npos);
+      }
     }
   }
 }
@@ -119,12 +123,22 @@ SCENARIO("a real rsyslogd files lines of the prefix with or without the kernel u
     WHEN("kernel-facility lines of several shapes arrive") {
       const std::string h = "Nov 25 13:00:00 host1 kernel: ";
       REQUIRE(send_tcp(port,
-                       "<4>" + h + "[  311.394896] [p.x] IN= OUT=lo mark-A1\n"   // imklog shape
-                       "<4>" + h + "[p.x] IN=lo OUT= mark-B2\n"                  // imjournal shape
-                       "<7>" + h + "[12345678.123456][ T1234] [p.x] IN= OUT=lo mark-C3\n"
-                       "<4>" + h + "[  311.394896] [pXx] IN= OUT=lo mark-D4\n"    // '.' is literal
-                       "<12>" + h + "[p.x] IN= OUT=lo mark-E5\n"                 // user facility
-                       "<4>" + h + "[  311.394896] other [p.x] mark-F6\n"));    // not at start
+                       "<4>" + h +
+                           "[  311.394896] [p.x] IN= OUT=lo mark-A1\n"  // imklog shape
+                           "<4>" +
+                           h +
+                           "[p.x] IN=lo OUT= mark-B2\n"  // imjournal shape
+                           "<7>" +
+                           h +
+                           "[12345678.123456][ T1234] [p.x] IN= OUT=lo mark-C3\n"
+                           "<4>" +
+                           h +
+                           "[  311.394896] [pXx] IN= OUT=lo mark-D4\n"  // '.' is literal
+                           "<12>" +
+                           h +
+                           "[p.x] IN= OUT=lo mark-E5\n"  // user facility
+                           "<4>" +
+                           h + "[  311.394896] other [p.x] mark-F6\n"));  // not at start
       auto rest = wait_for_text(dir / "rest.log", "mark-F6");
       auto mine = wait_for_text(c.log_file, "mark-C3");
       INFO("rstwatch.log:\n" << mine << "rest.log:\n" << rest);
@@ -168,15 +182,17 @@ SCENARIO("lines are forwarded over TCP to a central rsyslog even when it starts 
     c.forward_retry_seconds = 1;
     (void)run("mkdir -p " + shell_quote(c.forward_spool_dir));
     write_file(dir / "dropin.conf", rsyslog_dropin(checked(c)));
-    const std::string central_config =
-        "global(workDirectory=\"" + (central_dir / "work") + "\")\n"
-        "module(load=\"imtcp\")\n"
-        "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" + std::to_string(central_port) +
-        "\")\n"
-        "action(type=\"omfile\" file=\"" + (central_dir / "central.log") + "\")\n";
+    const std::string central_config = "global(workDirectory=\"" + (central_dir / "work") +
+                                       "\")\n"
+                                       "module(load=\"imtcp\")\n"
+                                       "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" +
+                                       std::to_string(central_port) +
+                                       "\")\n"
+                                       "action(type=\"omfile\" file=\"" +
+                                       (central_dir / "central.log") + "\")\n";
     const std::string h = "<4>Nov 25 13:00:00 edge1 kernel: [  311.394896] [fw] IN= OUT=lo ";
-    auto central = std::make_unique<private_rsyslogd>(central_dir.path(), central_config,
-                                                      central_port);
+    auto central =
+        std::make_unique<private_rsyslogd>(central_dir.path(), central_config, central_port);
     private_rsyslogd edge(dir.path(), tcp_main_config(dir, edge_port), edge_port);
     WHEN("a line arrives while the central server is up") {
       REQUIRE(send_tcp(edge_port, h + "mark-up\n"));
@@ -197,11 +213,11 @@ SCENARIO("lines are forwarded over TCP to a central rsyslog even when it starts 
       REQUIRE(wait_for_text(c.log_file, "mark-while-down").find("mark-while-down") !=
               std::string::npos);
       std::this_thread::sleep_for(std::chrono::seconds(2));
-      central = std::make_unique<private_rsyslogd>(central_dir.path(), central_config,
-                                                   central_port);
+      central =
+          std::make_unique<private_rsyslogd>(central_dir.path(), central_config, central_port);
       THEN("the queued line reaches it") {
-        auto text = wait_for_text(central_dir / "central.log", "mark-while-down",
-                                  std::chrono::seconds(20));
+        auto text =
+            wait_for_text(central_dir / "central.log", "mark-while-down", std::chrono::seconds(20));
         INFO(text);
         CHECK(text.find("mark-while-down") != std::string::npos);
       }
@@ -226,9 +242,12 @@ SCENARIO("a real kernel LOG line reaches the file where the seed's startswith fi
     auto c = config_in(dir, unique_tag("k"));
     auto v = checked(c);
     const std::string prefix = v->prefix;
-    RSTWATCH_REQUIRE_OK(ns.exec("iptables -A OUTPUT -p tcp --tcp-flags RST RST -j LOG "
-                                "--log-prefix '" + prefix + "' --log-level 7 "
-                                "--log-tcp-sequence --log-tcp-options --log-ip-options"));
+    RSTWATCH_REQUIRE_OK(
+        ns.exec("iptables -A OUTPUT -p tcp --tcp-flags RST RST -j LOG "
+                "--log-prefix '" +
+                prefix +
+                "' --log-level 7 "
+                "--log-tcp-sequence --log-tcp-options --log-ip-options"));
     AND_GIVEN("a private rsyslogd with imklog, the seed's filter and two drop-ins") {
       // First a traditional-format drop-in that keeps the lines, then the default one.
       auto t = config_in(dir, unique_tag("t"));
@@ -238,13 +257,18 @@ SCENARIO("a real kernel LOG line reaches the file where the seed's startswith fi
       t.keep_in_default_logs = true;
       write_file(dir / "dropin.conf", rsyslog_dropin(checked(t)) + rsyslog_dropin(v));
       // The seed's line, verbatim but for its prefix and file.
-      const std::string seed_filter =
-          ":msg, startswith, \"" + prefix.substr(0, prefix.size() - 1) + "\" -" + (dir / "seed.log");
-      private_rsyslogd daemon(dir.path(),
-                              "global(workDirectory=\"" + (dir / "work") + "\")\n"
-                              "module(load=\"imklog\")\n" + seed_filter + "\n"
-                              "include(file=\"" + (dir / "dropin.conf") + "\")\n"
-                              "action(type=\"omfile\" file=\"" + (dir / "rest.log") + "\")\n");
+      const std::string seed_filter = ":msg, startswith, \"" + prefix.substr(0, prefix.size() - 1) +
+                                      "\" -" + (dir / "seed.log");
+      private_rsyslogd daemon(dir.path(), "global(workDirectory=\"" + (dir / "work") +
+                                              "\")\n"
+                                              "module(load=\"imklog\")\n" +
+                                              seed_filter +
+                                              "\n"
+                                              "include(file=\"" +
+                                              (dir / "dropin.conf") +
+                                              "\")\n"
+                                              "action(type=\"omfile\" file=\"" +
+                                              (dir / "rest.log") + "\")\n");
       WHEN("a connection to a closed port on loopback is reset") {
         (void)ns.exec("exec bash -c 'exec 3<>/dev/tcp/127.0.0.1/9' 2>&1 || true");
         auto text = wait_for_text(c.log_file, "PROTO=TCP");
@@ -262,7 +286,8 @@ SCENARIO("a real kernel LOG line reaches the file where the seed's startswith fi
           CHECK(line[4] == '-');
           CHECK(line[10] == 'T');
           // Keep one real line for the log parser's tests (see tests/data/rsyslog/README.md).
-          write_file(std::string(RSTWATCH_BINARY_DIR) + "/captured-imklog-rfc3339.log", line + "\n");
+          write_file(std::string(RSTWATCH_BINARY_DIR) + "/captured-imklog-rfc3339.log",
+                     line + "\n");
         }
         THEN("the traditional drop-in kept the same line with a syslog time stamp") {
           auto trad = read_file(dir / "traditional.log");

@@ -2,8 +2,6 @@
 // rsyslogd instances (own config, pid file and work directory; never the machine's rsyslog).
 #pragma once
 
-#include <support/system.hpp>
-
 #include <arpa/inet.h>
 #include <grp.h>
 #include <netinet/in.h>
@@ -18,6 +16,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <support/system.hpp>
 #include <thread>
 
 namespace rstwatch::test {
@@ -32,7 +31,9 @@ class temp_dir {
   }
   temp_dir(const temp_dir&) = delete;
   temp_dir& operator=(const temp_dir&) = delete;
-  ~temp_dir() { (void)run("chattr -R -a " + shell_quote(path_) + " 2>/dev/null; rm -rf " + shell_quote(path_)); }
+  ~temp_dir() {
+    (void)run("chattr -R -a " + shell_quote(path_) + " 2>/dev/null; rm -rf " + shell_quote(path_));
+  }
   const std::string& path() const { return path_; }
   std::string operator/(std::string_view name) const { return path_ + "/" + std::string(name); }
 

@@ -2,11 +2,10 @@
 // emitters accept only a valid_config, so no unchecked user string reaches a file or a shell.
 #pragma once
 
-#include <rstwatch/diagnostic.hpp>
-
 #include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <rstwatch/diagnostic.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -152,8 +151,8 @@ inline std::optional<std::string> path_problem(std::string_view p) {
     i = j + 1;
   }
   for (std::string_view bad : {"/proc", "/sys", "/dev", "/run"})
-    if (p == bad || (p.size() > bad.size() && p.substr(0, bad.size()) == bad &&
-                     p[bad.size()] == '/'))
+    if (p == bad ||
+        (p.size() > bad.size() && p.substr(0, bad.size()) == bad && p[bad.size()] == '/'))
       return "must not be under " + std::string(bad) + " (not a place for persistent files)";
   return std::nullopt;
 }
@@ -162,7 +161,8 @@ inline std::optional<std::string> path_problem(std::string_view p) {
 inline bool is_account_name(std::string_view s) {
   if (s.empty() || s.size() > 32) return false;
   if (!((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_')) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return is_lower_alnum(c) || c == '_' || c == '-'; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return is_lower_alnum(c) || c == '_' || c == '-'; });
 }
 
 inline bool is_host(std::string_view h) {
@@ -182,8 +182,7 @@ inline bool is_host(std::string_view h) {
     if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
       return false;
     for (char c : label)
-      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '-'))
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
         return false;
     i = j + 1;
   }
@@ -207,8 +206,8 @@ inline bool is_logrotate_size(std::string_view s) {
 inline result<valid_config> validate(install_config c) {
   using detail::config_error;
   if (c.name.empty() || c.name.size() > 19)
-    return config_error("name", "name must be 1-19 characters, found " +
-                                    std::to_string(c.name.size()));
+    return config_error("name",
+                        "name must be 1-19 characters, found " + std::to_string(c.name.size()));
   for (char ch : c.name)
     if (!(detail::is_lower_alnum(ch) || ch == '-'))
       return config_error("name", "name may contain only a-z, 0-9 and '-', found " +
@@ -248,9 +247,10 @@ inline result<valid_config> validate(install_config c) {
     for (char ch : cmd)
       if (!(detail::is_lower_alnum(ch) || (ch >= 'A' && ch <= 'Z') || ch == ' ' || ch == '/' ||
             ch == '.' || ch == '_' || ch == '-'))
-        return config_error("postrotate", "postrotate may contain only a command path and plain "
-                                          "arguments, found " +
-                                              quote_excerpt(std::string_view(&ch, 1)));
+        return config_error("postrotate",
+                            "postrotate may contain only a command path and plain "
+                            "arguments, found " +
+                                quote_excerpt(std::string_view(&ch, 1)));
   }
 
   // multiport takes at most 15 ports (XT_MULTI_PORTS, include/uapi/linux/netfilter/xt_multiport.h).
@@ -258,7 +258,8 @@ inline result<valid_config> validate(install_config c) {
     return config_error("excluded_ports", "at most 15 excluded ports (multiport's limit), found " +
                                               std::to_string(c.excluded_ports.size()));
   for (std::size_t i = 0; i < c.excluded_ports.size(); ++i) {
-    if (c.excluded_ports[i] == 0) return config_error("excluded_ports", "port 0 cannot be excluded");
+    if (c.excluded_ports[i] == 0)
+      return config_error("excluded_ports", "port 0 cannot be excluded");
     for (std::size_t j = 0; j < i; ++j)
       if (c.excluded_ports[j] == c.excluded_ports[i])
         return config_error("excluded_ports",
@@ -274,11 +275,11 @@ inline result<valid_config> validate(install_config c) {
   if (c.file_mode & 0002)
     return config_error("file_mode", "a world-writable log file lets anyone forge reset lines");
   if (!detail::is_account_name(c.file_owner))
-    return config_error("file_owner", "file owner " + quote_excerpt(c.file_owner) +
-                                          " is not a valid user name");
+    return config_error("file_owner",
+                        "file owner " + quote_excerpt(c.file_owner) + " is not a valid user name");
   if (!detail::is_account_name(c.file_group))
-    return config_error("file_group", "file group " + quote_excerpt(c.file_group) +
-                                          " is not a valid group name");
+    return config_error("file_group",
+                        "file group " + quote_excerpt(c.file_group) + " is not a valid group name");
   if (c.forward) {
     if (!detail::is_host(c.forward->host))
       return config_error("forward", "forward host " + quote_excerpt(c.forward->host, 60) +

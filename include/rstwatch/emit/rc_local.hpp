@@ -2,9 +2,8 @@
 // before the final `exit 0`, replaced on re-run and removed on uninstall.
 #pragma once
 
-#include <rstwatch/emit/config.hpp>
-
 #include <optional>
+#include <rstwatch/emit/config.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,7 +36,8 @@ inline std::vector<std::string_view> split_lines(std::string_view text) {
 
 inline std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 

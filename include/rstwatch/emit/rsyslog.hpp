@@ -3,7 +3,6 @@
 #pragma once
 
 #include <rstwatch/emit/config.hpp>
-
 #include <string>
 #include <string_view>
 
@@ -72,8 +71,7 @@ inline std::string rsyslog_dropin(const valid_config& c) {
     // is down, and resumeRetryCount -1 retries forever instead of discarding the action
     // (rsyslog docs, "Reliable Forwarding of syslog Messages with Rsyslog").
     s += "  action(type=\"omfwd\" name=\"rstwatch-" + k.name + "-forward\" target=\"" +
-         k.forward->host + "\" port=\"" + std::to_string(k.forward->port) +
-         "\" protocol=\"tcp\"\n";
+         k.forward->host + "\" port=\"" + std::to_string(k.forward->port) + "\" protocol=\"tcp\"\n";
     s += "         template=\"RSYSLOG_ForwardFormat\"\n";
     s += "         queue.type=\"LinkedList\" queue.filename=\"rstwatch-" + k.name +
          "-forward\" queue.spoolDirectory=\"" + k.forward_spool_dir + "\"\n";

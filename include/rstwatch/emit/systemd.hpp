@@ -3,7 +3,6 @@
 #pragma once
 
 #include <rstwatch/emit/config.hpp>
-
 #include <string>
 
 namespace rstwatch::emit {
