@@ -355,3 +355,45 @@ SCENARIO("the created rc.local loads the rules when run", "[emit][rc_local][root
     }
   }
 }
+
+SCENARIO("without IPv6 only the IPv4 rules are loaded and removed", "[emit][firewall][root]") {
+  if (!require_root("iptables and nft in a private network namespace")) return;
+  for (auto backend : {firewall_backend::iptables, firewall_backend::nftables}) {
+    GIVEN("an IPv4-only " + std::string(to_string(backend)) + " config loaded in a namespace") {
+      temp_dir dir("rstw-fw");
+      netns ns("v4");
+      auto k = config_in(dir, backend);
+      k.ipv6 = false;
+      auto c = checked(k);
+      write_rule_files(c);
+      const auto before = iptables_state(ns) + nft_state(ns);
+      RSTWATCH_REQUIRE_OK(ns.exec("sh " + c.load_script() + " start"));
+      auto v6 = ns.exec("ip6tables-save").output;
+      auto nft = nft_state(ns);
+      INFO(v6 << nft);
+      THEN("IPv6 has no rstwatch rule and the nft table is of family ip") {
+        CHECK(v6.find("RSTWATCH") == std::string::npos);
+        CHECK(nft.find("table inet rstwatch") == std::string::npos);
+        if (backend == firewall_backend::nftables)
+          CHECK(nft.find("table ip rstwatch-drds {") != std::string::npos);
+        else
+          CHECK(count(ns.exec("iptables-save").output, "-j RSTWATCH-DRDS\n") == 3);
+      }
+      THEN("stop removes every rule it added") {
+        RSTWATCH_REQUIRE_OK(ns.exec("sh " + c.load_script() + " stop"));
+        auto after = iptables_state(ns);
+        INFO(after);
+        if (backend == firewall_backend::nftables) {
+          CHECK(after + nft_state(ns) == before);
+        } else {
+          // iptables cannot load a chain without its table: in a namespace that had no filter
+          // table, the empty table with its ACCEPT built-in chains stays behind.
+          CHECK(before.empty());
+          CHECK(after ==
+                "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+                ":OUTPUT ACCEPT [0:0]\nCOMMIT\n");
+        }
+      }
+    }
+  }
+}

@@ -163,3 +163,38 @@ SCENARIO("modes owners sizes and commands are checked", "[emit][config]") {
     THEN("it is refused") { CHECK(rejected_field(c) == "log_level"); }
   }
 }
+
+SCENARIO("a rejected config says which field is wrong and why", "[emit][config]") {
+  GIVEN("a prefix with a double quote") {
+    install_config c;
+    c.prefix = "[dr\"ds] ";
+    THEN("the message names the field and shows the byte") {
+      auto r = validate(c);
+      REQUIRE_FALSE(r);
+      CHECK(format(r.error()) ==
+            "prefix: error: LOG prefix may not contain '\"' (quotes, backslash, $, ` and control "
+            "bytes)");
+    }
+  }
+  GIVEN("a log file under /run") {
+    install_config c;
+    c.log_file = "/run/rstwatch/x.log";
+    THEN("the message quotes the path and says where it may not be") {
+      auto r = validate(c);
+      REQUIRE_FALSE(r);
+      CHECK(format(r.error()) ==
+            "log_file: error: log_file '/run/rstwatch/x.log' must not be "
+            "under /run (not a place for persistent files)");
+    }
+  }
+  GIVEN("sixteen excluded ports") {
+    install_config c;
+    for (std::uint16_t p = 100; p < 116; ++p) c.excluded_ports.push_back(p);
+    THEN("the message gives multiport's limit and the count") {
+      auto r = validate(c);
+      REQUIRE_FALSE(r);
+      CHECK(format(r.error()) ==
+            "excluded_ports: error: at most 15 excluded ports (multiport's limit), found 16");
+    }
+  }
+}

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 #include <rstwatch/emit/logrotate.hpp>
+#include <rstwatch/emit/rsyslog.hpp>
 #include <support/daemons.hpp>
 
 using namespace rstwatch;
@@ -209,6 +210,56 @@ SCENARIO("a forced rotation renames reopens and compresses the previous file",
           CHECK(unzipped.output == "first generation\n");
           CHECK(read_file(dir / "reopen.count") == "ran\nran\n");
         }
+      }
+    }
+  }
+}
+
+SCENARIO("rotation by rename with a reopen loses no line of a running rsyslogd",
+         "[emit][logrotate][rsyslog]") {
+  temp_dir dir("rstw-lr");
+  GIVEN("a private rsyslogd writing the drop-in's file, and the safe stanza reopening it") {
+    install_config c;
+    c.name = "rot";
+    c.log_file = dir / "resets.log";
+    c.file_owner = current_user();
+    c.file_group = current_group();
+    c.postrotate = dir / "reopen.sh";
+    // What Debian's rsyslog-rotate does to the system's rsyslog, done to the private one.
+    write_file(c.postrotate, "#!/bin/sh\nkill -HUP $(cat " + (dir / "rsyslogd.pid") + ")\n");
+    RSTWATCH_REQUIRE_OK(run("chmod 0755 " + shell_quote(c.postrotate)));
+    auto v = validate(c);
+    REQUIRE(v);
+    write_file(dir / "dropin.conf", rsyslog_dropin(*v));
+    write_file(dir / "logrotate.conf", *logrotate_stanza(*v));
+    auto port = free_tcp_port();
+    private_rsyslogd daemon(dir.path(),
+                            "global(workDirectory=\"" + (dir / "work") +
+                                "\")\n"
+                                "module(load=\"imtcp\")\n"
+                                "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" +
+                                std::to_string(port) +
+                                "\")\n"
+                                "include(file=\"" +
+                                (dir / "dropin.conf") + "\")\n",
+                            port);
+    const std::string h = "<4>Nov 25 13:00:00 host1 kernel: [  311.394896] [rot] IN= OUT=lo ";
+    REQUIRE(send_tcp(port, h + "mark-before\n"));
+    REQUIRE(wait_for_text(c.log_file, "mark-before").find("mark-before") != std::string::npos);
+    WHEN("logrotate is forced and another line arrives") {
+      RSTWATCH_REQUIRE_OK(run("logrotate -f -s " + shell_quote(dir / "state") + " " +
+                              shell_quote(dir / "logrotate.conf")));
+      REQUIRE(send_tcp(port, h + "mark-after\n"));
+      auto now = wait_for_text(c.log_file, "mark-after");
+      auto rotated = list_dir(dir, "resets.log-*");
+      REQUIRE(rotated.size() == 1);
+      auto old = read_file(dir / rotated[0]);
+      INFO("current:\n" << now << "rotated:\n" << old);
+      THEN("the old line is only in the rotated file and the new one only in the new file") {
+        CHECK(old.find("mark-before") != std::string::npos);
+        CHECK(old.find("mark-after") == std::string::npos);
+        CHECK(now.find("mark-after") != std::string::npos);
+        CHECK(now.find("mark-before") == std::string::npos);
       }
     }
   }
