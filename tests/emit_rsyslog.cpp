@@ -78,6 +78,34 @@ SCENARIO("the drop-in for the seed's prefix is accepted by rsyslogd", "[emit][rs
       }
     }
   }
+  GIVEN("Debian's own rsyslog.conf including the drop-ins of two names") {
+    auto debian = read_file("/etc/rsyslog.conf");
+    const std::string include = "$IncludeConfig /etc/rsyslog.d/*.conf";
+    if (debian.find(include) == std::string::npos) {
+      WARN("SKIPPED: no Debian /etc/rsyslog.conf with " << include);
+      return;
+    }
+    (void)run("mkdir -p " + shell_quote(dir / "d"));
+    debian.replace(debian.find(include), include.size(),
+                   "$IncludeConfig " + (dir / "d") + "/*.conf");
+    write_file(dir / "debian.conf", debian);
+    for (std::string name : {"drds", "web"}) {
+      auto k = config_in(dir, name);
+      k.log_file = dir / (name + ".log");
+      k.forward = forward_target{"central", 514};
+      k.forward_spool_dir = dir.path();
+      write_file(dir / ("d/" + name + ".conf"), rsyslog_dropin(checked(k)));
+    }
+    WHEN("rsyslogd -N1 reads it") {
+      auto r = run("rsyslogd -N1 -f " + shell_quote(dir / "debian.conf"));
+      THEN("the drop-ins fit next to each other and to Debian's rules") {
+        INFO(r.output);
+        CHECK(r.status == 0);
+        CHECK(r.output.find("error") == std::string::npos);
+        CHECK(r.output.find("warning") == std::string::npos);
+      }
+    }
+  }
   GIVEN("a drop-in whose filter is broken on purpose") {
     auto text = rsyslog_dropin(checked(config_in(dir, "drds")));
     text.replace(text.find("re_match("), 9, "re_match((");
