@@ -201,20 +201,23 @@ SCENARIO("the loaded rules log resets with the prefix and skip excluded ports",
       write_rule_files(c);
       RSTWATCH_REQUIRE_OK(ns.exec("sh " + c.load_script() + " start"));
       kmsg_reader kmsg;
-      WHEN("connections to closed ports 9 and 3406 on loopback are reset") {
+      WHEN("connections to closed ports 9 and 3406 on IPv4 and IPv6 loopback are reset") {
         (void)ns.exec(
-            "bash -c '(exec 3<>/dev/tcp/127.0.0.1/9); (exec 3<>/dev/tcp/127.0.0.1/3406)' "
-            "2>/dev/null; true");
-        auto lines = kmsg.messages_containing(c->prefix, 2);
+            "bash -c '(exec 3<>/dev/tcp/127.0.0.1/9); (exec 3<>/dev/tcp/127.0.0.1/3406); "
+            "(exec 3<>/dev/tcp/::1/9); (exec 3<>/dev/tcp/::1/3406)' 2>/dev/null; true");
+        auto lines = kmsg.messages_containing(c->prefix, 4);
         std::string all;
         for (auto& l : lines) all += l + "\n";
         INFO(all);
-        THEN("the reset from port 9 is logged leaving and arriving, port 3406 not at all") {
-          CHECK(count(all, c->prefix + "IN= OUT=lo ") == 1);
-          CHECK(count(all, c->prefix + "IN=lo OUT= ") == 1);
-          CHECK(count(all, "SPT=9 ") == 2);
+        THEN("each reset from port 9 is logged leaving and arriving, port 3406 not at all") {
+          CHECK(count(all, c->prefix + "IN= OUT=lo ") == 2);
+          CHECK(count(all, c->prefix + "IN=lo OUT= ") == 2);
+          CHECK(count(all, "SRC=127.0.0.1 DST=127.0.0.1 ") == 2);
+          // ip6t_LOG/nf_log print IPv6 addresses uncompressed (%pI6, not %pI6c).
+          CHECK(count(all, "SRC=0000:0000:0000:0000:0000:0000:0000:0001 ") == 2);
+          CHECK(count(all, "SPT=9 ") == 4);
           CHECK(count(all, "3406") == 0);
-          CHECK(count(all, " SEQ=") == 2);  // --log-tcp-sequence
+          CHECK(count(all, " SEQ=") == 4);  // --log-tcp-sequence
         }
       }
     }
