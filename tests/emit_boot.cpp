@@ -45,6 +45,16 @@ std::string nft_state(const netns& ns) {
   return r.output;
 }
 
+// nft's view without empty ACCEPT base chains of iptables-nft's filter table: iptables-nft
+// creates a built-in chain when a first rule (here our jump) goes into it, and deleting the
+// rule leaves the empty chain, which changes no verdict.
+std::string nft_state_without_empty_builtins(const netns& ns) {
+  static const std::regex empty_builtin(
+      "\n?\tchain (INPUT|FORWARD|OUTPUT) \\{\n\t\ttype filter hook [a-z]+ priority filter; "
+      "policy accept;\n\t\\}\n");
+  return std::regex_replace(nft_state(ns), empty_builtin, "");
+}
+
 std::size_t count(const std::string& text, const std::string& needle) {
   std::size_t n = 0;
   for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
@@ -82,6 +92,7 @@ SCENARIO("the own iptables chain loads twice and unloads to exactly the previous
     auto c = checked(config_in(dir, firewall_backend::iptables));
     write_rule_files(c);
     const auto before = iptables_state(ns);
+    const auto nft_before = nft_state_without_empty_builtins(ns);
     const auto start = "sh " + c.load_script() + " start";
     const auto stop = "sh " + c.load_script() + " stop";
     WHEN("the load script starts twice") {
@@ -110,6 +121,7 @@ SCENARIO("the own iptables chain loads twice and unloads to exactly the previous
         THEN("the ruleset is exactly what it was before") {
           CHECK(unloaded == before);
           CHECK(iptables_state(ns) == before);
+          CHECK(nft_state_without_empty_builtins(ns) == nft_before);
         }
       }
     }
@@ -397,6 +409,41 @@ SCENARIO("without IPv6 only the IPv4 rules are loaded and removed", "[emit][fire
                 ":OUTPUT ACCEPT [0:0]\nCOMMIT\n");
         }
       }
+    }
+  }
+}
+
+SCENARIO("a load script whose rules file is missing fails and loads nothing",
+         "[emit][firewall][root]") {
+  if (!require_root("iptables and nft in a private network namespace")) return;
+  for (auto backend : {firewall_backend::iptables, firewall_backend::nftables}) {
+    GIVEN("the " + std::string(to_string(backend)) + " files without the last rules file") {
+      temp_dir dir("rstw-fw");
+      netns ns("miss");
+      add_foreign_rules(ns);
+      auto c = checked(config_in(dir, backend));
+      write_rule_files(c);
+      // IPv4 loads, IPv6 then fails: the IPv4 part must be rolled back.
+      (void)run("rm -f " + c.rules6_file() + " " + c.nft_file());
+      const auto before = iptables_state(ns) + nft_state_without_empty_builtins(ns);
+      WHEN("the script starts") {
+        auto r = ns.exec("sh " + c.load_script() + " start");
+        THEN("it exits non-zero, so systemd marks the unit failed, and changed nothing") {
+          INFO(r.output);
+          CHECK(r.status != 0);
+          CHECK(iptables_state(ns) + nft_state_without_empty_builtins(ns) == before);
+        }
+      }
+    }
+  }
+  GIVEN("a script called without an action") {
+    temp_dir dir("rstw-fw");
+    auto c = checked(config_in(dir, firewall_backend::iptables));
+    write_rule_files(c);
+    THEN("it prints its usage and exits 2") {
+      auto r = run("sh " + c.load_script());
+      CHECK(r.status == 2);
+      CHECK(r.output.find("usage: ") != std::string::npos);
     }
   }
 }

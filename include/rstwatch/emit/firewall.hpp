@@ -128,13 +128,15 @@ inline std::string load_script(const valid_config& c) {
     s += "\t/usr/sbin/$1 -w -F $chain 2>/dev/null\n";
     s += "\t/usr/sbin/$1 -w -X $chain 2>/dev/null\n";
     s += "\treturn 0\n}\n";
+    std::string unload_all = "unload iptables";
+    if (k.ipv6) unload_all += "; unload ip6tables";
     s += "case \"${1:-}\" in\n";
+    // All or nothing: when one family fails (e.g. its file is missing), remove what the other
+    // loaded, so that a failed unit never leaves half of the rules behind.
     s += "start) load iptables " + c.rules_file();
     if (k.ipv6) s += " && load ip6tables " + c.rules6_file();
-    s += " ;;\n";
-    s += "stop) unload iptables";
-    if (k.ipv6) s += "; unload ip6tables";
-    s += " ;;\n";
+    s += " || { " + unload_all + "; exit 1; } ;;\n";
+    s += "stop) " + unload_all + " ;;\n";
   }
   s += "*) echo \"usage: $0 start|stop\" >&2; exit 2 ;;\n";
   s += "esac\n";
