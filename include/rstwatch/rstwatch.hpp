@@ -4,3 +4,10 @@
 
 #include <rstwatch/diagnostic.hpp>
 #include <rstwatch/netfilter.hpp>
+
+#include <rstwatch/emit/config.hpp>
+#include <rstwatch/emit/rsyslog.hpp>
+#include <rstwatch/emit/logrotate.hpp>
+#include <rstwatch/emit/firewall.hpp>
+#include <rstwatch/emit/systemd.hpp>
+#include <rstwatch/emit/rc_local.hpp>
