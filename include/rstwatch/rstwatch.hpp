@@ -3,3 +3,4 @@
 #pragma once
 
 #include <rstwatch/diagnostic.hpp>
+#include <rstwatch/rules/parse.hpp>
