@@ -4,3 +4,4 @@
 
 #include <rstwatch/diagnostic.hpp>
 #include <rstwatch/rules/parse.hpp>
+#include <rstwatch/rules/saved.hpp>
