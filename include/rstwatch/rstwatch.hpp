@@ -5,3 +5,4 @@
 #include <rstwatch/diagnostic.hpp>
 #include <rstwatch/rules/parse.hpp>
 #include <rstwatch/rules/saved.hpp>
+#include <rstwatch/rules/views.hpp>

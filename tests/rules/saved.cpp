@@ -4,10 +4,12 @@
 // real tools again on every run.
 #include <rstwatch/rules/parse.hpp>
 #include <rstwatch/rules/saved.hpp>
+#include <rstwatch/rules/views.hpp>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -348,6 +350,213 @@ SCENARIO("commands edit the ruleset in file order", "[rules][saved]") {
   GIVEN("a table with only COMMIT") {
     THEN("nothing is printed for it, as iptables-save prints nothing") {
       CHECK(saved_or_error("*nat\nCOMMIT\n").empty());
+    }
+  }
+}
+
+SCENARIO("mangled rule files never crash the evaluator, and what loads prints stably",
+         "[rules][saved][robust]") {
+  GIVEN("the conformance files with random lines dropped, duplicated and tokens swapped") {
+    std::mt19937 rng(3406);
+    std::vector<std::string> pool;
+    for (auto& c : conformance_cases()) pool.push_back(read_file(c.rules));
+    std::vector<std::string> words;
+    for (auto& text : pool) {
+      std::istringstream in(text);
+      std::string w;
+      while (in >> w) words.push_back(w);
+    }
+    THEN("restore returns a value or a diagnostic with a line, and values print idempotently") {
+      std::size_t loaded = 0, refused = 0;
+      for (int i = 0; i < 1500; ++i) {
+        std::istringstream in(pool[rng() % pool.size()]);
+        std::vector<std::string> lines;
+        for (std::string l; std::getline(in, l);) lines.push_back(l);
+        std::string text;
+        for (auto& l : lines) {
+          switch (rng() % 8) {
+            case 0: break;                          // drop the line
+            case 1: text += l + "\n" + l + "\n"; break;  // say it twice
+            case 2: {                               // replace one word by a random one
+              auto pos = l.find(' ');
+              text += (pos == std::string::npos ? words[rng() % words.size()]
+                                                : l.substr(0, pos) + " " + words[rng() % words.size()]) +
+                      l.substr(pos == std::string::npos ? l.size() : l.find(' ', pos + 1) == std::string::npos ? l.size() : l.find(' ', pos + 1)) + "\n";
+              break;
+            }
+            default: text += l + "\n";
+          }
+        }
+        auto f = parse(text);
+        if (!f) continue;
+        for (family fam : {family::ipv4, family::ipv6}) {
+          restore_options ro;
+          ro.fam = fam;
+          auto once = print_saved(*f, ro);
+          if (!once) {
+            ++refused;
+            REQUIRE(once.error().where.line >= 1);
+            continue;
+          }
+          ++loaded;
+          auto again = parse(*once);
+          REQUIRE(again);
+          auto twice = print_saved(*again, ro);
+          INFO(text);
+          REQUIRE(twice);
+          REQUIRE(*twice == *once);
+        }
+      }
+      CHECK(loaded > 100);
+      CHECK(refused > 100);
+    }
+  }
+}
+
+namespace {
+
+rule_view view_of(const std::string& text, family fam = family::ipv4) {
+  auto f = parse(text);
+  REQUIRE(f);
+  for (auto& l : f->lines)
+    if (l.kind == ast::line_kind::rule) {
+      auto v = view(l.rule, fam);
+      INFO((v ? "" : format(v.error())));
+      REQUIRE(v);
+      return *v;
+    }
+  FAIL("no rule line");
+  return {};
+}
+
+}  // namespace
+
+SCENARIO("the seed's LOG rule reads as typed tcp and LOG values", "[rules][views]") {
+  GIVEN("the seed's INPUT rule") {
+    std::string text = read_file(data_dir / "drds_filter.rules");
+    auto f = parse(text);
+    REQUIRE(f);
+    const ast::line* rule = nullptr;
+    for (auto& l : f->lines)
+      if (l.kind == ast::line_kind::rule && !rule) rule = &l;
+    REQUIRE(rule);
+    auto v = view(rule->rule);
+    REQUIRE(v);
+    WHEN("its tcp match is read") {
+      auto tcp = tcp_of(*v);
+      REQUIRE(tcp);
+      REQUIRE(tcp->has_value());
+      const ports_match& m = **tcp;
+      THEN("it excludes source port 3406 and selects RST segments") {
+        REQUIRE(m.sport);
+        CHECK(m.sport->low == 3406);
+        CHECK(m.sport->high == 3406);
+        CHECK(m.sport_invert);
+        CHECK_FALSE(m.dport);
+        CHECK(selects_rst(m));
+      }
+    }
+    WHEN("its LOG target is read") {
+      auto log = log_of(*v);
+      REQUIRE(log);
+      REQUIRE(log->has_value());
+      const log_target& t = **log;
+      THEN("prefix, level and the three flags are the ones written") {
+        CHECK(t.prefix == "[drds] ");
+        CHECK(t.level == 7);
+        CHECK(t.tcp_sequence);
+        CHECK(t.tcp_options);
+        CHECK(t.ip_options);
+        CHECK_FALSE(t.uid);
+        CHECK_FALSE(t.macdecode);
+      }
+    }
+    WHEN("the command is read") {
+      THEN("it appends to INPUT") {
+        CHECK(v->command == 'A');
+        CHECK(v->command_args == std::vector<std::string>{"INPUT"});
+        CHECK(v->target->name == "LOG");
+        CHECK_FALSE(v->target->is_goto);
+      }
+    }
+  }
+}
+
+SCENARIO("LOG levels are read by number or by syslog name", "[rules][views]") {
+  GIVEN("LOG rules with named levels") {
+    const std::pair<const char*, int> cases[] = {{"emerg", 0}, {"alert", 1},  {"crit", 2},
+                                                 {"error", 3}, {"warning", 4}, {"notice", 5},
+                                                 {"info", 6},  {"debug", 7},  {"panic", 0},
+                                                 {"5", 5}};
+    for (auto& [name, level] : cases) {
+      WHEN("the level is " << name) {
+        auto v = view_of(std::string("*filter\n-A INPUT -j LOG --log-level ") + name + "\nCOMMIT\n");
+        auto log = log_of(v);
+        REQUIRE(log);
+        REQUIRE(log->has_value());
+        THEN("it is syslog level " << level) { CHECK((*log)->level == level); }
+      }
+    }
+  }
+  GIVEN("a rule without a level") {
+    auto v = view_of("*filter\n-A INPUT -j LOG --log-prefix \"12345678901234567890123456789\"\nCOMMIT\n");
+    THEN("the level is 4 and a 29-character prefix is accepted") {
+      auto log = log_of(v);
+      REQUIRE(log);
+      CHECK((*log)->level == 4);
+      CHECK((*log)->prefix.size() == 29);
+    }
+  }
+  GIVEN("a rule that does not jump to LOG") {
+    auto v = view_of("*filter\n-A INPUT -j ACCEPT\nCOMMIT\n");
+    THEN("it has no LOG view") {
+      auto log = log_of(v);
+      REQUIRE(log);
+      CHECK_FALSE(log->has_value());
+    }
+  }
+}
+
+SCENARIO("-p tcp loads the tcp match that typed views then read", "[rules][views]") {
+  GIVEN("--syn and --dport given without -m tcp") {
+    auto v = view_of("*filter\n-A INPUT -p tcp --syn --destination-port 22:23 -j ACCEPT\nCOMMIT\n");
+    auto tcp = tcp_of(v);
+    REQUIRE(tcp);
+    REQUIRE(tcp->has_value());
+    THEN("the implicit match holds the port range and the SYN flags") {
+      REQUIRE(v.matches.size() == 1);
+      CHECK(v.matches[0].name == "tcp");
+      CHECK(v.matches[0].modelled);
+      CHECK((*tcp)->dport->low == 22);
+      CHECK((*tcp)->dport->high == 23);
+      CHECK((*tcp)->flags_mask == 0x17);
+      CHECK((*tcp)->flags_compare == 0x02);
+      CHECK_FALSE(selects_rst(**tcp));
+    }
+  }
+}
+
+SCENARIO("a module rstwatch does not model is kept as written and marked unverified",
+         "[rules][views]") {
+  GIVEN("a hashlimit match and a TCPMSS target") {
+    std::string text =
+        "*mangle\n-A FORWARD -p tcp -m hashlimit --hashlimit-upto 5/sec --hashlimit-name x "
+        "-j TCPMSS --clamp-mss-to-pmtu\nCOMMIT\n";
+    auto v = view_of(text);
+    THEN("their options are kept in order and they are not modelled") {
+      REQUIRE(v.matches.size() == 1);
+      CHECK(v.matches[0].name == "hashlimit");
+      CHECK_FALSE(v.matches[0].modelled);
+      REQUIRE(v.matches[0].options.size() == 2);
+      CHECK(v.matches[0].options[0].name == "hashlimit-upto");
+      CHECK(v.matches[0].options[0].args == std::vector<std::string>{"5/sec"});
+      CHECK_FALSE(v.target->modelled);
+      CHECK(v.target->options.at(0).name == "clamp-mss-to-pmtu");
+    }
+    THEN("print_saved prints them as written") {
+      CHECK(saved_or_error(text).find("-A FORWARD -p tcp -m hashlimit --hashlimit-upto 5/sec "
+                                      "--hashlimit-name x -j TCPMSS --clamp-mss-to-pmtu\n") !=
+            std::string::npos);
     }
   }
 }
