@@ -245,13 +245,6 @@ SCENARIO("options iptables does not know are reported with a near spelling", "[r
       CHECK(d.hint == "did you mean '--dport'?");
     }
   }
-  GIVEN("a LOG prefix of 30 characters") {
-    auto d = restore_error("*filter\n-A INPUT -j LOG --log-prefix \"123456789012345678901234567890\"\nCOMMIT\n");
-    THEN("iptables' limit of 29 is the error") {
-      CHECK(d.where == source_position{2, 30});
-      CHECK(d.message == "Maximum prefix length 29 for --log-prefix");
-    }
-  }
   GIVEN("a log level that is neither 0-7 nor a syslog name") {
     auto d = restore_error("*filter\n-A INPUT -j LOG --log-level 8\nCOMMIT\n");
     THEN("the level is refused") { CHECK(d.message == "log level '8' unknown"); }
@@ -505,6 +498,15 @@ SCENARIO("LOG levels are read by number or by syslog name", "[rules][views]") {
       REQUIRE(log);
       CHECK((*log)->level == 4);
       CHECK((*log)->prefix.size() == 29);
+    }
+  }
+  GIVEN("a LOG prefix of 33 characters") {
+    auto v = view_of("*filter\n-A INPUT -j LOG --log-prefix \"123456789012345678901234567890xyz\"\nCOMMIT\n");
+    THEN("the kernel's 29 characters are kept and the cut is flagged") {
+      auto log = log_of(v);
+      REQUIRE(log);
+      CHECK((*log)->prefix == "12345678901234567890123456789");
+      CHECK((*log)->prefix_cut);
     }
   }
   GIVEN("a rule that does not jump to LOG") {
