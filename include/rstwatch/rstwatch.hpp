@@ -11,3 +11,7 @@
 #include <rstwatch/emit/firewall.hpp>
 #include <rstwatch/emit/systemd.hpp>
 #include <rstwatch/emit/rc_local.hpp>
+
+#include <rstwatch/rules/parse.hpp>
+#include <rstwatch/rules/saved.hpp>
+#include <rstwatch/rules/views.hpp>
