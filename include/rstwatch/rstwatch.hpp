@@ -3,3 +3,10 @@
 #pragma once
 
 #include <rstwatch/diagnostic.hpp>
+#include <rstwatch/address.hpp>
+#include <rstwatch/event.hpp>
+#include <rstwatch/log/classify.hpp>
+#include <rstwatch/log/envelope.hpp>
+#include <rstwatch/log/line_source.hpp>
+#include <rstwatch/log/record.hpp>
+#include <rstwatch/time.hpp>
