@@ -5,7 +5,8 @@
 # 10.77.2.0/24, fd77:2::/64), the seed's LOG rule on INPUT, OUTPUT and FORWARD in each (prefix
 # names the host), a REJECT --reject-with tcp-reset on the router for port 7005, then every
 # kind of reset in IPv4 and IPv6 (tests/support/provoke_reset.py). Writes the kernel's lines
-# through each envelope: /dev/kmsg records, dmesg, dmesg -r, dmesg -T.
+# through each envelope: /dev/kmsg records, dmesg, dmesg -r, dmesg -T. TAG=name sets the tag,
+# PREFIX=text one LOG prefix for every host instead.
 set -euo pipefail
 out=${1:?OUTDIR}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,7 +35,7 @@ for n in $c $r $s; do
     for chain in INPUT OUTPUT FORWARD; do
       mac=""; [[ $role == r && $chain == FORWARD ]] && mac="--log-macdecode"
       ip netns exec $n $ipt -A $chain -p tcp -m tcp --tcp-flags RST RST \
-        -j LOG --log-prefix "[$t$role] " $opts $mac
+        -j LOG --log-prefix "${PREFIX:-[$t$role] }" $opts $mac
     done
   done
 done
