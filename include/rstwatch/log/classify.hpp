@@ -106,19 +106,17 @@ inline void classify(std::string_view line, std::uint64_t line_number, classifie
   }
   const std::string_view message = out.envelope.message;
   const std::size_t base = static_cast<std::size_t>(message.data() - line.data());
-  record_result r = parse_record(message);
-  switch (r.state) {
+  switch (parse_record(message, out.record, out.error)) {
     case record_result::status::not_a_record:
       out.kind = line_kind::ignored;
       return;
     case record_result::status::malformed:
       out.kind = line_kind::malformed;
-      out.error = {base + r.error.offset, r.error.expected};
+      out.error.offset += base;
       return;
     case record_result::status::record:
       break;
   }
-  out.record = r.record;
   if (out.record.in.empty() && out.record.out.empty()) {
     out.kind = line_kind::malformed;
     out.error = {base + out.record.prefix.size(), "a device after IN= or OUT="};

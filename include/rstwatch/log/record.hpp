@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 #include <rstwatch/address.hpp>
@@ -213,8 +214,10 @@ class packet_scanner {
     return s_.substr(b, i_ - b);
   }
   std::string_view read_word() noexcept {
+    // Values are most of a record's bytes (addresses, MAC=, OPT hex): memchr scans them wide.
     std::size_t b = i_;
-    while (i_ < s_.size() && s_[i_] != ' ') ++i_;
+    const void* sp = std::memchr(s_.data() + b, ' ', s_.size() - b);
+    i_ = sp ? static_cast<std::size_t>(static_cast<const char*>(sp) - s_.data()) : s_.size();
     return s_.substr(b, i_ - b);
   }
   // Skips past the ')' that closes "OPT (", returning the text inside.
@@ -526,8 +529,9 @@ inline bool parse_packet(std::string_view text, packet_view& out, parse_error& e
 // before it is the prefix, whatever it holds (brackets, spaces, "IN=" text of its own, or
 // nothing between it and IN= as in "Firewall:IN=eth0"). A message without "IN=" and a later
 // " OUT=" is not a record; one that has them but breaks the grammar is malformed.
-inline record_result parse_record(std::string_view message) noexcept {
-  record_result r;
+inline record_result::status parse_record(std::string_view message, record_view& rec,
+                                          parse_error& error) noexcept {
+  using status = record_result::status;
   std::size_t from = 0;
   std::size_t in_pos = std::string_view::npos;
   bool candidate = false;
@@ -544,14 +548,13 @@ inline record_result parse_record(std::string_view message) noexcept {
     }
     from = at + 3;
   }
-  if (!candidate) return r;
-  r.state = record_result::status::malformed;
+  if (!candidate) return status::not_a_record;
   if (in_pos == std::string_view::npos) {
     std::size_t at = message.find("IN=");
-    r.error = {message.find(' ', at), "' OUT=' right after the IN= device name"};
-    return r;
+    error = {message.find(' ', at), "' OUT=' right after the IN= device name"};
+    return status::malformed;
   }
-  record_view& rec = r.record;
+  rec = record_view{};
   rec.text = message;
   rec.prefix = message.substr(0, in_pos);
   std::size_t in_begin = in_pos + 3;
@@ -562,17 +565,22 @@ inline record_result parse_record(std::string_view message) noexcept {
   if (out_end == std::string_view::npos) out_end = message.size();
   rec.out = message.substr(out_begin, out_end - out_begin);
   if (!detail::valid_interface(rec.in)) {
-    r.error = {in_begin, "an interface name after IN= (at most 15 bytes)"};
-    return r;
+    error = {in_begin, "an interface name after IN= (at most 15 bytes)"};
+    return status::malformed;
   }
   if (!detail::valid_interface(rec.out)) {
-    r.error = {out_begin, "an interface name after OUT= (at most 15 bytes)"};
-    return r;
+    error = {out_begin, "an interface name after OUT= (at most 15 bytes)"};
+    return status::malformed;
   }
-  std::string_view rest = message.substr(out_end);
-  detail::packet_scanner scanner(rest, out_end);
-  if (!scanner.run(rec.packet, &rec, r.error)) return r;
-  r.state = record_result::status::record;
+  detail::packet_scanner scanner(message.substr(out_end), out_end);
+  if (!scanner.run(rec.packet, &rec, error)) return status::malformed;
+  return status::record;
+}
+
+// The same, returning the record by value.
+inline record_result parse_record(std::string_view message) noexcept {
+  record_result r;
+  r.state = parse_record(message, r.record, r.error);
   return r;
 }
 
