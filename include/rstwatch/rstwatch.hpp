@@ -2,16 +2,30 @@
 // This umbrella header includes every public component.
 #pragma once
 
+// Shared values: diagnostics, addresses, times, the reset event.
 #include <rstwatch/diagnostic.hpp>
+#include <rstwatch/address.hpp>
+#include <rstwatch/time.hpp>
+#include <rstwatch/event.hpp>
+
+// The netfilter model: hooks, tables, chains, priorities, packet paths.
 #include <rstwatch/netfilter.hpp>
 
+// iptables rule syntax: restore files, iptables-save printing, typed views.
+#include <rstwatch/rules/parse.hpp>
+#include <rstwatch/rules/saved.hpp>
+#include <rstwatch/rules/views.hpp>
+
+// Kernel LOG lines: envelopes, nf_log records, the one-call classifier, a line source.
+#include <rstwatch/log/envelope.hpp>
+#include <rstwatch/log/record.hpp>
+#include <rstwatch/log/classify.hpp>
+#include <rstwatch/log/line_source.hpp>
+
+// Emitters: rsyslog drop-in, logrotate stanza, firewall rules and boot persistence.
 #include <rstwatch/emit/config.hpp>
 #include <rstwatch/emit/rsyslog.hpp>
 #include <rstwatch/emit/logrotate.hpp>
 #include <rstwatch/emit/firewall.hpp>
 #include <rstwatch/emit/systemd.hpp>
 #include <rstwatch/emit/rc_local.hpp>
-
-#include <rstwatch/rules/parse.hpp>
-#include <rstwatch/rules/saved.hpp>
-#include <rstwatch/rules/views.hpp>
