@@ -112,7 +112,9 @@ case "${1:-}" in
   demo)
     deps
     gcc_build >&2
-    ./build/gcc/examples/rstwatch-paths
+    # The main job: who sent each reset in a log captured from the real kernel through rsyslogd.
+    ./build/gcc/examples/rstwatch-read examples/data/sample.log
+    ./build/gcc/examples/rstwatch-read --summary examples/data/sample.log
     ;;
   test)
     deps

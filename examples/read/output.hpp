@@ -139,13 +139,23 @@ class csv_sink final : public sink {
 // source on the left and its destination on the right.
 class table_sink final : public sink {
  public:
-  table_sink(std::FILE* out, bool flush_each) : sink(out, flush_each) {
+  using sink::sink;
+  void event(const reset_event& e, std::string_view) override {
+    if (!header_done_) header();
+    row(e);
+  }
+
+ private:
+  // The header comes with the first row, so a run that finds nothing (or fails) prints none.
+  void header() {
+    header_done_ = true;
     char line[256];
     std::snprintf(line, sizeof line, "%-32s %-10s %-8s %-24s %-8s %-24s %-14s %-9s %s\n", "TIME",
                   "HOST", "SENDER", "LOCAL", "RST", "REMOTE", "IN/OUT", "FLAGS", "PREFIX");
     emit(line);
   }
-  void event(const reset_event& e, std::string_view) override {
+
+  void row(const reset_event& e) {
     std::string left, right, arrow;
     switch (e.sender) {
       case reset_sender::local:
@@ -184,7 +194,7 @@ class table_sink final : public sink {
     emit(row_);
   }
 
- private:
+  bool header_done_ = false;
   std::string row_;
 };
 

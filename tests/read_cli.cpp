@@ -1,0 +1,272 @@
+// rstwatch-read as its users run it: on the sample captured from the real kernel, on rotated
+// sets, stdin, with filters, following a file, and with bad input.
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "support/system.hpp"
+
+namespace t = rstwatch::test;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+const std::string reader = RSTWATCH_READ_BIN;
+const std::string sample = std::string(RSTWATCH_SOURCE_DIR) + "/examples/data/sample.log";
+
+struct temp_dir {
+  fs::path path = fs::temp_directory_path() / t::unique_tag("rstw-cli");
+  temp_dir() { fs::create_directories(path); }
+  ~temp_dir() { fs::remove_all(path); }
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+std::vector<json> json_lines(const std::string& text) {
+  std::vector<json> out;
+  for (auto& l : lines_of(text))
+    if (!l.empty() && l[0] == '{') out.push_back(json::parse(l));
+  return out;
+}
+
+// Runs the reader with stdout and stderr kept apart.
+struct run_result {
+  int status;
+  std::string out, err;
+};
+run_result read_with(const std::string& args, const std::string& dir) {
+  std::string err_file = dir + "/stderr";
+  auto r = t::run(reader + " " + args + " 2>" + err_file);
+  std::ifstream in(err_file);
+  std::stringstream err;
+  err << in.rdbuf();
+  return {r.status, r.output, err.str()};
+}
+
+// The numbers of the final accounting line "N lines: R resets, O other LOG records, I ignored,
+// M malformed".
+std::vector<unsigned long> accounting(const std::string& err) {
+  auto pos = err.rfind("rstwatch-read: ");
+  REQUIRE(pos != std::string::npos);
+  std::vector<unsigned long> n(5);
+  REQUIRE(std::sscanf(err.c_str() + pos,
+                      "rstwatch-read: %lu lines: %lu resets, %lu other LOG records, %lu ignored, "
+                      "%lu malformed",
+                      &n[0], &n[1], &n[2], &n[3], &n[4]) == 5);
+  return n;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+SCENARIO("the reader answers who sent each reset in the captured sample", "[read][cli]") {
+  GIVEN("the sample log captured from the real kernel through rsyslogd") {
+    temp_dir dir;
+    WHEN("it is read as JSON lines") {
+      auto r = read_with("--format json " + sample, dir.path.string());
+      auto events = json_lines(r.out);
+      THEN("it succeeds and every line of the file is accounted for exactly once") {
+        REQUIRE(r.status == 0);
+        auto n = accounting(r.err);
+        CHECK(n[0] == lines_of(slurp(sample)).size());
+        CHECK(n[0] == n[1] + n[2] + n[3] + n[4]);
+        CHECK(n[1] == events.size());
+      }
+      THEN("each event names its sender and the sender matches the devices") {
+        REQUIRE_FALSE(events.empty());
+        for (auto& e : events) {
+          INFO(e.dump());
+          if (e["sender"] == "local") CHECK((e["in"] == "" && e["out"] != ""));
+          if (e["sender"] == "remote") CHECK((e["in"] != "" && e["out"] == ""));
+          if (e["sender"] == "transit") CHECK((e["in"] != "" && e["out"] != ""));
+          CHECK(e["flags"].size() >= 1);
+        }
+      }
+    }
+    WHEN("only resets sent by the peer are asked for") {
+      auto all = json_lines(read_with("--format json " + sample, dir.path.string()).out);
+      auto r = read_with("--format json --sender remote " + sample, dir.path.string());
+      THEN("exactly the remote ones come out") {
+        auto remote = json_lines(r.out);
+        std::size_t want = 0;
+        for (auto& e : all) want += e["sender"] == "remote";
+        CHECK(remote.size() == want);
+        CHECK(want > 0);
+        for (auto& e : remote) CHECK(e["sender"] == "remote");
+      }
+    }
+    WHEN("a port and a network are asked for") {
+      auto r = read_with("--format json --port 7001 --addr 10.77.0.0/16 " + sample,
+                         dir.path.string());
+      THEN("every reset shown has that port and an address in that network") {
+        auto events = json_lines(r.out);
+        REQUIRE_FALSE(events.empty());
+        for (auto& e : events) {
+          CHECK((e["sport"] == 7001 || e["dport"] == 7001));
+          CHECK(e["src"].get<std::string>().rfind("10.77.", 0) == 0);
+        }
+      }
+    }
+    WHEN("it comes on stdin as CSV") {
+      auto r = t::run("cat " + sample + " | " + reader + " --format csv 2>/dev/null");
+      auto json_count = json_lines(read_with("--format json " + sample, dir.path.string()).out);
+      THEN("there is a header row and one row per reset") {
+        auto rows = lines_of(r.output);
+        REQUIRE(!rows.empty());
+        CHECK(rows[0].rfind("time,uptime,host,prefix,sender,", 0) == 0);
+        CHECK(rows.size() == json_count.size() + 1);
+      }
+    }
+    WHEN("the summary is asked for as JSON") {
+      auto r = read_with("--summary --format json " + sample, dir.path.string());
+      THEN("its sender counts add up to the events") {
+        auto s = json::parse(r.out);
+        auto events = json_lines(read_with("--format json " + sample, dir.path.string()).out);
+        CHECK(s["resets"].get<std::size_t>() + s["loopback_pairs"].get<std::size_t>() ==
+              events.size());
+        CHECK(s["by_sender"]["local"].get<int>() + s["by_sender"]["remote"].get<int>() +
+                  s["by_sender"]["transit"].get<int>() ==
+              s["resets"].get<int>());
+      }
+    }
+  }
+}
+
+SCENARIO("a rotated set given in shell order is read oldest first and gzip is transparent",
+         "[read][cli]") {
+  GIVEN("the sample split over a compressed, a plain rotated and a live file") {
+    temp_dir dir;
+    auto lines = lines_of(slurp(sample));
+    REQUIRE(lines.size() >= 9);
+    std::ofstream(dir / "x.log-20261123") << lines[0] + "\n" + lines[1] + "\n" + lines[2] + "\n";
+    std::ofstream(dir / "x.log-20261124") << lines[3] + "\n" + lines[4] + "\n" + lines[5] + "\n";
+    std::string rest;
+    for (std::size_t i = 6; i < lines.size(); ++i) rest += lines[i] + "\n";
+    std::ofstream(dir / "x.log") << rest;
+    RSTWATCH_REQUIRE_OK(t::run("gzip " + dir / "x.log-20261123"));
+    WHEN("the files are named newest first") {
+      auto r = read_with("--format json " + dir / "x.log" + " " + dir / "x.log-20261124" + " " +
+                             dir / "x.log-20261123.gz",
+                         dir.path.string());
+      auto split = json_lines(r.out);
+      auto whole = json_lines(read_with("--format json " + sample, dir.path.string()).out);
+      THEN("the events come in the order of the original log") {
+        REQUIRE(r.status == 0);
+        REQUIRE(split.size() == whole.size());
+        for (std::size_t i = 0; i < split.size(); ++i) {
+          CHECK(split[i]["src"] == whole[i]["src"]);
+          CHECK(split[i]["sport"] == whole[i]["sport"]);
+          CHECK(split[i]["dport"] == whole[i]["dport"]);
+        }
+        CHECK(split.front()["source"].get<std::string>().find("x.log-20261123.gz:1") !=
+              std::string::npos);
+      }
+    }
+  }
+}
+
+SCENARIO("bad input and bad usage get clear errors and exit codes", "[read][cli]") {
+  temp_dir dir;
+  GIVEN("a file with one good reset and one whose source port is not a number") {
+    std::ofstream(dir / "bad.log")
+        << "Apr 26 15:27:36 vb kernel: [drds] IN= OUT=eth0 SRC=10.0.186.75 DST=10.0.175.109 "
+           "LEN=40 TOS=0x00 PREC=0x00 TTL=64 ID=0 DF PROTO=TCP SPT=8182 DPT=9366 SEQ=0 "
+           "ACK=1747027778 WINDOW=0 RES=0x00 ACK RST URGP=0\n"
+           "Apr 26 15:27:36 vb kernel: [drds] IN= OUT=eth0 SRC=10.0.186.75 DST=10.0.175.109 "
+           "LEN=40 PROTO=TCP SPT=81x82 DPT=9366 ACK RST URGP=0\n";
+    WHEN("it is read") {
+      auto r = read_with("--format json " + dir / "bad.log", dir.path.string());
+      THEN("the good reset comes out and the bad line is reported with file, line and column") {
+        CHECK(r.status == 0);
+        CHECK(json_lines(r.out).size() == 1);
+        CHECK(r.err.find(dir / "bad.log" + ":2:") != std::string::npos);
+        CHECK(r.err.find("error: expected") != std::string::npos);
+        auto n = accounting(r.err);
+        CHECK(n[4] == 1);
+      }
+    }
+    WHEN("it is read with --strict") {
+      auto r = read_with("--strict " + dir / "bad.log", dir.path.string());
+      THEN("the exit status is 2") { CHECK(r.status == 2); }
+    }
+  }
+  GIVEN("a file that does not exist") {
+    auto r = read_with(dir / "missing.log", dir.path.string());
+    THEN("the exit status is 1 and the message names the file") {
+      CHECK(r.status == 1);
+      CHECK(r.err.find(dir / "missing.log" + ": cannot open") != std::string::npos);
+      CHECK(r.out.empty());
+    }
+  }
+  GIVEN("an unknown option and a bad sender") {
+    THEN("both are usage errors with status 1, and --help succeeds") {
+      CHECK(read_with("--bogus", dir.path.string()).status == 1);
+      CHECK(read_with("--sender nobody " + sample, dir.path.string()).status == 1);
+      CHECK(read_with("--addr 10.0.0.0/33 " + sample, dir.path.string()).status == 1);
+      CHECK(read_with("--since yesterday " + sample, dir.path.string()).status == 1);
+      CHECK(read_with("--help", dir.path.string()).status == 0);
+    }
+  }
+}
+
+SCENARIO("following a log shows each reset as it is written and across rotation",
+         "[read][cli][follow]") {
+  GIVEN("a reader following an empty log into a file") {
+    temp_dir dir;
+    std::string log = dir / "live.log";
+    std::ofstream(log).close();
+    std::string out = dir / "out.json", err = dir / "err.txt";
+    RSTWATCH_REQUIRE_OK(t::run(reader + " --follow --format json " + log + " >" + out + " 2>" +
+                               err + " & echo $! > " + dir / "pid"));
+    std::string pid = lines_of(slurp(dir / "pid")).at(0);
+    std::vector<std::string> lines;
+    for (auto& l : lines_of(slurp(sample)))
+      if (l.find(" RST ") != std::string::npos) lines.push_back(l);
+    auto wait_for_events = [&](std::size_t n) {
+      for (int i = 0; i < 100 && json_lines(slurp(out)).size() < n; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      return json_lines(slurp(out)).size();
+    };
+    WHEN("resets are appended, the log is renamed and recreated, and more are appended") {
+      std::ofstream(log, std::ios::app) << lines[0] << "\n" << lines[1] << "\n";
+      auto first = wait_for_events(2);
+      fs::rename(log, log + ".1");
+      std::ofstream(log) << lines[2] << "\n";
+      std::ofstream(log, std::ios::app) << lines[3].substr(0, 20);  // a partial line, held
+      auto second = wait_for_events(3);
+      std::ofstream(log, std::ios::app) << lines[3].substr(20) << "\n";
+      auto third = wait_for_events(4);
+      RSTWATCH_REQUIRE_OK(t::run("kill -INT " + pid + "; for i in $(seq 50); do kill -0 " + pid +
+                                 " 2>/dev/null || exit 0; sleep 0.1; done; exit 1"));
+      THEN("each reset appeared while the reader was running, once, and the stats add up") {
+        CHECK(first == 2);
+        CHECK(second == 3);
+        CHECK(third == 4);
+        auto e = slurp(err);
+        auto n = accounting(e);
+        CHECK(n[0] == 4);
+        CHECK(e.find("1 rotations, 0 truncations") != std::string::npos);
+      }
+    }
+  }
+}
