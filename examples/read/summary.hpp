@@ -50,8 +50,9 @@ class summary {
     if (e.time) when = e.time->unix_microseconds();
     if (when) {
       ++per_minute_[*when / 60000000];
-      if (!first_ || *when < *first_) first_ = *when, first_text_ = rfc3339(*e.time);
-      if (!last_ || *when >= *last_) last_ = *when, last_text_ = rfc3339(*e.time);
+      // Keep the civil times; their text is made once, when printed.
+      if (!first_ || *when < *first_) first_ = *when, first_time_ = *e.time;
+      if (!last_ || *when >= *last_) last_ = *when, last_time_ = *e.time;
     }
   }
 
@@ -63,7 +64,8 @@ class summary {
     if (loopback_twins_) std::fprintf(out, "; %llu loopback pairs counted once", ull(loopback_twins_));
     std::fprintf(out, ")\n");
     if (first_)
-      std::fprintf(out, "first: %s\nlast:  %s\n", first_text_.c_str(), last_text_.c_str());
+      std::fprintf(out, "first: %s\nlast:  %s\n", rfc3339(first_time_).c_str(),
+                   rfc3339(last_time_).c_str());
     std::fprintf(out, "\ntop remote peers:\n");
     for (auto& [addr, n] : top_of(peers_, top))
       std::fprintf(out, "  %-40s %llu\n", addr.to_string().c_str(), ull(n));
@@ -95,9 +97,9 @@ class summary {
     w.Key("loopback_pairs");
     w.Uint64(loopback_twins_);
     w.Key("first");
-    first_ ? (void)w.String(first_text_.c_str()) : (void)w.Null();
+    first_ ? (void)w.String(rfc3339(first_time_).c_str()) : (void)w.Null();
     w.Key("last");
-    last_ ? (void)w.String(last_text_.c_str()) : (void)w.Null();
+    last_ ? (void)w.String(rfc3339(last_time_).c_str()) : (void)w.Null();
     w.Key("top_peers");
     w.StartArray();
     for (auto& [addr, n] : top_of(peers_, top)) {
@@ -206,7 +208,7 @@ class summary {
   std::map<std::int64_t, std::uint64_t> per_minute_;
   std::unordered_set<loop_key, loop_hash> pending_loop_;
   std::optional<std::int64_t> first_, last_;
-  std::string first_text_, last_text_;
+  civil_time first_time_, last_time_;
 };
 
 }  // namespace rstwatch::read
