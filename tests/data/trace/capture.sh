@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Captures real tcp/sock tracepoint lines from this kernel into this-kernel.txt, and the trace
+# file's header and a trace_marker line into this-kernel-other.txt (run as root).
+# It makes its own ftrace instance and two network namespaces joined by a veth pair, provokes
+# each kind of reset over IPv4 and IPv6, reads the instance's trace buffer, and removes
+# everything it made (instance, namespaces; tracefs is unmounted again if it mounted it).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+T=/sys/kernel/tracing
+mounted=0
+if [[ ! -e $T/instances ]]; then mount -t tracefs nodev $T; mounted=1; fi
+I=$T/instances/rstwatch-capture-$$
+A=rstw-cap-a-$$ B=rstw-cap-b-$$
+cleanup() {
+  for e in tcp/tcp_send_reset tcp/tcp_receive_reset sock/inet_sock_set_state \
+           tcp/tcp_retransmit_skb tcp/tcp_destroy_sock tcp/tcp_probe; do
+    [[ -e $I/events/$e/enable ]] && echo 0 > "$I/events/$e/enable"
+  done
+  [[ -d $I ]] && rmdir "$I"
+  ip netns del "$A" 2>/dev/null || true
+  ip netns del "$B" 2>/dev/null || true
+  if ((mounted)); then umount $T; fi
+}
+trap cleanup EXIT
+mkdir "$I"
+ip netns add "$A"; ip netns add "$B"
+ip -n "$A" link set lo up; ip -n "$B" link set lo up
+ip link add veth-a netns "$A" type veth peer name veth-b netns "$B"
+ip -n "$A" addr add 10.77.1.1/24 dev veth-a; ip -n "$A" addr add fd77:1::1/64 dev veth-a nodad
+ip -n "$B" addr add 10.77.1.2/24 dev veth-b; ip -n "$B" addr add fd77:1::2/64 dev veth-b nodad
+ip netns exec "$A" sysctl -qw net.ipv6.conf.veth-a.keep_addr_on_down=1
+ip -n "$A" link set veth-a up; ip -n "$B" link set veth-b up
+for e in tcp/tcp_send_reset tcp/tcp_receive_reset sock/inet_sock_set_state \
+         tcp/tcp_retransmit_skb tcp/tcp_destroy_sock tcp/tcp_probe; do
+  echo 1 > "$I/events/$e/enable"
+done
+ip netns exec "$A" python3 "$here/provoke.py" server 10.77.1.1 fd77:1::1 &
+server=$!
+sleep 0.5
+ip netns exec "$B" python3 "$here/provoke.py" client 10.77.1.1 fd77:1::1
+wait "$server"
+ip netns exec "$B" python3 "$here/provoke.py" retransmit 10.77.1.1 fd77:1::1 "$A"
+echo "rstwatch capture marker" > "$I/trace_marker"
+sleep 0.2
+for e in tcp/tcp_send_reset tcp/tcp_receive_reset sock/inet_sock_set_state \
+         tcp/tcp_retransmit_skb tcp/tcp_destroy_sock tcp/tcp_probe; do
+  echo 0 > "$I/events/$e/enable"
+done
+# Tracepoints are kernel-wide: keep only the lines about this script's addresses.
+# The header and the trace_marker line go to their own file.
+grep -v '^#' "$I/trace" | grep -E '10\.77\.1\.|fd77:1::' > "$here/this-kernel.txt"
+{ grep '^#' "$I/trace"; grep 'tracing_mark_write' "$I/trace"; } > "$here/this-kernel-other.txt"
+echo "$(wc -l < "$here/this-kernel.txt") lines from $(uname -r) in $here/this-kernel.txt" >&2
