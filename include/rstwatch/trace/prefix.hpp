@@ -147,9 +147,7 @@ inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p) n
   // " event: body". The event name is an identifier closed by ':'.
   if (i < line.size() && line[i] == ' ') ++i;
   std::size_t name_start = i;
-  while (i < line.size() && (is_digit(line[i]) || line[i] == '_' ||
-                             (line[i] >= 'a' && line[i] <= 'z') || (line[i] >= 'A' && line[i] <= 'Z')))
-    ++i;
+  while (i < line.size() && is_identifier(line[i])) ++i;
   std::size_t body_start = name_start;
   if (i > name_start && i < line.size() && line[i] == ':' &&
       (i + 1 == line.size() || line[i + 1] == ' ')) {
@@ -173,15 +171,21 @@ inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p) n
 
 // Parses the prefix of one line (without its newline). nullopt when the line has no ftrace
 // prefix: header lines ("# tracer: nop"), LOG lines, anything else. Never throws.
-inline std::optional<line_prefix> parse_prefix(std::string_view line) noexcept {
+// The same, filling `p` in place (the classifier's path: no copy of the prefix).
+inline bool parse_prefix(std::string_view line, line_prefix& p) noexcept {
   // The CPU field is the first "[digits] " whose left side ends in "-pid" and whose right side
-  // is flags and a timestamp: candidates are found with memchr-like scanning.
+  // is flags and a timestamp: candidates are found with memchr.
   for (std::size_t open = line.find('['); open != std::string_view::npos;
        open = line.find('[', open + 1)) {
-    line_prefix p;
-    if (detail::prefix_at(line, open, p)) return p;
+    if (detail::prefix_at(line, open, p)) return true;
   }
-  return std::nullopt;
+  return false;
+}
+
+inline std::optional<line_prefix> parse_prefix(std::string_view line) noexcept {
+  line_prefix p;
+  if (!parse_prefix(line, p)) return std::nullopt;
+  return p;
 }
 
 // trace_pipe reports dropped events as "CPU:%d [LOST %lu EVENTS]" (kernel/trace/trace.c,

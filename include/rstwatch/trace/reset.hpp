@@ -69,16 +69,15 @@ struct classified_line {
 // Classifies one line (without its newline). No allocation, never throws.
 inline classified_line classify(std::string_view line) noexcept {
   classified_line c;
-  auto prefix = parse_prefix(line);
-  if (!prefix) {
+  if (!parse_prefix(line, c.rec.prefix)) {
+    c.rec.prefix = line_prefix{};
     if (auto n = lost_events(line)) {
       c.kind = line_kind::lost;
       c.lost = *n;
     }
     return c;
   }
-  c.rec.prefix = *prefix;
-  c.rec.kind = event_kind_of(prefix->event);
+  c.rec.kind = event_kind_of(c.rec.prefix.event);
   if (c.rec.kind == event_kind::other) return c;
   if (auto e = parse_body(c.rec)) {
     c.kind = line_kind::malformed;
