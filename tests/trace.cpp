@@ -9,8 +9,10 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <string>
@@ -32,15 +34,18 @@ std::vector<std::string> read_lines(const std::string& name) {
   return lines;
 }
 
-// The first line of `lines` that contains every needle.
-std::string line_with(const std::vector<std::string>& lines, std::initializer_list<std::string_view> needles) {
+// The first line of `lines` that contains every needle. The copy lives until the program ends,
+// so records parsed from it (views into it) stay valid however the caller holds them.
+const std::string& line_with(const std::vector<std::string>& lines,
+                             std::initializer_list<std::string_view> needles) {
+  static std::deque<std::string> kept;
   for (auto& l : lines) {
     bool all = true;
     for (auto n : needles) all = all && l.find(n) != std::string::npos;
-    if (all) return l;
+    if (all) return kept.emplace_back(l);
   }
   FAIL("no line with the expected text");
-  return {};
+  return kept.emplace_back();
 }
 
 endpoint ep(std::string_view addr, std::uint16_t port) {
@@ -488,7 +493,9 @@ SCENARIO("live tracepoints report every reset once per endpoint with its sender 
   }
   struct stat st;
   CHECK(::stat(instance_path.c_str(), &st) != 0);  // the instance is gone
-  for (auto [here, there] : {std::pair{a4, b4}, std::pair{a6, b6}}) {
+  for (auto ends : {std::pair{a4, b4}, std::pair{a6, b6}}) {
+    // Named copies: lambdas cannot capture structured bindings in C++17.
+    const std::string here = ends.first, there = ends.second;
     INFO("server " << here << ", client " << there);
     auto count = [&](reset_sender who, auto&& pred) {
       int n = 0;
@@ -536,5 +543,53 @@ SCENARIO("live tracepoints report every reset once per endpoint with its sender 
     const live_reset* sent = find_local(to_server);
     REQUIRE(sent);
     CHECK(sent->reset.event.source.address == ep(there, 0).address);
+  }
+}
+
+SCENARIO("an instance filters in the kernel only where the format has scalar ports and leaves "
+         "nothing behind",
+         "[trace][root]") {
+  if (!test::require_root("ftrace instances")) return;
+  GIVEN("an instance asked for port 7001") {
+    instance_options o;
+    o.name = test::unique_tag("rstwatch-");
+    o.port = 7001;
+    std::string path;
+    std::string receive_filter, receive_enable, send_filter, send_format;
+    std::vector<event_kind> filtered;
+    {
+      auto in = instance::create(o);
+      INFO((in ? "" : format(in.error())));
+      REQUIRE(in);
+      path = in->path();
+      filtered = in->kernel_filtered();
+      auto slurp = [](const std::string& p) {
+        std::ifstream f(p);
+        std::string s, l;
+        while (std::getline(f, l)) s += l + "\n";
+        return s;
+      };
+      receive_filter = slurp(path + "/events/tcp/tcp_receive_reset/filter");
+      receive_enable = slurp(path + "/events/tcp/tcp_receive_reset/enable");
+      send_filter = slurp(path + "/events/tcp/tcp_send_reset/filter");
+      send_format = slurp(path + "/events/tcp/tcp_send_reset/format");
+    }
+    THEN("tcp_receive_reset has the port filter and is enabled while the instance lives") {
+      CHECK(receive_filter == "sport == 7001 || dport == 7001\n");
+      CHECK(receive_enable == "1\n");
+      CHECK(std::find(filtered.begin(), filtered.end(), event_kind::tcp_receive_reset) !=
+            filtered.end());
+    }
+    THEN("tcp_send_reset is filtered in the kernel only if its format has scalar ports") {
+      // 6.10+ keeps the ports inside the saddr/daddr sockaddr arrays (include/trace/events/tcp.h).
+      bool scalar = send_format.find("field:__u16 sport;") != std::string::npos;
+      CHECK(send_filter == (scalar ? "sport == 7001 || dport == 7001\n" : "none\n"));
+      CHECK((std::find(filtered.begin(), filtered.end(), event_kind::tcp_send_reset) !=
+             filtered.end()) == scalar);
+    }
+    THEN("the instance directory is removed") {
+      struct stat st;
+      CHECK(::stat(path.c_str(), &st) != 0);
+    }
   }
 }

@@ -4,3 +4,7 @@
 
 #include <rstwatch/diagnostic.hpp>
 #include <rstwatch/netfilter.hpp>
+#include <rstwatch/trace/prefix.hpp>
+#include <rstwatch/trace/record.hpp>
+#include <rstwatch/trace/reset.hpp>
+#include <rstwatch/trace/instance.hpp>

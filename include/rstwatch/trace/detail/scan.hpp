@@ -54,7 +54,7 @@ constexpr bool to_hex(std::string_view s, Int& out, std::uint64_t max) noexcept 
   if (s.empty() || s.size() > 16) return false;
   std::uint64_t v = 0;
   for (char c : s) {
-    unsigned d;
+    unsigned d = 0;
     if (is_digit(c))
       d = static_cast<unsigned>(c - '0');
     else if (c >= 'a' && c <= 'f')
