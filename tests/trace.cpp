@@ -593,3 +593,56 @@ SCENARIO("an instance filters in the kernel only where the format has scalar por
     }
   }
 }
+
+SCENARIO("a state outside the tracepoint's symbol table is read as its number", "[trace]") {
+  // __print_symbolic prints an unmatched value as 0x%lx (trace_print_symbols_seq); the line is
+  // a captured one with newstate rewritten that way.
+  auto line = line_with(read_lines("this-kernel.txt"), {"inet_sock_set_state", "newstate=TCP_CLOSE"});
+  auto at = line.find("newstate=TCP_CLOSE");
+  GIVEN("newstate=0xd, TCP_BOUND_INACTIVE") {
+    std::string l = line.substr(0, at) + "newstate=0xd";
+    auto c = classify(l);
+    THEN("it is that state") {
+      REQUIRE(c.kind == line_kind::other_record);
+      CHECK(c.rec.newstate == tcp_state::bound_inactive);
+    }
+  }
+  GIVEN("a number no state has") {
+    std::string l = line.substr(0, at) + "newstate=0x63";
+    auto c = classify(l);
+    THEN("it is an unknown state, not a malformed line") {
+      REQUIRE(c.kind == line_kind::other_record);
+      CHECK(c.rec.newstate == tcp_state::unknown);
+    }
+  }
+}
+
+SCENARIO("a change from ESTABLISHED to CLOSE alone does not say which side reset", "[trace]") {
+  // The seed reads ESTABLISHED -> CLOSE as "3306对端中断" (the peer broke the connection). In
+  // this kernel's capture the same change is logged by sockets that SENT a reset (SO_LINGER 0,
+  // tcp_disconnect() -> tcp_set_state(TCP_CLOSE)) and by sockets that RECEIVED one (tcp_reset()
+  // -> tcp_done()); retransmission and keepalive timeouts (tcp_write_err()) end the same way.
+  GIVEN("every ESTABLISHED to CLOSE change in the capture") {
+    auto lines = read_lines("this-kernel.txt");
+    std::vector<classified_line> all;
+    for (auto& l : lines) all.push_back(classify(l));
+    int by_sender = 0, by_receiver = 0;
+    for (auto& c : all) {
+      if (c.rec.kind != event_kind::inet_sock_set_state || c.rec.oldstate != tcp_state::established ||
+          c.rec.newstate != tcp_state::close)
+        continue;
+      for (auto& r : all) {
+        if (r.rec.kind == event_kind::tcp_send_reset && r.rec.local() == c.rec.local() &&
+            r.rec.remote() == c.rec.remote())
+          ++by_sender;
+        if (r.rec.kind == event_kind::tcp_receive_reset && r.rec.local() == c.rec.local() &&
+            r.rec.remote() == c.rec.remote())
+          ++by_receiver;
+      }
+    }
+    THEN("some belong to the side that sent the reset and some to the side that received it") {
+      CHECK(by_sender > 0);
+      CHECK(by_receiver > 0);
+    }
+  }
+}

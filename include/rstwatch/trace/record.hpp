@@ -53,7 +53,9 @@ inline constexpr std::string_view event_kind_paths[] = {
 
 // TCP states by the kernel's numbers (include/net/tcp_states.h); the tracepoints print them with
 // __print_symbolic as "TCP_ESTABLISHED"... tcp_send_reset prints "UNKNOWN" for 0 (no socket,
-// 6.10+). TCP_BOUND_INACTIVE (13) appeared in 6.8.
+// 6.10+). TCP_BOUND_INACTIVE (13) is in no tracepoint's symbol table (this 6.18 kernel's
+// formats stop at TCP_NEW_SYN_RECV): __print_symbolic prints an unmatched value as "0x%lx"
+// (kernel/trace/trace_output.c trace_print_symbols_seq), so numbers are read too.
 enum class tcp_state : std::uint8_t {
   unknown,
   established,
@@ -243,6 +245,9 @@ inline bool store(record& r, std::string_view key, std::string_view value,
   };
   auto state = [&](tcp_state& out, field f, std::string_view what) {
     auto s = tcp_state_of(value);
+    std::uint32_t number = 0;
+    if (!s && value.size() > 2 && value[1] == 'x' && to_hex(value, number, 0xffffffffu))
+      s = number < std::size(tcp_state_names) ? static_cast<tcp_state>(number) : tcp_state::unknown;
     if (!s) {
       expected = what;
       return false;
@@ -304,10 +309,13 @@ inline bool store(record& r, std::string_view key, std::string_view value,
       break;
     case 6:
       if (key == "family") {
+        std::uint32_t number = 0;
         if (value == "AF_INET")
           r.family = ip_family::v4;
         else if (value == "AF_INET6")
           r.family = ip_family::v6;
+        else if (value.size() > 2 && value[1] == 'x' && to_hex(value, number, 0xffffu))
+          r.family = ip_family::none;  // another family, printed as a number: no IP socket
         else {
           expected = "AF_INET or AF_INET6 after family=";
           return false;
