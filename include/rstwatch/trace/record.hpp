@@ -83,8 +83,13 @@ constexpr std::string_view to_string(tcp_state s) noexcept {
 }
 
 constexpr std::optional<tcp_state> tcp_state_of(std::string_view name) noexcept {
+  // Two states per inet_sock_set_state line: the length and the 6th byte rule out all names but
+  // one before any full compare.
+  if (name.size() < 7) return std::nullopt;
   for (std::size_t k = 0; k < std::size(tcp_state_names); ++k)
-    if (tcp_state_names[k] == name) return static_cast<tcp_state>(k);
+    if (tcp_state_names[k].size() == name.size() && tcp_state_names[k][5] == name[5] &&
+        tcp_state_names[k] == name)
+      return static_cast<tcp_state>(k);
   return std::nullopt;
 }
 
@@ -121,6 +126,7 @@ struct record {
   ip_family family = ip_family::none;  // from family=, none when not printed
   std::uint16_t sport = 0, dport = 0;  // the socket's local and remote port
   ip_address saddr, daddr;             // IPv4 fields: meaningless for AF_INET6 sockets
+  std::string_view saddr_text, daddr_text;  // the same, as printed
   ip_address saddr_v6, daddr_v6;       // IPv6 fields: v4-mapped for AF_INET sockets
   endpoint src, dest;                  // %pISpc pairs
   tcp_state state = tcp_state::unknown, oldstate = tcp_state::unknown,
@@ -190,16 +196,19 @@ namespace detail {
 
 using namespace rstwatch::detail::trace_scan;
 
-// An address of the family the key promises (%pI4 or %pI6c).
-constexpr std::optional<ip_address> address_text(std::string_view s, bool v6) noexcept {
+// An address of the family the key promises (%pI4 or %pI6c), written to `out` only on success
+// (an out-parameter: returning std::optional<ip_address> showed up as a copy in profiles).
+constexpr bool address_text(std::string_view s, bool v6, ip_address& out) noexcept {
   if (v6) {
     std::array<std::uint8_t, 16> b{};
-    if (!ipv6_text(s, b.data())) return std::nullopt;
-    return ip_address::v6(b);
+    if (!ipv6_text(s, b.data())) return false;
+    out = ip_address::v6(b);
+    return true;
   }
   std::uint8_t b[4] = {};
-  if (!dotted_quad(s, b)) return std::nullopt;
-  return ip_address::v4(b[0], b[1], b[2], b[3]);
+  if (!dotted_quad(s, b)) return false;
+  out = ip_address::v4(b[0], b[1], b[2], b[3]);
+  return true;
 }
 
 constexpr std::optional<endpoint> parse_sockaddr(std::string_view v) noexcept {
@@ -212,13 +221,27 @@ constexpr std::optional<endpoint> parse_sockaddr(std::string_view v) noexcept {
   if (!to_unsigned(v.substr(colon + 1), port, 65535)) return std::nullopt;
   if (!host.empty() && host.front() == '[') {
     if (host.size() < 2 || host.back() != ']') return std::nullopt;
-    auto a = address_text(host.substr(1, host.size() - 2), true);
-    if (!a) return std::nullopt;
-    return endpoint{*a, port};
+    endpoint e{{}, port};
+    if (!address_text(host.substr(1, host.size() - 2), true, e.address)) return std::nullopt;
+    return e;
   }
-  auto a = address_text(host, false);
-  if (!a) return std::nullopt;
-  return endpoint{*a, port};
+  endpoint e{{}, port};
+  if (!address_text(host, false, e.address)) return std::nullopt;
+  return e;
+}
+
+// key == literal with the length known at compile time: the compare becomes a couple of loads
+// instead of a call to memcmp (a dozen keys per line on the hot path).
+template <std::size_t N>
+constexpr bool key_is(std::string_view key, const char (&literal)[N]) noexcept {
+  return key.size() == N - 1 && __builtin_memcmp(key.data(), literal, N - 1) == 0;
+}
+
+// "::ffff:" + v4 text: the IPv6 field of an AF_INET socket repeats its IPv4 field
+// (TP_STORE_V4MAPPED), so comparing text is enough to fill it.
+constexpr bool is_mapped_text(std::string_view v6, std::string_view v4) noexcept {
+  return !v4.empty() && v6.size() == v4.size() + 7 && key_is(v6.substr(0, 7), "::ffff:") &&
+         v6.substr(7) == v4;
 }
 
 // Stores one key=value; false when the key is known and the value is not its kind.
@@ -226,12 +249,23 @@ inline bool store(record& r, std::string_view key, std::string_view value,
                   std::string_view& expected) noexcept {
   auto set = [&r](field f) { r.fields |= static_cast<std::uint32_t>(f); };
   auto address = [&](ip_address& out, field f, bool want_v6, std::string_view what) {
-    auto a = address_text(value, want_v6);
-    if (!a) {
+    if (want_v6) {
+      const ip_address& v4 = f == field::saddr_v6 ? r.saddr : r.daddr;
+      if (is_mapped_text(value, f == field::saddr_v6 ? r.saddr_text : r.daddr_text)) {
+        std::array<std::uint8_t, 16> b{};
+        b[10] = b[11] = 0xff;
+        for (std::size_t k = 0; k < 4; ++k) b[12 + k] = v4[k];
+        out = ip_address::v6(b);
+        set(f);
+        return true;
+      }
+    } else {
+      (f == field::saddr ? r.saddr_text : r.daddr_text) = value;
+    }
+    if (!address_text(value, want_v6, out)) {
       expected = what;
       return false;
     }
-    out = *a;
     set(f);
     return true;
   };
@@ -267,7 +301,7 @@ inline bool store(record& r, std::string_view key, std::string_view value,
   };
   switch (key.size()) {
     case 3:
-      if (key == "src") {
+      if (key_is(key, "src")) {
         auto e = parse_sockaddr(value);
         if (!e) {
           expected = "ADDRESS:PORT or [IPv6]:PORT after src=";
@@ -277,7 +311,7 @@ inline bool store(record& r, std::string_view key, std::string_view value,
         set(field::src);
         return true;
       }
-      if (key == "err") {
+      if (key_is(key, "err")) {
         if (!to_int32(value, r.err)) {
           expected = "a decimal number after err=";
           return false;
@@ -287,7 +321,7 @@ inline bool store(record& r, std::string_view key, std::string_view value,
       }
       break;
     case 4:
-      if (key == "dest") {
+      if (key_is(key, "dest")) {
         auto e = parse_sockaddr(value);
         if (!e) {
           expected = "ADDRESS:PORT or [IPv6]:PORT after dest=";
@@ -297,18 +331,18 @@ inline bool store(record& r, std::string_view key, std::string_view value,
         set(field::dest);
         return true;
       }
-      if (key == "mark") return u32(r.mark, true);
-      if (key == "srtt") return u32(r.srtt, false);
+      if (key_is(key, "mark")) return u32(r.mark, true);
+      if (key_is(key, "srtt")) return u32(r.srtt, false);
       break;
     case 5:
-      if (key == "sport") return port(r.sport, field::sport, "a port number after sport=");
-      if (key == "dport") return port(r.dport, field::dport, "a port number after dport=");
-      if (key == "saddr") return address(r.saddr, field::saddr, false, "an IPv4 address after saddr=");
-      if (key == "daddr") return address(r.daddr, field::daddr, false, "an IPv4 address after daddr=");
-      if (key == "state") return state(r.state, field::state, "a TCP state name after state=");
+      if (key_is(key, "sport")) return port(r.sport, field::sport, "a port number after sport=");
+      if (key_is(key, "dport")) return port(r.dport, field::dport, "a port number after dport=");
+      if (key_is(key, "saddr")) return address(r.saddr, field::saddr, false, "an IPv4 address after saddr=");
+      if (key_is(key, "daddr")) return address(r.daddr, field::daddr, false, "an IPv4 address after daddr=");
+      if (key_is(key, "state")) return state(r.state, field::state, "a TCP state name after state=");
       break;
     case 6:
-      if (key == "family") {
+      if (key_is(key, "family")) {
         std::uint32_t number = 0;
         if (value == "AF_INET")
           r.family = ip_family::v4;
@@ -323,44 +357,44 @@ inline bool store(record& r, std::string_view key, std::string_view value,
         set(field::family);
         return true;
       }
-      if (key == "reason") {
+      if (key_is(key, "reason")) {
         r.reason = value;
         set(field::reason);
         return true;
       }
-      if (key == "skaddr") {
+      if (key_is(key, "skaddr")) {
         r.skaddr = value;
         set(field::skaddr);
         return true;
       }
       break;
     case 7:
-      if (key == "saddrv6") return address(r.saddr_v6, field::saddr_v6, true, "an IPv6 address after saddrv6=");
-      if (key == "daddrv6") return address(r.daddr_v6, field::daddr_v6, true, "an IPv6 address after daddrv6=");
-      if (key == "skbaddr") {
+      if (key_is(key, "saddrv6")) return address(r.saddr_v6, field::saddr_v6, true, "an IPv6 address after saddrv6=");
+      if (key_is(key, "daddrv6")) return address(r.daddr_v6, field::daddr_v6, true, "an IPv6 address after daddrv6=");
+      if (key_is(key, "skbaddr")) {
         r.skbaddr = value;
         set(field::skbaddr);
         return true;
       }
-      if (key == "snd_nxt") return u32(r.snd_nxt, true);
-      if (key == "snd_una") return u32(r.snd_una, true);
-      if (key == "snd_wnd") return u32(r.snd_wnd, false);
-      if (key == "rcv_wnd") return u32(r.rcv_wnd, false);
+      if (key_is(key, "snd_nxt")) return u32(r.snd_nxt, true);
+      if (key_is(key, "snd_una")) return u32(r.snd_una, true);
+      if (key_is(key, "snd_wnd")) return u32(r.snd_wnd, false);
+      if (key_is(key, "rcv_wnd")) return u32(r.rcv_wnd, false);
       break;
     case 8:
-      if (key == "oldstate") return state(r.oldstate, field::oldstate, "a TCP state name after oldstate=");
-      if (key == "newstate") return state(r.newstate, field::newstate, "a TCP state name after newstate=");
-      if (key == "protocol") {
+      if (key_is(key, "oldstate")) return state(r.oldstate, field::oldstate, "a TCP state name after oldstate=");
+      if (key_is(key, "newstate")) return state(r.newstate, field::newstate, "a TCP state name after newstate=");
+      if (key_is(key, "protocol")) {
         r.protocol = value;
         set(field::protocol);
         return true;
       }
-      if (key == "data_len") return u32(r.data_len, false);
-      if (key == "snd_cwnd") return u32(r.snd_cwnd, false);
-      if (key == "ssthresh") return u32(r.ssthresh, false);
+      if (key_is(key, "data_len")) return u32(r.data_len, false);
+      if (key_is(key, "snd_cwnd")) return u32(r.snd_cwnd, false);
+      if (key_is(key, "ssthresh")) return u32(r.ssthresh, false);
       break;
     case 11:
-      if (key == "sock_cookie") {
+      if (key_is(key, "sock_cookie")) {
         if (!to_hex(value, r.sock_cookie, ~std::uint64_t{0})) {
           expected = "a hexadecimal cookie after sock_cookie=";
           return false;
@@ -397,15 +431,14 @@ inline std::optional<parse_error> parse_body(record& r) noexcept {
   std::string_view body = r.prefix.body;
   std::size_t base = r.prefix.body_offset;
   std::size_t i = 0;
-  // Tokens are short (under 50 bytes): one byte loop beats two memchr calls per token.
+  // Keys are short: a byte loop finds their '='. Values are scanned eight bytes at a time.
   const char* text = body.data();
   const std::size_t size = body.size();
   while (i < size) {
     std::size_t eq = i;
     while (eq < size && text[eq] != '=' && text[eq] != ' ') ++eq;
     if (eq == size || text[eq] != '=' || eq == i) return parse_error{base + i, "key=value"};
-    std::size_t end = eq + 1;
-    while (end < size && text[end] != ' ') ++end;
+    std::size_t end = detail::find_space(text, eq + 1, size);
     std::string_view expected;
     if (!detail::store(r, body.substr(i, eq - i), body.substr(eq + 1, end - eq - 1), expected))
       return parse_error{base + eq + 1, expected};
