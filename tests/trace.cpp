@@ -283,7 +283,7 @@ SCENARIO("an IPv6 socket's meaningless IPv4 fields are not used", "[trace]") {
       auto r = to_reset(c.rec);
       REQUIRE(r);
       CHECK(r->event.source.address.is_v6());
-      CHECK(r->event.destination.address.to_string() == "fd77:1::1");
+      CHECK(r->event.destination.address.to_string() == "fd5e:e47a::1");
     }
   }
   GIVEN("an AF_INET socket's v4-mapped saddrv6") {
@@ -291,6 +291,26 @@ SCENARIO("an IPv6 socket's meaningless IPv4 fields are not used", "[trace]") {
     THEN("the addresses are reported as the IPv4 that went on the wire") {
       CHECK(c.rec.local().address.is_v4());
       CHECK(c.rec.remote().address.is_v4());
+    }
+  }
+}
+
+SCENARIO("a dual-stack socket's v4-mapped addresses are reported as IPv4", "[trace]") {
+  auto lines = read_lines("this-kernel.txt");
+  GIVEN("the reset an AF_INET6 socket sent to an IPv4 client, src=[::ffff:10.231.47.1]:7008") {
+    auto r = to_reset(classify(line_with(lines, {"tcp_send_reset", "[::ffff:10.231.47.1]:7008"})).rec);
+    REQUIRE(r);
+    THEN("the RST went from 10.231.47.1:7008, an IPv4 packet") {
+      CHECK(r->event.source == ep("10.231.47.1", 7008));
+      CHECK(r->event.destination.address.is_v4());
+    }
+  }
+  GIVEN("that socket's state change with family=AF_INET6 and saddrv6=::ffff:10.231.47.1") {
+    auto c = classify(line_with(lines, {"inet_sock_set_state", "family=AF_INET6", "sport=7008 dport=4"}));
+    THEN("its ends are IPv4") {
+      CHECK(c.rec.family == ip_family::v6);
+      CHECK(c.rec.local() == ep("10.231.47.1", 7008));
+      CHECK(c.rec.remote().address == ep("10.231.47.2", 0).address);
     }
   }
 }
@@ -319,12 +339,12 @@ SCENARIO("this kernel's captured lines are all records with the right resets", "
     }
   }
   GIVEN("the reset for a connection to a closed port") {
-    auto c = classify(line_with(lines, {"tcp_send_reset", "src=10.77.1.1:7009"}));
+    auto c = classify(line_with(lines, {"tcp_send_reset", "src=10.231.47.1:7009"}));
     auto r = to_reset(c.rec);
     REQUIRE(r);
     THEN("6.10+ reports it without a socket, from the closed port") {
       CHECK(r->event.sender == reset_sender::local);
-      CHECK(r->event.source == ep("10.77.1.1", 7009));
+      CHECK(r->event.source == ep("10.231.47.1", 7009));
       CHECK(r->reason == "NO_SOCKET");
       CHECK(r->has_state);
       CHECK(r->state == tcp_state::unknown);
@@ -332,12 +352,12 @@ SCENARIO("this kernel's captured lines are all records with the right resets", "
     }
   }
   GIVEN("the reset answered by a TIME_WAIT socket over IPv6") {
-    auto r = to_reset(classify(line_with(lines, {"tcp_send_reset", "TCP_TIME_WAIT", "fd77"})).rec);
+    auto r = to_reset(classify(line_with(lines, {"tcp_send_reset", "TCP_TIME_WAIT", "fd5e"})).rec);
     REQUIRE(r);
     THEN("its state and reason say so") {
       CHECK(r->state == tcp_state::time_wait);
       CHECK(r->reason == "TCP_TIMEWAIT_SOCKET");
-      CHECK(r->event.source.to_string() == "[fd77:1::1]:7006");
+      CHECK(r->event.source.to_string() == "[fd5e:e47a::1]:7006");
     }
   }
   GIVEN("a retransmission with this kernel's err= field") {
@@ -354,7 +374,7 @@ SCENARIO("a malformed body reports line column and what was expected", "[trace]"
   auto line = line_with(read_lines("this-kernel.txt"), {"tcp_receive_reset", "family=AF_INET "});
   GIVEN("a real line whose saddr is damaged") {
     auto at = line.find("saddr=") + 6;
-    std::string bad = line.substr(0, at) + "10.77.1.999" + line.substr(line.find(' ', at));
+    std::string bad = line.substr(0, at) + "10.231.47.999" + line.substr(line.find(' ', at));
     auto c = classify(bad);
     THEN("the diagnostic points at the address") {
       REQUIRE(c.kind == line_kind::malformed);
@@ -362,8 +382,8 @@ SCENARIO("a malformed body reports line column and what was expected", "[trace]"
       CHECK(d.where.line == 7);
       CHECK(d.where.column == at + 1);
       CHECK(format(d) == "trace.txt:7:" + std::to_string(at + 1) +
-                             ": error: expected an IPv4 address after saddr=, found '10.77.1.999 "
-                             "daddr=10.77....'");
+                             ": error: expected an IPv4 address after saddr=, found '10.231.47.999 "
+                             "daddr=10.2...'");
     }
   }
   GIVEN("a real line cut before its addresses") {
@@ -510,7 +530,11 @@ SCENARIO("live tracepoints report every reset once per endpoint with its sender 
     };
     // The server side resets ports 7009 (closed), 7001 (SO_LINGER 0), 7003 (unread data),
     // 7004 (data after shutdown: TCPAbortOnData), 7006 (TIME_WAIT).
-    for (std::uint16_t port : {7009, 7001, 7003, 7004, 7006}) {
+    // 7008 (IPv4 only): a dual-stack AF_INET6 listener's socket aborts an IPv4 client; its
+    // v4-mapped addresses must come out as the IPv4 ones that went on the wire.
+    std::vector<std::uint16_t> ports = {7009, 7001, 7003, 7004, 7006};
+    if (here == a4) ports.push_back(7008);
+    for (std::uint16_t port : ports) {
       INFO("server port " << port);
       auto from_server = [&](const live_reset& r) { return r.reset.event.source == ep(here, port); };
       CHECK(count(reset_sender::local, from_server) == 1);

@@ -26,20 +26,20 @@ mkdir "$I"
 ip netns add "$A"; ip netns add "$B"
 ip -n "$A" link set lo up; ip -n "$B" link set lo up
 ip link add veth-a netns "$A" type veth peer name veth-b netns "$B"
-ip -n "$A" addr add 10.77.1.1/24 dev veth-a; ip -n "$A" addr add fd77:1::1/64 dev veth-a nodad
-ip -n "$B" addr add 10.77.1.2/24 dev veth-b; ip -n "$B" addr add fd77:1::2/64 dev veth-b nodad
+ip -n "$A" addr add 10.231.47.1/24 dev veth-a; ip -n "$A" addr add fd5e:e47a::1/64 dev veth-a nodad
+ip -n "$B" addr add 10.231.47.2/24 dev veth-b; ip -n "$B" addr add fd5e:e47a::2/64 dev veth-b nodad
 ip netns exec "$A" sysctl -qw net.ipv6.conf.veth-a.keep_addr_on_down=1
 ip -n "$A" link set veth-a up; ip -n "$B" link set veth-b up
 for e in tcp/tcp_send_reset tcp/tcp_receive_reset sock/inet_sock_set_state \
          tcp/tcp_retransmit_skb tcp/tcp_destroy_sock tcp/tcp_probe; do
   echo 1 > "$I/events/$e/enable"
 done
-ip netns exec "$A" python3 "$here/provoke.py" server 10.77.1.1 fd77:1::1 &
+ip netns exec "$A" python3 "$here/provoke.py" server 10.231.47.1 fd5e:e47a::1 &
 server=$!
 sleep 0.5
-ip netns exec "$B" python3 "$here/provoke.py" client 10.77.1.1 fd77:1::1
+ip netns exec "$B" python3 "$here/provoke.py" client 10.231.47.1 fd5e:e47a::1
 wait "$server"
-ip netns exec "$B" python3 "$here/provoke.py" retransmit 10.77.1.1 fd77:1::1 "$A"
+ip netns exec "$B" python3 "$here/provoke.py" retransmit 10.231.47.1 fd5e:e47a::1 "$A"
 echo "rstwatch capture marker" > "$I/trace_marker"
 sleep 0.2
 for e in tcp/tcp_send_reset tcp/tcp_receive_reset sock/inet_sock_set_state \
@@ -48,6 +48,19 @@ for e in tcp/tcp_send_reset tcp/tcp_receive_reset sock/inet_sock_set_state \
 done
 # Tracepoints are kernel-wide: keep only the lines about this script's addresses.
 # The header and the trace_marker line go to their own file.
-grep -v '^#' "$I/trace" | grep -E '10\.77\.1\.|fd77:1::' > "$here/this-kernel.txt"
+# A line is kept when it names one of our addresses and no address of anyone else's (other
+# people's namespaces may trace at the same time).
+grep -v '^#' "$I/trace" | python3 -c '
+import re, sys
+ours = {"10.231.47.1", "10.231.47.2", "fd5e:e47a::1", "fd5e:e47a::2"}
+blank = {"0.0.0.0", "::", "127.0.0.6", "::ffff:0.0.0.0", "127.0.0.1", "::ffff:127.0.0.1"}
+for line in sys.stdin:
+    found = {a[7:] if a.startswith("::ffff:") and a[7:] in ours else a
+             for a in re.findall(r"(?:saddr|daddr|saddrv6|daddrv6)=(\S+)", line)}
+    found |= {(m.group(1) or m.group(2)).removeprefix("::ffff:")
+              for m in re.finditer(r"(?:src|dest)=(?:\[([^]]+)\]|([0-9.]+)):\d+", line)}
+    if found & ours and found <= ours | blank:
+        sys.stdout.write(line)
+' > "$here/this-kernel.txt"
 { grep '^#' "$I/trace"; grep 'tracing_mark_write' "$I/trace"; } > "$here/this-kernel-other.txt"
 echo "$(wc -l < "$here/this-kernel.txt") lines from $(uname -r) in $here/this-kernel.txt" >&2

@@ -2,7 +2,8 @@
 """Provokes TCP resets for capture.sh: `server V4 V6` in one namespace, `client V4 V6` in the
 other. Ports: 7009 closed (refused), 7001 server aborts (SO_LINGER 0), 7002 client aborts,
 7003 server closes with unread data, 7004 client sends after the server shut down both directions
-(TCPAbortOnData), 7006 client sends after the server closed (the reset comes from TIME_WAIT).
+(TCPAbortOnData), 7006 client sends after the server closed (the reset comes from TIME_WAIT),
+7008 (IPv4 only) a dual-stack IPv6 listener aborts an IPv4 client (v4-mapped addresses).
 `retransmit V4 V6 NS` connects to 7005 and sends while the server's link is down."""
 import socket, struct, subprocess, sys, time
 
@@ -23,6 +24,11 @@ def listener(fam, addr, port):
 def server(v4, v6):
     every = {fam: {p: listener(fam, v4 if fam == socket.AF_INET else v6, p)
                    for p in (7001, 7002, 7003, 7004, 7006)} for fam, _ in FAMILIES}
+    dual = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    dual.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    dual.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    dual.bind(("::", 7008))
+    dual.listen(4)
     for fam, idx in FAMILIES:
         ls = every[fam]
         c, _ = ls[7001].accept(); c.recv(16)
@@ -36,6 +42,9 @@ def server(v4, v6):
         c, _ = ls[7003].accept(); time.sleep(0.3); c.close()
         c, _ = ls[7004].accept(); c.shutdown(socket.SHUT_RDWR); time.sleep(0.4); c.close()
         c, _ = ls[7006].accept(); c.close()
+        if fam == socket.AF_INET:
+            c, _ = dual.accept(); c.recv(16)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER0); c.close()
 
 
 def client(v4, v6):
@@ -66,6 +75,13 @@ def client(v4, v6):
         for port in (7004, 7006):
             s = conn(port); s.recv(16); time.sleep(0.1); s.send(b"late")
             time.sleep(0.1)
+            try:
+                s.recv(16)
+            except ConnectionResetError:
+                pass
+            s.close()
+        if fam == socket.AF_INET:
+            s = conn(7008); s.send(b"hello")
             try:
                 s.recv(16)
             except ConnectionResetError:
