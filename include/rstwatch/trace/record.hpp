@@ -15,15 +15,15 @@
 
 namespace rstwatch::trace {
 
-// The tracepoints with a typed body. Everything else is `other`.
+// The tracepoints with a typed body, and when the kernel fires them. Everything else is `other`.
 enum class event_kind : std::uint8_t {
   other,
-  tcp_send_reset,
-  tcp_receive_reset,
-  inet_sock_set_state,
-  tcp_retransmit_skb,
-  tcp_destroy_sock,
-  tcp_probe,
+  tcp_send_reset,       // this host's TCP stack sent a RST (see trace/reset.hpp)
+  tcp_receive_reset,    // tcp_reset() ran for a socket (see trace/reset.hpp)
+  inet_sock_set_state,  // every state change of an inet socket: inet_sk_set_state() (4.16+)
+  tcp_retransmit_skb,   // each retransmission attempt: tcp_retransmit_skb() (tcp_output.c)
+  tcp_destroy_sock,     // a TCP socket is freed: tcp_v4_destroy_sock(), also for IPv6 sockets
+  tcp_probe,            // each segment received on an established socket: tcp_rcv_established()
 };
 
 inline constexpr std::string_view event_kind_names[] = {

@@ -36,12 +36,16 @@ namespace rstwatch::trace {
 //   * tcp_v4_send_reset()/tcp_v6_send_reset(): answer to a segment. Before 6.10 the tracepoint
 //     class (tcp_event_sk_skb) needed a full socket, so it fired only `if (sk_fullsock(sk))`:
 //     no event for a closed port (sk NULL) or a TIME_WAIT socket. Since 6.10 (trace: tcp: fully
-//     support trace_tcp_send_reset) it fires for every reset with src/dest taken from the socket
-//     or, without one, from the reversed incoming segment, state=UNKNOWN and reason=NO_SOCKET.
+//     support trace_tcp_send_reset) it fires for every reset: src/dest come from a full socket,
+//     else from the reversed incoming segment; a TIME_WAIT socket prints state=TCP_TIME_WAIT
+//     reason=TCP_TIMEWAIT_SOCKET, no socket at all state=UNKNOWN reason=NO_SOCKET.
 //   Never for REJECT/nft reject: those build the RST in netfilter, outside the TCP stack.
 //   The body's source (src= or saddr:sport) is this host: the RST went source → destination.
 //
 // Tracepoints are kernel-wide: every network namespace's sockets show in every instance.
+// Buffer order is not causal order: tcp_send_active_reset() fires its tracepoint after
+// tcp_transmit_skb(), so when both ends are on this host (veth, lo) the receiver's
+// tcp_receive_reset often comes first (seen in tests/data/trace/this-kernel.txt).
 
 // What a line is, with the same buckets the LOG path counts.
 enum class line_kind : std::uint8_t {
