@@ -670,3 +670,45 @@ SCENARIO("a change from ESTABLISHED to CLOSE alone does not say which side reset
     }
   }
 }
+
+#ifdef RSTWATCH_TRACE_WATCH
+SCENARIO("the live watch example reports resets and removes its instance on SIGTERM and SIGINT",
+         "[trace][root]") {
+  if (!test::require_root("ftrace instances and network namespaces")) return;
+  for (std::string sig : {"TERM", "INT"}) {
+    GIVEN("rstwatch-trace-watch running for port 7999, stopped with SIG" + sig) {
+      test::netns n("trw");
+      std::string out = "/tmp/" + test::unique_tag("rstwatch-watch-") + ".out";
+      std::string err = out + ".err";
+      auto started = test::run(std::string(RSTWATCH_TRACE_WATCH) + " --port 7999 >" + out +
+                               " 2>" + err + " & echo $!");
+      REQUIRE(started.status == 0);
+      std::string pid = started.output.substr(0, started.output.find('\n'));
+      // Wait for "watching through PATH".
+      std::string path;
+      for (int k = 0; k < 100 && path.empty(); ++k) {
+        std::ifstream e(err);
+        std::string l;
+        if (std::getline(e, l) && l.rfind("watching through ", 0) == 0) path = l.substr(17);
+        else ::usleep(30000);
+      }
+      REQUIRE_FALSE(path.empty());
+      // A refused connection on the namespace's loopback: bash's /dev/tcp connects.
+      (void)n.exec("bash -c 'exec 3<>/dev/tcp/127.0.0.1/7999' 2>/dev/null");
+      ::usleep(300000);
+      RSTWATCH_REQUIRE_OK(test::run("kill -" + sig + " " + pid));
+      for (int k = 0; k < 100 && test::run("kill -0 " + pid + " 2>/dev/null").status == 0; ++k)
+        ::usleep(30000);
+      auto printed = test::run("cat " + out + "; rm -f " + out + " " + err);
+      struct stat st;
+      THEN("both ends of the refused connection were printed and the instance is gone") {
+        INFO(printed.output);
+        CHECK(printed.output.find("local loopback 127.0.0.1:7999 > 127.0.0.1:") != std::string::npos);
+        CHECK(printed.output.find("remote loopback 127.0.0.1:7999 > 127.0.0.1:") != std::string::npos);
+        CHECK(test::run("kill -0 " + pid + " 2>/dev/null").status != 0);
+        CHECK(::stat(path.c_str(), &st) != 0);
+      }
+    }
+  }
+}
+#endif
