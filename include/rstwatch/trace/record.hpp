@@ -431,12 +431,11 @@ inline std::optional<parse_error> parse_body(record& r) noexcept {
   std::string_view body = r.prefix.body;
   std::size_t base = r.prefix.body_offset;
   std::size_t i = 0;
-  // Keys are short: a byte loop finds their '='. Values are scanned eight bytes at a time.
+  // Keys and values are scanned eight bytes at a time.
   const char* text = body.data();
   const std::size_t size = body.size();
   while (i < size) {
-    std::size_t eq = i;
-    while (eq < size && text[eq] != '=' && text[eq] != ' ') ++eq;
+    std::size_t eq = detail::find_separator<true>(text, i, size);
     if (eq == size || text[eq] != '=' || eq == i) return parse_error{base + i, "key=value"};
     std::size_t end = detail::find_space(text, eq + 1, size);
     std::string_view expected;
