@@ -17,8 +17,9 @@ namespace rstwatch::trace {
 //   "%16s-%-7d " comm and pid (4.19: "%-5d"; comm is right-aligned, may hold spaces and '-')
 //   "(%7d) " or "(-------) " the TGID, only with options/record-tgid
 //   "[%03d] " the CPU
-//   the irq-info flags, only with options/irq-info (the default): 4 characters before 5.14
-//     (irqs-off, need-resched, hardirq/softirq, preempt depth), 5 after (+ migrate-disable;
+//   the irq-info flags, only with options/irq-info (the default): 4 characters on older kernels
+//     (irqs-off, need-resched, hardirq/softirq, preempt depth: the seed's 4.19), 5 on newer ones
+//     (+ migrate-disable, since about 5.13; this 6.18 kernel;
 //     trace_print_lat_fmt())
 //   "%5lu.%06lu: " the timestamp for nanosecond clocks (local, global, mono, boot), or
 //     "%12llu: " for counter clocks (counter, x86-tsc)

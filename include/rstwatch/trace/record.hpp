@@ -95,7 +95,7 @@ constexpr std::optional<tcp_state> tcp_state_of(std::string_view name) noexcept 
 
 // Which key=value pairs a body had; one bit each.
 enum class field : std::uint32_t {
-  family = 1u << 0,     // family=AF_INET|AF_INET6 (5.5+, all but inet_sock_set_state: always)
+  family = 1u << 0,     // family=AF_INET|AF_INET6 (5.12+; inet_sock_set_state always)
   sport = 1u << 1,      // sport=%hu
   dport = 1u << 2,      // dport=%hu
   saddr = 1u << 3,      // saddr=%pI4
@@ -112,7 +112,7 @@ enum class field : std::uint32_t {
   sock_cookie = 1u << 14,
   skbaddr = 1u << 15,
   skaddr = 1u << 16,
-  err = 1u << 17,  // err=%d (tcp_retransmit_skb 6.14+)
+  err = 1u << 17,  // err=%d (tcp_retransmit_skb on recent kernels, 6.18 has it)
   probe = 1u << 18,  // the tcp_probe counters (mark= ... rcv_wnd=)
 };
 
@@ -147,7 +147,8 @@ struct record {
   constexpr bool has(field f) const noexcept { return (fields & static_cast<std::uint32_t>(f)) != 0; }
 
   // The address family of the socket: family= when printed; else the IPv6 fields decide
-  // (4.19 prints no family; AF_INET sockets store v4-mapped addresses there, TP_STORE_V4MAPPED).
+  // (kernels before 5.12 print no family; AF_INET sockets store v4-mapped addresses there,
+  // TP_STORE_V4MAPPED).
   constexpr ip_family socket_family() const noexcept {
     if (family != ip_family::none) return family;
     if (has(field::src)) return src.address.family();
