@@ -129,8 +129,8 @@ SCENARIO("headers markers and lost-event notices fall in their own buckets", "[t
       CHECK(looks_like_trace_line(lines.back()));
     }
   }
-  GIVEN("the empty line 5.1 to 5.3 print after tcp_retransmit_skb and tcp_send_reset") {
-    // Their TP_printk ended in "state=%s\n" (af4325ecc24f) until dd3d792def0d removed the "\n".
+  GIVEN("the empty line kernels between 4.19 and 5.4 print after tcp_retransmit_skb and tcp_send_reset") {
+    // Their TP_printk ended in "state=%s\n" (af4325ecc24f) until dd3d792def0d (5.4-rc) removed the "\n".
     THEN("it is ignored") { CHECK(classify("").kind == line_kind::ignored); }
   }
   GIVEN("a lost-events notice as trace_pipe prints it") {

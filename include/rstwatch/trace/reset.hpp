@@ -109,7 +109,7 @@ inline diagnostic to_diagnostic(std::string_view line, const parse_error& e, std
 // A reset seen by a tracepoint: the shared reset_event plus what only tracepoints print.
 struct trace_reset {
   reset_event event;
-  tcp_state state = tcp_state::unknown;  // the socket's state (tcp_send_reset 5.1+)
+  tcp_state state = tcp_state::unknown;  // the socket's state (tcp_send_reset since 5.x)
   bool has_state = false;
   std::string_view reason;  // sk_rst_reason (6.10+ tcp_send_reset): "NO_SOCKET", ...
 };

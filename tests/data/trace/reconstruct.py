@@ -28,7 +28,7 @@ def sk(a, fam, version):
 def skb(a, fam, version):
     body = sk(a, fam, version)
     # state= came with af4325ecc24f "tcp: expose sk_state in tcp_retransmit_skb tracepoint"
-    # (5.1; printed with a stray "\n" until dd3d792def0d, 5.4-rc). "skbaddr=%p skaddr=%p" were
+    # (after 4.19, before 5.3; printed with a stray "\n" until dd3d792def0d, 5.4-rc). "skbaddr=%p skaddr=%p" were
     # put first in March 2024 (6.9): none of these versions prints them.
     if version != "4.19":
         body += " state=TCP_ESTABLISHED"
