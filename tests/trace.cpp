@@ -426,6 +426,22 @@ SCENARIO("no bytes make the classifier crash or hang", "[trace]") {
   }
 }
 
+SCENARIO("asking for the other kind enables nothing", "[trace][root]") {
+  if (!test::require_root("ftrace instances")) return;
+  GIVEN("an instance asked to enable event_kind::other") {
+    instance_options o;
+    o.name = test::unique_tag("rstwatch-");
+    o.events = {event_kind::tcp_receive_reset, event_kind::other};
+    auto in = instance::create(o);
+    THEN("creation fails, and the partly made instance is gone") {
+      REQUIRE_FALSE(in);
+      CHECK(in.error().what().find("other") != std::string::npos);
+      struct stat st;
+      CHECK(::stat(("/sys/kernel/tracing/instances/" + o.name).c_str(), &st) != 0);
+    }
+  }
+}
+
 SCENARIO("a missing tracefs gives an error that says what to do", "[trace]") {
   GIVEN("a tracefs path that does not exist") {
     instance_options o;

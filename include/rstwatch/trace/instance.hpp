@@ -106,6 +106,9 @@ class instance {
                                       : "check that tracefs supports instances");
     }
     for (event_kind k : options.events) {
+      // events/enable (the empty path of `other`) would switch on every tracepoint.
+      if (k == event_kind::other)
+        return detail::instance_error("event_kind::other names no tracepoint to enable", "");
       std::string event_dir = in.dir_ + "/events/" + std::string(event_kind_paths[static_cast<std::size_t>(k)]);
       if (::stat(event_dir.c_str(), &st) != 0)
         return detail::instance_error("this kernel has no tracepoint " + std::string(to_string(k)),
