@@ -443,6 +443,15 @@ SCENARIO("asking for the other kind enables nothing", "[trace][root]") {
 }
 
 SCENARIO("a missing tracefs gives an error that says what to do", "[trace]") {
+  GIVEN("an instance name that would leave the instances directory") {
+    instance_options o;
+    o.name = "../rstwatch-escape";
+    auto in = instance::create(o);
+    THEN("creation fails before touching tracefs") {
+      REQUIRE_FALSE(in);
+      CHECK(in.error().what() == "invalid ftrace instance name '../rstwatch-escape'");
+    }
+  }
   GIVEN("a tracefs path that does not exist") {
     instance_options o;
     o.tracefs = "/nonexistent/rstwatch-tracefs";

@@ -77,6 +77,15 @@ inline diagnostic instance_error(std::string message, std::string hint) {
 class instance {
  public:
   [[nodiscard]] static result<instance> create(instance_options options) {
+    std::string name = options.name.empty() ? "rstwatch-" + std::to_string(::getpid()) : options.name;
+    // One directory under instances/, nothing else: no '/', no "." or "..".
+    bool plain = name != "." && name != "..";
+    for (char c : name)
+      plain = plain && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.');
+    if (!plain)
+      return detail::instance_error("invalid ftrace instance name '" + name + "'",
+                                    "use letters, digits, '-', '_' and '.'");
     instance in;
     in.root_ = options.tracefs;
     std::string probe = in.root_ + "/instances";
@@ -93,7 +102,7 @@ class instance {
       }
       in.mounted_ = true;
     }
-    std::string name = options.name.empty() ? "rstwatch-" + std::to_string(::getpid()) : options.name;
+
     in.dir_ = probe + "/" + name;
     if (::mkdir(in.dir_.c_str(), 0750) != 0) {
       int e = errno;
