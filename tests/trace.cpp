@@ -37,7 +37,7 @@ std::vector<std::string> read_lines(const std::string& name) {
 // The first line of `lines` that contains every needle. The copy lives until the program ends,
 // so records parsed from it (views into it) stay valid however the caller holds them.
 const std::string& line_with(const std::vector<std::string>& lines,
-                             std::initializer_list<std::string_view> needles) {
+                             const std::vector<std::string_view>& needles) {
   static std::deque<std::string> kept;
   for (auto& l : lines) {
     bool all = true;
@@ -396,6 +396,59 @@ SCENARIO("a malformed body reports line column and what was expected", "[trace]"
     THEN("it misses the socket's addresses at the end") {
       REQUIRE(c.kind == line_kind::malformed);
       CHECK(c.error.offset == cut.size());
+    }
+  }
+}
+
+SCENARIO("every body error names its column and what was expected", "[trace]") {
+  // Real lines of this kernel, each damaged at one value (or cut), with the message expected
+  // and the key whose value the column must point at (empty: the token itself).
+  struct damage {
+    std::vector<std::string_view> pick;  // finds the real line
+    std::string from, to;                // the text replaced
+    std::string expected;
+    std::string key;
+  };
+  const std::vector<damage> cases = {
+      {{"tcp_send_reset", "NO_SOCKET", "10.231"}, ":7009 ", ":70099 ", "ADDRESS:PORT or [IPv6]:PORT after src=", "src="},
+      {{"tcp_send_reset", "NO_SOCKET", "fd5e"}, "dest=[", "dest=", "ADDRESS:PORT or [IPv6]:PORT after dest=", "dest="},
+      {{"tcp_receive_reset", "family=AF_INET "}, "family=AF_INET ", "family=AF_UNIX ", "AF_INET or AF_INET6 after family=", "family="},
+      {{"tcp_receive_reset", "family=AF_INET "}, " dport=", " dport=7x", "a port number after dport=", "dport="},
+      {{"tcp_receive_reset", "family=AF_INET6"}, "saddrv6=", "saddrv6=10.1.1.1 x=", "an IPv6 address after saddrv6=", "saddrv6="},
+      {{"tcp_receive_reset", "family=AF_INET "}, "sock_cookie=", "sock_cookie=xyz", "a hexadecimal cookie after sock_cookie=", "sock_cookie="},
+      {{"tcp_send_reset", "TCP_TIME_WAIT"}, "state=TCP_TIME_WAIT", "state=TCP_TIME_WAITING", "a TCP state name after state=", "state="},
+      {{"inet_sock_set_state", "newstate=TCP_CLOSE"}, "oldstate=", "oldstate=TCP_NOPE x=", "a TCP state name after oldstate=", "oldstate="},
+      {{"tcp_retransmit_skb"}, "err=", "err=minus", "a decimal number after err=", "err="},
+      {{"tcp_probe"}, "snd_cwnd=", "snd_cwnd=ten", "a decimal number", "snd_cwnd="},
+      {{"tcp_probe"}, "snd_nxt=", "snd_nxt=0xg", "a hexadecimal number", "snd_nxt="},
+      {{"tcp_destroy_sock"}, "sport=", "sport ", "key=value", ""},
+  };
+  for (auto& d : cases) {
+    GIVEN("a real line with " + d.to) {
+      std::string line = line_with(read_lines("this-kernel.txt"), d.pick);
+      auto at = line.find(d.from);
+      REQUIRE(at != std::string::npos);
+      line.replace(at, d.from.size(), d.to);
+      auto c = classify(line);
+      THEN("it is malformed with that message at the damaged value") {
+        INFO(line);
+        REQUIRE(c.kind == line_kind::malformed);
+        CHECK(c.error.expected == d.expected);
+        auto diag = to_diagnostic(line, c.error, "t", 3);
+        std::size_t column = d.key.empty() ? at + 1 : line.find(" " + d.key) + 1 + d.key.size() + 1;
+        CHECK(diag.where.column == column);
+        CHECK(format(diag).rfind("t:3:" + std::to_string(column) + ": error: expected " + d.expected, 0) == 0);
+      }
+    }
+  }
+  GIVEN("a state change cut before newstate=") {
+    std::string line = line_with(read_lines("this-kernel.txt"), {"inet_sock_set_state"});
+    line = line.substr(0, line.find(" newstate="));
+    auto c = classify(line);
+    THEN("it wants both states at the end of the line") {
+      REQUIRE(c.kind == line_kind::malformed);
+      CHECK(c.error.expected == "oldstate= and newstate=");
+      CHECK(c.error.offset == line.size());
     }
   }
 }
