@@ -90,30 +90,44 @@ SCENARIO("the ftrace prefix gives task pid cpu flags and timestamp", "[trace]") 
 }
 
 SCENARIO("the TGID column is read whether it holds a number or dashes", "[trace]") {
-  // options/record-tgid adds "(%7d) " or "(-------) " after the pid (kernel/trace/
-  // trace_output.c trace_print_context); these lines are this kernel's captured ones with the
-  // column inserted the way that function prints it.
-  auto line = line_with(read_lines("this-kernel.txt"), {"tcp_receive_reset", "python3-"});
-  auto bracket = line.find(" [");
-  GIVEN("a known TGID") {
-    std::string with = line.substr(0, bracket) + " (  24861)" + line.substr(bracket);
-    auto p = parse_prefix(with);
+  // options/record-tgid adds "(%7d) " or, for a task whose TGID was not recorded, "(-------) "
+  // after the pid (kernel/trace/trace_output.c trace_print_context). this-kernel-tgid.txt is
+  // this kernel's trace file read with it, first with and then without options/irq-info.
+  auto lines = read_lines("this-kernel-tgid.txt");
+  GIVEN("the marker of a task whose TGID was recorded, with the irq flags") {
+    auto p = parse_prefix(line_with(lines, {"TGID recorded", "...1."}));
     REQUIRE(p);
-    THEN("it is a number") {
+    THEN("the TGID is that process's pid and the flags are kept") {
       CHECK(p->has_tgid);
       CHECK(p->tgid_known);
-      CHECK(p->tgid == 24861);
-      CHECK(p->task == "python3");
-      CHECK(p->event == "tcp_receive_reset");
+      CHECK(p->tgid == p->pid);
+      CHECK(p->task == "sh");
+      CHECK(p->flags == "...1.");
+      CHECK(p->event == "tracing_mark_write");
     }
   }
-  GIVEN("an unknown TGID") {
-    std::string with = line.substr(0, bracket) + " (-------)" + line.substr(bracket);
-    auto p = parse_prefix(with);
-    REQUIRE(p);
-    THEN("it is present but not known") {
-      CHECK(p->has_tgid);
-      CHECK_FALSE(p->tgid_known);
+  GIVEN("a reset event of a task whose TGID was not recorded") {
+    auto c = classify(line_with(lines, {"tcp_receive_reset", "...."}));
+    THEN("the TGID is present but unknown, and the event parses") {
+      CHECK(c.rec.prefix.has_tgid);
+      CHECK_FALSE(c.rec.prefix.tgid_known);
+      CHECK(c.rec.prefix.task == "python3");
+      CHECK(c.kind == line_kind::reset_event);
+    }
+  }
+  GIVEN("the same lines read without options/irq-info") {
+    std::vector<classified_line> bare;
+    for (std::size_t k = lines.size() / 2; k < lines.size(); ++k) bare.push_back(classify(lines[k]));
+    THEN("there are no flags and everything else is read") {
+      REQUIRE(bare.size() == 4);
+      for (auto& c : bare) {
+        CHECK(c.rec.prefix.flags.empty());
+        CHECK(c.rec.prefix.has_tgid);
+        CHECK(c.rec.prefix.uptime.has_value());
+      }
+      CHECK(bare[0].kind == line_kind::ignored);
+      CHECK(bare[2].kind == line_kind::reset_event);
+      CHECK(bare[3].kind == line_kind::reset_event);
     }
   }
 }
@@ -310,7 +324,7 @@ SCENARIO("a dual-stack socket's v4-mapped addresses are reported as IPv4", "[tra
     }
   }
   GIVEN("that socket's state change with family=AF_INET6 and saddrv6=::ffff:10.231.47.1") {
-    auto c = classify(line_with(lines, {"inet_sock_set_state", "family=AF_INET6", "sport=7008 dport=4"}));
+    auto c = classify(line_with(lines, {"inet_sock_set_state", "family=AF_INET6", "sport=7008 ", "daddr=10.231.47.2"}));
     THEN("its ends are IPv4") {
       CHECK(c.rec.family == ip_family::v6);
       CHECK(c.rec.local() == ep("10.231.47.1", 7008));
@@ -794,3 +808,49 @@ SCENARIO("the live watch example reports resets and removes its instance on SIGT
   }
 }
 #endif
+
+SCENARIO("the prefix is read as this kernel prints it with a TGID column and without irq flags",
+         "[trace][root]") {
+  if (!test::require_root("ftrace instances")) return;
+  // options/record-tgid and options/irq-info belong to the instance; trace_marker writes a
+  // tracing_mark_write line through it.
+  instance_options o;
+  o.name = test::unique_tag("rstwatch-");
+  o.events = {};
+  auto in = instance::create(o);
+  INFO((in ? "" : format(in.error())));
+  REQUIRE(in);
+  auto marked = [&](bool tgid, bool irq_info) {
+    RSTWATCH_REQUIRE_OK(test::run("echo " + std::string(tgid ? "1" : "0") + " > " + in->path() +
+                                  "/options/record-tgid && echo " + (irq_info ? "1" : "0") +
+                                  " > " + in->path() + "/options/irq-info && echo rstwatch-mark > " +
+                                  in->path() + "/trace_marker"));
+    std::string_view line;
+    REQUIRE(in->next_line(line, 2000));
+    return std::string(line);
+  };
+  GIVEN("record-tgid on and irq-info off") {
+    std::string line = marked(true, false);
+    auto p = parse_prefix(line);
+    THEN("the TGID is the writer's and there are no flags") {
+      INFO(line);
+      REQUIRE(p);
+      CHECK(p->has_tgid);
+      CHECK(p->flags.empty());
+      CHECK(p->event == "tracing_mark_write");
+      CHECK(p->body == "rstwatch-mark");
+      CHECK(classify(line).kind == line_kind::ignored);
+    }
+  }
+  GIVEN("record-tgid on and irq-info on") {
+    std::string line = marked(true, true);
+    auto p = parse_prefix(line);
+    THEN("both columns are read") {
+      INFO(line);
+      REQUIRE(p);
+      CHECK(p->has_tgid);
+      CHECK(p->flags.size() == 5);
+      CHECK(p->event == "tracing_mark_write");
+    }
+  }
+}

@@ -41,16 +41,20 @@ ip netns exec "$B" python3 "$here/provoke.py" client 10.231.47.1 fd5e:e47a::1
 wait "$server"
 ip netns exec "$B" python3 "$here/provoke.py" retransmit 10.231.47.1 fd5e:e47a::1 "$A"
 echo "rstwatch capture marker" > "$I/trace_marker"
+# With options/record-tgid on while events are enabled, the kernel records the TGID of tasks as
+# they are scheduled: a marker from a task that slept since then gets a numeric TGID column.
+echo 1 > "$I/options/record-tgid"
+sh -c "sleep 0.2; echo 'rstwatch capture marker, TGID recorded' > $I/trace_marker"
+echo 0 > "$I/options/record-tgid"
 sleep 0.2
 for e in tcp/tcp_send_reset tcp/tcp_receive_reset sock/inet_sock_set_state \
          tcp/tcp_retransmit_skb tcp/tcp_destroy_sock tcp/tcp_probe; do
   echo 0 > "$I/events/$e/enable"
 done
-# Tracepoints are kernel-wide: keep only the lines about this script's addresses.
-# The header and the trace_marker line go to their own file.
-# A line is kept when it names one of our addresses and no address of anyone else's (other
-# people's namespaces may trace at the same time).
-grep -v '^#' "$I/trace" | python3 -c '
+# Tracepoints are kernel-wide and other people's namespaces may trace at the same time: a line
+# is kept when it names one of our addresses and no address of anyone else's.
+ours() {
+  python3 -c '
 import re, sys
 ours = {"10.231.47.1", "10.231.47.2", "fd5e:e47a::1", "fd5e:e47a::2"}
 blank = {"0.0.0.0", "::", "127.0.0.6", "::ffff:0.0.0.0", "127.0.0.1", "::ffff:127.0.0.1"}
@@ -61,6 +65,19 @@ for line in sys.stdin:
               for m in re.finditer(r"(?:src|dest)=(?:\[([^]]+)\]|([0-9.]+)):\d+", line)}
     if found & ours and found <= ours | blank:
         sys.stdout.write(line)
-' > "$here/this-kernel.txt"
+'
+}
+grep -v '^#' "$I/trace" | ours > "$here/this-kernel.txt"
+# The header and the trace_marker line.
 { grep '^#' "$I/trace"; grep 'tracing_mark_write' "$I/trace"; } > "$here/this-kernel-other.txt"
+# The trace file is formatted when it is read, with the options of that moment: the marker and
+# the first reset lines again, with the TGID column (options/record-tgid; "(-------)" for
+# events from before it was on), then also without the irq flags (options/irq-info).
+echo 1 > "$I/options/record-tgid"
+{ grep 'tracing_mark_write' "$I/trace"; grep '_reset: ' "$I/trace" | grep '10\.231\.47\.' | head -2
+  echo 0 > "$I/options/irq-info"
+  grep 'tracing_mark_write' "$I/trace"; grep '_reset: ' "$I/trace" | grep '10\.231\.47\.' | head -2
+  echo 1 > "$I/options/irq-info"
+} > "$here/this-kernel-tgid.txt"
+echo 0 > "$I/options/record-tgid"
 echo "$(wc -l < "$here/this-kernel.txt") lines from $(uname -r) in $here/this-kernel.txt" >&2
