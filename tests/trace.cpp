@@ -24,6 +24,10 @@
 using namespace rstwatch;
 using namespace rstwatch::trace;
 
+namespace rstwatch::test {
+trace::line_kind classify_elsewhere(std::string_view line);  // tests/trace_odr.cpp
+}
+
 namespace {
 
 std::vector<std::string> read_lines(const std::string& name) {
@@ -153,6 +157,15 @@ SCENARIO("headers markers and lost-event notices fall in their own buckets", "[t
     THEN("it counts the lost events") {
       CHECK(c.kind == line_kind::lost);
       CHECK(c.lost == 1234);
+    }
+  }
+}
+
+SCENARIO("the trace headers can be included in two translation units of one program", "[trace]") {
+  GIVEN("every line of this kernel's capture") {
+    auto lines = read_lines("this-kernel.txt");
+    THEN("the other translation unit classifies each the same way") {
+      for (auto& l : lines) CHECK(test::classify_elsewhere(l) == classify(l).kind);
     }
   }
 }
