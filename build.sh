@@ -15,6 +15,7 @@ PACKAGES=(
   libboost-dev catch2 libcli11-dev nlohmann-json3-dev rapidjson-dev libfmt-dev zlib1g-dev
   iproute2 iptables nftables rsyslog logrotate systemd procps kmod e2fsprogs
   valgrind
+  python3 systemd-journal-remote fwlogwatch
 )
 
 deps() {

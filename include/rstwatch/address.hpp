@@ -87,6 +87,7 @@ class ip_address {
       r.family_ = ip_family::v4;
       return r;
     }
+    if (s.size() == 39 && expanded_v6(s, r)) return r;  // the kernel's %pI6: the hot case
     if (s.size() > 45) return std::nullopt;  // longest form: 6 groups + dotted quad
     std::uint8_t head[16] = {};
     std::uint8_t tail[16] = {};
@@ -258,6 +259,21 @@ class ip_address {
   }
 
  private:
+  // Eight groups of exactly four hex digits: what lib/vsprintf.c prints for %pI6.
+  static constexpr bool expanded_v6(std::string_view s, ip_address& r) noexcept {
+    for (std::size_t g = 0; g < 8; ++g) {
+      std::size_t at = g * 5;
+      if (g != 7 && s[at + 4] != ':') return false;
+      int h0 = detail::hex_value(s[at]), h1 = detail::hex_value(s[at + 1]),
+          h2 = detail::hex_value(s[at + 2]), h3 = detail::hex_value(s[at + 3]);
+      if ((h0 | h1 | h2 | h3) < 0) return false;
+      r.bytes_[2 * g] = static_cast<std::uint8_t>(h0 << 4 | h1);
+      r.bytes_[2 * g + 1] = static_cast<std::uint8_t>(h2 << 4 | h3);
+    }
+    r.family_ = ip_family::v6;
+    return true;
+  }
+
   static char* put_decimal(char* out, unsigned v) noexcept {
     if (v >= 100) *out++ = static_cast<char>('0' + v / 100);
     if (v >= 10) *out++ = static_cast<char>('0' + v / 10 % 10);

@@ -74,9 +74,19 @@ class tcp_flags {
 
   // The flag a kernel word names, or 0.
   static constexpr std::uint16_t from_word(std::string_view w) noexcept {
-    for (std::size_t k = 0; k < std::size(kernel_order); ++k)
-      if (names[k] == w) return kernel_order[k];
-    return 0;
+    if (w.size() == 2) return w == "AE" ? ae : 0;
+    if (w.size() != 3) return 0;
+    switch (w[0]) {  // one comparison per word: this runs for every flag of every record
+      case 'A': return w == "ACK" ? ack : 0;
+      case 'C': return w == "CWR" ? cwr : 0;
+      case 'E': return w == "ECE" ? ece : 0;
+      case 'F': return w == "FIN" ? fin : 0;
+      case 'P': return w == "PSH" ? psh : 0;
+      case 'R': return w == "RST" ? rst : 0;
+      case 'S': return w == "SYN" ? syn : 0;
+      case 'U': return w == "URG" ? urg : 0;
+      default: return 0;
+    }
   }
 
   friend constexpr bool operator==(tcp_flags a, tcp_flags b) noexcept { return a.bits_ == b.bits_; }

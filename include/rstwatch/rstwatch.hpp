@@ -4,6 +4,13 @@
 
 #include <rstwatch/diagnostic.hpp>
 #include <rstwatch/netfilter.hpp>
+#include <rstwatch/address.hpp>
+#include <rstwatch/event.hpp>
+#include <rstwatch/log/classify.hpp>
+#include <rstwatch/log/envelope.hpp>
+#include <rstwatch/log/line_source.hpp>
+#include <rstwatch/log/record.hpp>
+#include <rstwatch/time.hpp>
 #include <rstwatch/trace/prefix.hpp>
 #include <rstwatch/trace/record.hpp>
 #include <rstwatch/trace/reset.hpp>

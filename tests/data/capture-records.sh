@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Re-creates tests/data/kmsg-records.txt: LOG records that are not resets, from the running
+# kernel (root). Two namespaces a — b on a veth pair, LOG everything b receives and sends with
+# --log-ip-options --log-tcp-options --log-uid, a MARK on b's output; then a UDP datagram
+# to a closed port (the ICMP error quotes the datagram: "[SRC=... ]"), a TCP SYN, in IPv4 and
+# IPv6. Appends some non-LOG kernel records with continuation lines from the ring buffer.
+set -euo pipefail
+out=${1:?OUTFILE}
+t=${TAG:-rec$$}
+a=$t-a b=$t-b
+cleanup() { ip netns del $a 2>/dev/null || true; ip netns del $b 2>/dev/null || true; }
+trap cleanup EXIT
+sysctl -qw net.netfilter.nf_log_all_netns=1
+ip netns add $a; ip netns add $b
+ip link add va netns $a type veth peer name vb netns $b
+for x in "$a va 10.78.0.1/24 fd78::1/64" "$b vb 10.78.0.2/24 fd78::2/64"; do
+  set -- $x
+  ip netns exec $1 sysctl -qw net.ipv6.conf.$2.accept_dad=0
+  ip -n $1 addr add $3 dev $2; ip -n $1 addr add $4 dev $2 nodad; ip -n $1 link set $2 up
+  ip -n $1 link set lo up
+done
+opts="--log-ip-options --log-tcp-options --log-uid"
+for chain in INPUT OUTPUT; do
+  ip netns exec $b iptables -A $chain -j LOG --log-prefix "[$t] " $opts
+  for nd in neighbour-solicitation neighbour-advertisement; do
+    ip netns exec $b ip6tables -A $chain -p ipv6-icmp --icmpv6-type $nd -j RETURN
+  done
+  ip netns exec $b ip6tables -A $chain -j LOG --log-prefix "[$t] " $opts
+done
+ip netns exec $b iptables -t mangle -A OUTPUT -j MARK --set-mark 0x2a
+ip netns exec $b ip6tables -t mangle -A OUTPUT -j MARK --set-mark 0x2a
+for dst in 10.78.0.2 fd78::2; do
+  ip netns exec $a python3 -c "import socket,sys; s=socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'x', (sys.argv[1], 9))" $dst
+  ip netns exec $a python3 -c "import socket,sys; s=socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET); s.settimeout(1)
+try: s.connect((sys.argv[1], 9))
+except OSError: pass" $dst
+done
+sleep 0.3
+{ timeout 1 cat /dev/kmsg | grep -a "\[$t\]"; timeout 1 cat /dev/kmsg | awk '/^ / {print prev; print; getline; print; exit} {prev = $0}'; } > "$out" || true
+wc -l "$out"
