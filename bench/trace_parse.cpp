@@ -122,5 +122,5 @@ int main(int argc, char** argv) {
   std::printf("buckets          reset %zu  other %zu  ignored %zu  malformed %zu  lost %zu\n",
               counts[0], counts[1], counts[2], counts[3], counts[4]);
   // The reset count must agree with grep's: both see every tcp_send/receive_reset line.
-  return counts[static_cast<std::size_t>(line_kind::reset_event)] == grep_count ? 0 : 2;
+  return counts[static_cast<std::size_t>(line_kind::reset)] == grep_count ? 0 : 2;
 }

@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
     auto c = trace::classify(line);
     ++counts[static_cast<std::size_t>(c.kind)];
     lost += c.lost;
-    if (c.kind != trace::line_kind::reset_event) continue;
+    if (c.kind != trace::line_kind::reset) continue;
     auto r = trace::to_reset(c.rec);
     // User-space filter as well: the kernel filter cannot see 6.10+ tcp_send_reset's ports.
     if (!r || (options.port != 0 && r->event.source.port != options.port &&

@@ -32,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   require(rstwatch::trace::looks_like_trace_line(line) ==
           (prefixed || rstwatch::trace::lost_events(line).has_value()));
   switch (c.kind) {
-    case rstwatch::trace::line_kind::reset_event:
+    case rstwatch::trace::line_kind::reset:
       require(rstwatch::trace::to_reset(c.rec).has_value());
       break;
     case rstwatch::trace::line_kind::malformed: {
@@ -41,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       require(d.where.column >= 1 && d.where.column <= size + 1);
       break;
     }
-    case rstwatch::trace::line_kind::other_record:
+    case rstwatch::trace::line_kind::record:
       require(!rstwatch::trace::to_reset(c.rec).has_value());
       break;
     default:

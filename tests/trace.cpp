@@ -116,7 +116,7 @@ SCENARIO("the TGID column is read whether it holds a number or dashes", "[trace]
       CHECK(c.rec.prefix.has_tgid);
       CHECK_FALSE(c.rec.prefix.tgid_known);
       CHECK(c.rec.prefix.task == "python3");
-      CHECK(c.kind == line_kind::reset_event);
+      CHECK(c.kind == line_kind::reset);
     }
   }
   GIVEN("the same lines read without options/irq-info") {
@@ -130,8 +130,8 @@ SCENARIO("the TGID column is read whether it holds a number or dashes", "[trace]
         CHECK(c.rec.prefix.uptime.has_value());
       }
       CHECK(bare[0].kind == line_kind::ignored);
-      CHECK(bare[2].kind == line_kind::reset_event);
-      CHECK(bare[3].kind == line_kind::reset_event);
+      CHECK(bare[2].kind == line_kind::reset);
+      CHECK(bare[3].kind == line_kind::reset);
     }
   }
 }
@@ -193,8 +193,8 @@ SCENARIO("every trace line the seed quotes parses", "[trace]") {
     std::map<line_kind, int> count;
     for (auto& l : lines) ++count[classify(l).kind];
     THEN("3 resets and 13 other events parse and the comments are ignored") {
-      CHECK(count[line_kind::reset_event] == 3);
-      CHECK(count[line_kind::other_record] == 13);
+      CHECK(count[line_kind::reset] == 3);
+      CHECK(count[line_kind::record] == 13);
       CHECK(count[line_kind::malformed] == 0);
       CHECK(count[line_kind::ignored] == static_cast<int>(lines.size()) - 16);
     }
@@ -204,7 +204,7 @@ SCENARIO("every trace line the seed quotes parses", "[trace]") {
 SCENARIO("a received reset comes from the socket's peer", "[trace]") {
   GIVEN("the seed's tcp_receive_reset whose socket is 10.0.186.140:33822") {
     auto c = classify(line_with(read_lines("seed-4.19.txt"), {"tcp_receive_reset"}));
-    REQUIRE(c.kind == line_kind::reset_event);
+    REQUIRE(c.kind == line_kind::reset);
     auto r = to_reset(c.rec);
     REQUIRE(r);
     THEN("the RST went from the peer's 8080 to the local 33822") {
@@ -290,7 +290,7 @@ SCENARIO("each kernel version's format gives the same reset events", "[trace]") 
       THEN("the four other events are records with their own fields") {
         for (std::size_t k = 4; k < 8; ++k) {
           INFO(lines[k]);
-          CHECK(c[k].kind == line_kind::other_record);
+          CHECK(c[k].kind == line_kind::record);
           CHECK(c[k].rec.local() == ep("10.0.0.1", 8080));
           CHECK(c[k].rec.remote() == ep("10.0.0.2", 40000));
         }
@@ -309,7 +309,7 @@ SCENARIO("an IPv6 socket's meaningless IPv4 fields are not used", "[trace]") {
   GIVEN("this kernel's tcp_receive_reset of an AF_INET6 socket with saddr=127.0.0.6") {
     auto c = classify(line_with(read_lines("this-kernel.txt"),
                                 {"tcp_receive_reset", "family=AF_INET6", "saddr=127.0.0.6"}));
-    REQUIRE(c.kind == line_kind::reset_event);
+    REQUIRE(c.kind == line_kind::reset);
     THEN("the RST's addresses are the IPv6 ones") {
       auto r = to_reset(c.rec);
       REQUIRE(r);
@@ -394,7 +394,7 @@ SCENARIO("this kernel's captured lines are all records with the right resets", "
   GIVEN("a retransmission with this kernel's err= field") {
     auto c = classify(line_with(lines, {"tcp_retransmit_skb"}));
     THEN("it is another record with its error") {
-      CHECK(c.kind == line_kind::other_record);
+      CHECK(c.kind == line_kind::record);
       CHECK(c.rec.has(field::err));
       CHECK(c.rec.state == tcp_state::established);
     }
@@ -614,7 +614,7 @@ SCENARIO("live tracepoints report every reset once per endpoint with its sender 
     for (auto& l : lines) {
       auto c = classify(l);
       CHECK(c.kind != line_kind::malformed);
-      if (c.kind != line_kind::reset_event) continue;
+      if (c.kind != line_kind::reset) continue;
       auto r = to_reset(c.rec);
       if (!r || !ours(r->event.source)) continue;
       resets.push_back({*r, c.rec, l});
@@ -736,7 +736,7 @@ SCENARIO("a state outside the tracepoint's symbol table is read as its number", 
     std::string l = line.substr(0, at) + "newstate=0xd";
     auto c = classify(l);
     THEN("it is that state") {
-      REQUIRE(c.kind == line_kind::other_record);
+      REQUIRE(c.kind == line_kind::record);
       CHECK(c.rec.newstate == tcp_state::bound_inactive);
     }
   }
@@ -744,7 +744,7 @@ SCENARIO("a state outside the tracepoint's symbol table is read as its number", 
     std::string l = line.substr(0, at) + "newstate=0x63";
     auto c = classify(l);
     THEN("it is an unknown state, not a malformed line") {
-      REQUIRE(c.kind == line_kind::other_record);
+      REQUIRE(c.kind == line_kind::record);
       CHECK(c.rec.newstate == tcp_state::unknown);
     }
   }

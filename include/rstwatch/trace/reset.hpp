@@ -47,17 +47,18 @@ namespace rstwatch::trace {
 // tcp_transmit_skb(), so when both ends are on this host (veth, lo) the receiver's
 // tcp_receive_reset often comes first (seen in tests/data/trace/this-kernel.txt).
 
-// What a line is, with the same buckets the LOG path counts.
+// What a line is: the LOG path's buckets (rstwatch::log::line_kind, same names and order) and
+// one more, `lost`, because trace_pipe reports what the kernel dropped.
 enum class line_kind : std::uint8_t {
-  reset_event,   // tcp_send_reset or tcp_receive_reset: a reset_event
-  other_record,  // one of the other four events, parsed
-  ignored,       // headers, blank lines, other tracepoints, tracing_mark_write, non-trace text
-  malformed,     // a known event whose body the grammar refuses: see error
-  lost,          // "CPU:n [LOST m EVENTS]": the kernel dropped m events
+  reset,      // tcp_send_reset or tcp_receive_reset: to_reset() gives the reset_event
+  record,     // one of the other four events, parsed
+  ignored,    // headers, blank lines, other tracepoints, tracing_mark_write, non-trace text
+  malformed,  // a known event whose body the grammar refuses: see error
+  lost,       // "CPU:n [LOST m EVENTS]": the kernel dropped m events
 };
 
-inline constexpr std::string_view line_kind_names[] = {"reset_event", "other_record", "ignored",
-                                                       "malformed", "lost"};
+inline constexpr std::string_view line_kind_names[] = {"reset", "record", "ignored", "malformed",
+                                                       "lost"};
 
 constexpr std::string_view to_string(line_kind k) noexcept {
   return line_kind_names[static_cast<std::size_t>(k)];
@@ -65,7 +66,7 @@ constexpr std::string_view to_string(line_kind k) noexcept {
 
 struct classified_line {
   line_kind kind = line_kind::ignored;
-  record rec;          // reset_event, other_record, malformed (as far as it got)
+  record rec;          // reset, record, malformed (as far as it got)
   parse_error error;   // malformed
   std::uint64_t lost = 0;  // lost
 };
@@ -89,8 +90,8 @@ inline classified_line classify(std::string_view line) noexcept {
     return c;
   }
   c.kind = c.rec.kind == event_kind::tcp_send_reset || c.rec.kind == event_kind::tcp_receive_reset
-               ? line_kind::reset_event
-               : line_kind::other_record;
+               ? line_kind::reset
+               : line_kind::record;
   return c;
 }
 
