@@ -174,16 +174,15 @@ class instance {
   // between calls: no allocation per line once it has grown to the longest line.
   bool next_line(std::string_view& line, int timeout_ms) {
     for (;;) {
-      if (consumed_ > 0) {
-        buffer_.erase(0, consumed_);
-        consumed_ = 0;
-      }
-      auto nl = buffer_.find('\n');
+      auto nl = buffer_.find('\n', start_);
       if (nl != std::string::npos) {
-        line = std::string_view(buffer_).substr(0, nl);
-        consumed_ = nl + 1;
+        line = std::string_view(buffer_).substr(start_, nl - start_);
+        start_ = nl + 1;
         return true;
       }
+      // Only a partial line is left: move it to the front once, then read more behind it.
+      buffer_.erase(0, start_);
+      start_ = 0;
       pollfd p{fd_, POLLIN, 0};
       int r = ::poll(&p, 1, timeout_ms);
       if (r <= 0) return false;
@@ -206,7 +205,7 @@ class instance {
     std::swap(fd_, o.fd_);
     std::swap(mounted_, o.mounted_);
     std::swap(buffer_, o.buffer_);
-    std::swap(consumed_, o.consumed_);
+    std::swap(start_, o.start_);
   }
 
   void release() noexcept {
@@ -234,7 +233,7 @@ class instance {
   int fd_ = -1;
   bool mounted_ = false;
   std::string buffer_;
-  std::size_t consumed_ = 0;
+  std::size_t start_ = 0;  // where the next line begins in buffer_
 };
 
 }  // namespace rstwatch::trace
