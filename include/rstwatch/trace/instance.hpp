@@ -1,6 +1,5 @@
-// A private ftrace instance for live capture: mounts tracefs if needed, enables just the reset
-// and state tracepoints (with a kernel-side filter where their formats allow), streams
-// trace_pipe line by line, and on destruction disables the events and removes the instance.
+// A private ftrace instance for live capture: enables just the needed tracepoints, streams its
+// trace_pipe line by line, and disables and removes everything it made when destroyed.
 #pragma once
 
 #include <fcntl.h>

@@ -1,6 +1,5 @@
-// The bodies of the tcp/sock tracepoints rstwatch reads (tcp_send_reset, tcp_receive_reset,
-// inet_sock_set_state, tcp_retransmit_skb, tcp_destroy_sock, tcp_probe) as zero-copy records,
-// for every format kernels 4.19 ... 6.x print.
+// The bodies of the six tcp/sock tracepoints rstwatch reads, as zero-copy records, in every
+// format kernels from 4.19 to 6.18 print.
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,5 @@
-// Trace lines as reset events: the line classifier (reset event, other record, ignored,
-// malformed, lost) and the rules, read from the kernel, for what each reset tracepoint means.
+// Trace lines as reset events: the line classifier (reset, record, ignored, malformed, lost)
+// and the rules, read from the kernel, for what each reset tracepoint means.
 #pragma once
 
 #include <cstddef>

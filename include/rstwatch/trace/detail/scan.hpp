@@ -1,4 +1,4 @@
-// Byte-level helpers of the trace line scanner: digits, hex, fixed words. Nothing here
+// Byte-level helpers of the trace line scanner: numbers, addresses, separators. Nothing here
 // allocates or throws; every function stops at the end of its view.
 #pragma once
 
