@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
               split_cpu, (parse_cpu - split_cpu) * 1e9 / lines, lines / (parse_cpu - split_cpu) / 1e6);
   std::printf("ratio            %.2f x grep's CPU time (%.2f x its wall time)\n", parse_cpu / grep_cpu,
               parse_s / grep_s);
-  std::printf("buckets          reset %zu  other %zu  ignored %zu  malformed %zu  lost %zu\n",
+  std::printf("buckets          reset %zu  record %zu  ignored %zu  malformed %zu  lost %zu\n",
               counts[0], counts[1], counts[2], counts[3], counts[4]);
   // The reset count must agree with grep's: both see every tcp_send/receive_reset line.
   return counts[static_cast<std::size_t>(line_kind::reset)] == grep_count ? 0 : 2;

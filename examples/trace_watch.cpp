@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
     std::printf("\n");
     std::fflush(stdout);
   }
-  std::fprintf(stderr, "resets %zu, other %zu, ignored %zu, malformed %zu, lost %llu\n", counts[0],
+  std::fprintf(stderr, "resets %zu, records %zu, ignored %zu, malformed %zu, lost %llu\n", counts[0],
                counts[1], counts[2], counts[3], static_cast<unsigned long long>(lost));
   return 0;  // `in` goes out of scope here: events off, instance removed
 }
