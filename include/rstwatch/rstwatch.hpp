@@ -29,3 +29,9 @@
 #include <rstwatch/emit/firewall.hpp>
 #include <rstwatch/emit/systemd.hpp>
 #include <rstwatch/emit/rc_local.hpp>
+
+// Tracepoints: trace_pipe lines of the tcp/sock events, reset events from them, ftrace instances.
+#include <rstwatch/trace/prefix.hpp>
+#include <rstwatch/trace/record.hpp>
+#include <rstwatch/trace/reset.hpp>
+#include <rstwatch/trace/instance.hpp>

@@ -1,0 +1,51 @@
+// Fuzz target for the trace line classifier: no input may crash, hang or make it read outside
+// the line; every view it returns lies inside the line; the cheap detector agrees with the
+// full parse; a malformed line's diagnostic points inside the line.
+#include <rstwatch/trace/reset.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+namespace {
+
+void require(bool ok) {
+  if (!ok) std::abort();
+}
+
+void inside(std::string_view line, std::string_view part) {
+  if (part.empty()) return;
+  require(part.data() >= line.data() && part.data() + part.size() <= line.data() + line.size());
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string_view line(reinterpret_cast<const char*>(data), size);
+  auto c = rstwatch::trace::classify(line);
+  const auto& p = c.rec.prefix;
+  for (auto v : {p.task, p.flags, p.timestamp, p.event, p.body, c.rec.reason, c.rec.protocol,
+                 c.rec.skbaddr, c.rec.skaddr})
+    inside(line, v);
+  bool prefixed = rstwatch::trace::parse_prefix(line).has_value();
+  require(rstwatch::trace::looks_like_trace_line(line) ==
+          (prefixed || rstwatch::trace::lost_events(line).has_value()));
+  switch (c.kind) {
+    case rstwatch::trace::line_kind::reset:
+      require(rstwatch::trace::to_reset(c.rec).has_value());
+      break;
+    case rstwatch::trace::line_kind::malformed: {
+      require(prefixed);
+      auto d = rstwatch::trace::to_diagnostic(line, c.error);
+      require(d.where.column >= 1 && d.where.column <= size + 1);
+      break;
+    }
+    case rstwatch::trace::line_kind::record:
+      require(!rstwatch::trace::to_reset(c.rec).has_value());
+      break;
+    default:
+      break;
+  }
+  return 0;
+}

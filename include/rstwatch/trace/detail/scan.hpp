@@ -1,0 +1,183 @@
+// Byte-level helpers of the trace line scanner: numbers, addresses, separators. Nothing here
+// allocates or throws; every function stops at the end of its view.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+namespace rstwatch::detail::trace_scan {
+
+constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+constexpr bool is_space(char c) noexcept { return c == ' ' || c == '\t'; }
+
+constexpr bool is_hex(char c) noexcept {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// Bytes of a C identifier (tracepoint names), as a table: the event-name scan runs on every
+// line, and one load per byte is cheaper than four range compares.
+struct identifier_table {
+  bool byte[256] = {};
+  constexpr identifier_table() {
+    for (int c = 0; c < 256; ++c)
+      byte[c] = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+  }
+};
+inline constexpr identifier_table identifier_bytes{};
+
+constexpr bool is_identifier(char c) noexcept {
+  return identifier_bytes.byte[static_cast<unsigned char>(c)];
+}
+
+// Index of the first byte in text[i, size) that is ' ' (or, with Equals, '='), or size. Eight
+// bytes per step (SWAR): keys and values are 5-40 bytes, a byte loop over them was the largest
+// cost of the body parser, and a memchr call per token costs more than it saves on such runs.
+// In a word, a byte equal to c makes (x - 0x01..) & ~x & 0x80.. nonzero at that byte, with
+// x = word ^ c repeated; the lowest such byte is exact (later ones may be borrow artefacts).
+template <bool Equals>
+inline std::size_t find_separator(const char* text, std::size_t i, std::size_t size) noexcept {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  constexpr std::uint64_t spaces = ones * static_cast<unsigned char>(' ');
+  constexpr std::uint64_t equals = ones * static_cast<unsigned char>('=');
+  while (i + 8 <= size) {
+    std::uint64_t word;
+    std::memcpy(&word, text + i, 8);
+    std::uint64_t x = word ^ spaces;
+    std::uint64_t hit = (x - ones) & ~x & highs;
+    if (Equals) {
+      std::uint64_t y = word ^ equals;
+      hit |= (y - ones) & ~y & highs;
+    }
+    if (hit) return i + static_cast<std::size_t>(__builtin_ctzll(hit) / 8);
+    i += 8;
+  }
+#endif
+  while (i < size && text[i] != ' ' && (!Equals || text[i] != '=')) ++i;
+  return i;
+}
+
+inline std::size_t find_space(const char* text, std::size_t i, std::size_t size) noexcept {
+  return find_separator<false>(text, i, size);
+}
+
+// Unsigned decimal of the whole view into `out`, refusing empty text, other bytes and values
+// above `max`. At most 19 digits, which always fit in 64 bits: no overflow test (a division)
+// per digit.
+template <class Int>
+constexpr bool to_unsigned(std::string_view s, Int& out, std::uint64_t max) noexcept {
+  if (s.empty() || s.size() > 19) return false;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (!is_digit(c)) return false;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (v > max) return false;
+  out = static_cast<Int>(v);
+  return true;
+}
+
+// Hexadecimal of the whole view, with or without "0x" (the kernel's %#x prints "0x0" for zero,
+// %llx prints no prefix), at most 16 digits.
+template <class Int>
+constexpr bool to_hex(std::string_view s, Int& out, std::uint64_t max) noexcept {
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) s.remove_prefix(2);
+  if (s.empty() || s.size() > 16) return false;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    unsigned d = 0;
+    if (is_digit(c))
+      d = static_cast<unsigned>(c - '0');
+    else if (c >= 'a' && c <= 'f')
+      d = static_cast<unsigned>(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F')
+      d = static_cast<unsigned>(c - 'A' + 10);
+    else
+      return false;
+    v = (v << 4) | d;
+  }
+  if (v > max) return false;
+  out = static_cast<Int>(v);
+  return true;
+}
+
+// Signed decimal ("-16" from %d).
+constexpr bool to_int32(std::string_view s, std::int32_t& out) noexcept {
+  bool negative = !s.empty() && s[0] == '-';
+  if (negative) s.remove_prefix(1);
+  std::uint32_t magnitude = 0;
+  if (!to_unsigned(s, magnitude, negative ? 2147483648u : 2147483647u)) return false;
+  out = negative ? static_cast<std::int32_t>(-static_cast<std::int64_t>(magnitude))
+                 : static_cast<std::int32_t>(magnitude);
+  return true;
+}
+
+// Dotted quad, 1-3 digits per part, each <= 255 (%pI4), into 4 bytes.
+constexpr bool dotted_quad(std::string_view s, std::uint8_t* out) noexcept {
+  std::size_t i = 0;
+  for (int part = 0; part < 4; ++part) {
+    if (part != 0) {
+      if (i >= s.size() || s[i] != '.') return false;
+      ++i;
+    }
+    unsigned v = 0;
+    std::size_t start = i;
+    while (i < s.size() && is_digit(s[i]) && i - start < 3) v = v * 10 + static_cast<unsigned>(s[i++] - '0');
+    if (i == start || v > 255) return false;
+    out[part] = static_cast<std::uint8_t>(v);
+  }
+  return i == s.size();
+}
+
+// IPv6 text as %pI6c prints it (compressed, optional dotted IPv4 tail), into 16 bytes, in one
+// pass. The general ip_address::from_text searches each group with find(); four addresses per
+// line made that a fifth of the trace parser's time.
+constexpr bool ipv6_text(std::string_view s, std::uint8_t* out) noexcept {
+  std::uint8_t head[16] = {}, tail[16] = {};
+  std::size_t nhead = 0, ntail = 0;
+  bool gap = false;
+  std::size_t i = 0;
+  if (s.size() < 2 || s.size() > 45) return false;
+  if (s[0] == ':') {
+    if (s[1] != ':') return false;
+    gap = true;
+    i = 2;
+  }
+  while (i < s.size()) {
+    std::uint8_t* dst = gap ? tail : head;
+    std::size_t& n = gap ? ntail : nhead;
+    std::size_t start = i;
+    unsigned v = 0;
+    while (i < s.size() && is_hex(s[i]) && i - start < 5) {
+      char c = s[i++];
+      v = v * 16 + static_cast<unsigned>(is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    if (i < s.size() && s[i] == '.') {  // the IPv4 tail: reparse the group as decimal
+      if (n + 4 > 16 || !dotted_quad(s.substr(start), dst + n)) return false;
+      n += 4;
+      break;
+    }
+    if (i == start || i - start > 4 || n + 2 > 16) return false;
+    dst[n++] = static_cast<std::uint8_t>(v >> 8);
+    dst[n++] = static_cast<std::uint8_t>(v & 0xff);
+    if (i == s.size()) break;
+    if (s[i] != ':') return false;
+    ++i;
+    if (i < s.size() && s[i] == ':') {
+      if (gap) return false;
+      gap = true;
+      ++i;
+    } else if (i == s.size()) {
+      return false;
+    }
+  }
+  if (gap ? nhead + ntail > 14 : nhead != 16) return false;
+  for (std::size_t k = 0; k < 16; ++k) out[k] = 0;
+  for (std::size_t k = 0; k < nhead; ++k) out[k] = head[k];
+  for (std::size_t k = 0; k < ntail; ++k) out[16 - ntail + k] = tail[k];
+  return true;
+}
+
+}  // namespace rstwatch::detail::trace_scan

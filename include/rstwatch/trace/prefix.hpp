@@ -1,0 +1,221 @@
+// The context ftrace prints before every event in `trace` and `trace_pipe`
+// ("  <idle>-0     [002] ..s. 9520196.657431: tcp_send_reset: ..."), split into typed views.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string_view>
+
+#include <rstwatch/time.hpp>
+#include <rstwatch/trace/detail/scan.hpp>
+
+namespace rstwatch::trace {
+
+// The line prefix, as kernel/trace/trace_output.c trace_print_context() writes it:
+//   "%16s-%-7d " comm and pid (4.19: "%-5d"; comm is right-aligned, may hold spaces and '-')
+//   "(%7d) " or "(-------) " the TGID, only with options/record-tgid
+//   "[%03d] " the CPU
+//   the irq-info flags, only with options/irq-info (the default): 4 characters on older kernels
+//     (irqs-off, need-resched, hardirq/softirq, preempt depth: the seed's 4.19), 5 on newer ones
+//     (+ migrate-disable, since about 5.13; this 6.18 kernel;
+//     trace_print_lat_fmt())
+//   "%5lu.%06lu: " the timestamp for nanosecond clocks (local, global, mono, boot), or
+//     "%12llu: " for counter clocks (counter, x86-tsc)
+// then, for an event, "name: " and the event's TP_printk body (trace_raw_output_*()).
+// Every view points into the parsed line: valid while that line is.
+struct line_prefix {
+  std::string_view task;  // comm, leading alignment spaces removed ("<idle>", "C2 CompilerThre")
+  std::uint32_t pid = 0;
+  bool has_tgid = false;    // the TGID column is present
+  bool tgid_known = false;  // "(-------)" prints when the kernel has no TGID for the pid
+  std::uint32_t tgid = 0;
+  std::uint16_t cpu = 0;
+  std::string_view flags;      // "..s.", ".Ns1.", empty without options/irq-info
+  std::string_view timestamp;  // "9520196.657431", as printed
+  // Microseconds of the timestamp when it has a fraction (the nanosecond clocks); the default
+  // "local" clock counts from boot like dmesg's uptime.
+  std::optional<kernel_uptime> uptime;
+  std::string_view event;  // "tcp_send_reset"; empty when the line is no event (function tracer)
+  std::string_view body;   // after "event: ", trailing blanks removed
+  std::size_t body_offset = 0;  // where body starts in the line
+};
+
+namespace detail {
+
+using namespace rstwatch::detail::trace_scan;
+
+// Tries the prefix assuming line[open] is the '[' of the CPU field. Hand-written rather than a
+// Spirit grammar: this runs for every line of a busy trace_pipe and must find the CPU field
+// without backtracking over the comm, which may itself contain spaces, '-' and '['.
+inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p) noexcept {
+  std::size_t i = open + 1;
+  std::size_t digits = 0;
+  unsigned cpu = 0;
+  while (i < line.size() && is_digit(line[i]) && digits < 6) {
+    cpu = cpu * 10 + static_cast<unsigned>(line[i] - '0');
+    ++i;
+    ++digits;
+  }
+  if (digits == 0 || cpu > 65535 || i + 1 >= line.size() || line[i] != ']' || line[i + 1] != ' ')
+    return false;
+  i += 2;
+  while (i < line.size() && line[i] == ' ') ++i;
+
+  // Flags (optional) then the timestamp. A timestamp starts with a digit; the first flag never
+  // does (irqs-off is one of ". d D b B X").
+  std::string_view flags;
+  if (i < line.size() && !is_digit(line[i])) {
+    std::size_t start = i;
+    while (i < line.size() && line[i] != ' ') ++i;
+    flags = line.substr(start, i - start);
+    if (flags.size() != 4 && flags.size() != 5) return false;
+    while (i < line.size() && line[i] == ' ') ++i;
+  }
+  std::size_t ts_start = i;
+  std::uint64_t seconds = 0;
+  std::size_t sec_digits = 0;
+  while (i < line.size() && is_digit(line[i]) && sec_digits < 19) {
+    seconds = seconds * 10 + static_cast<std::uint64_t>(line[i] - '0');
+    ++i;
+    ++sec_digits;
+  }
+  if (sec_digits == 0) return false;
+  std::optional<kernel_uptime> uptime;
+  if (i < line.size() && line[i] == '.') {
+    ++i;
+    std::uint64_t fraction = 0;
+    std::size_t frac_digits = 0;
+    while (i < line.size() && is_digit(line[i]) && frac_digits < 9) {
+      fraction = fraction * 10 + static_cast<std::uint64_t>(line[i] - '0');
+      ++i;
+      ++frac_digits;
+    }
+    if (frac_digits == 0) return false;
+    for (std::size_t k = frac_digits; k < 6; ++k) fraction *= 10;
+    for (std::size_t k = 6; k < frac_digits; ++k) fraction /= 10;
+    if (seconds <= (~std::uint64_t{0} - fraction) / 1000000)
+      uptime = kernel_uptime{seconds * 1000000 + fraction};
+  }
+  if (i >= line.size() || line[i] != ':') return false;
+  std::string_view timestamp = line.substr(ts_start, i - ts_start);
+  ++i;
+
+  // Left of '[': optional "(tgid)", then "-pid", then the comm.
+  std::size_t end = open;
+  while (end > 0 && line[end - 1] == ' ') --end;
+  if (end == open) return false;  // no space between pid/TGID and '['
+  bool has_tgid = false, tgid_known = false;
+  std::uint32_t tgid = 0;
+  if (end > 0 && line[end - 1] == ')') {
+    std::size_t close = end - 1;
+    std::size_t lp = close;
+    while (lp > 0 && line[lp - 1] != '(' && close - lp < 12) --lp;
+    if (lp == 0 || line[lp - 1] != '(') return false;
+    std::string_view inner = line.substr(lp, close - lp);
+    while (!inner.empty() && inner.front() == ' ') inner.remove_prefix(1);
+    has_tgid = true;
+    if (!inner.empty() && inner.find_first_not_of('-') == std::string_view::npos) {
+      tgid_known = false;
+    } else if (to_unsigned(inner, tgid, 0xffffffffu)) {
+      tgid_known = true;
+    } else {
+      return false;
+    }
+    end = lp - 1;
+    while (end > 0 && line[end - 1] == ' ') --end;
+  }
+  std::size_t pid_end = end;
+  while (end > 0 && is_digit(line[end - 1])) --end;
+  if (end == pid_end || end == 0 || line[end - 1] != '-') return false;
+  std::uint32_t pid = 0;
+  if (!to_unsigned(line.substr(end, pid_end - end), pid, 0xffffffffu)) return false;
+  std::size_t comm_end = end - 1;
+  std::size_t comm_start = 0;
+  while (comm_start < comm_end && line[comm_start] == ' ') ++comm_start;
+
+  p.task = line.substr(comm_start, comm_end - comm_start);
+  p.pid = pid;
+  p.has_tgid = has_tgid;
+  p.tgid_known = tgid_known;
+  p.tgid = tgid;
+  p.cpu = static_cast<std::uint16_t>(cpu);
+  p.flags = flags;
+  p.timestamp = timestamp;
+  p.uptime = uptime;
+
+  // " event: body". The event name is an identifier closed by ':'.
+  if (i < line.size() && line[i] == ' ') ++i;
+  std::size_t name_start = i;
+  while (i < line.size() && is_identifier(line[i])) ++i;
+  std::size_t body_start = name_start;
+  if (i > name_start && i < line.size() && line[i] == ':' &&
+      (i + 1 == line.size() || line[i + 1] == ' ')) {
+    p.event = line.substr(name_start, i - name_start);
+    body_start = i + 1 < line.size() ? i + 2 : i + 1;
+  } else {
+    p.event = {};
+  }
+  std::size_t body_end = line.size();
+  while (body_end > body_start &&
+         (line[body_end - 1] == ' ' || line[body_end - 1] == '\t' || line[body_end - 1] == '\r' ||
+          line[body_end - 1] == '\n'))
+    --body_end;
+  if (body_start > body_end) body_start = body_end;
+  p.body = line.substr(body_start, body_end - body_start);
+  p.body_offset = body_start;
+  return true;
+}
+
+}  // namespace detail
+
+// Parses the prefix of one line (without its newline). nullopt when the line has no ftrace
+// prefix: header lines ("# tracer: nop"), LOG lines, anything else. Never throws.
+// The same, filling `p` in place (the classifier's path: no copy of the prefix).
+inline bool parse_prefix(std::string_view line, line_prefix& p) noexcept {
+  // The CPU field is the first "[digits] " whose left side ends in "-pid" and whose right side
+  // is flags and a timestamp: candidates are found with memchr.
+  for (std::size_t open = line.find('['); open != std::string_view::npos;
+       open = line.find('[', open + 1)) {
+    if (detail::prefix_at(line, open, p)) return true;
+  }
+  return false;
+}
+
+inline std::optional<line_prefix> parse_prefix(std::string_view line) noexcept {
+  line_prefix p;
+  if (!parse_prefix(line, p)) return std::nullopt;
+  return p;
+}
+
+// trace_pipe reports dropped events as "CPU:%d [LOST %lu EVENTS]" (kernel/trace/trace.c,
+// print_trace_line / trace_find_next_entry_inc with iter->lost_events): the count, or nullopt.
+inline std::optional<std::uint64_t> lost_events(std::string_view line) noexcept {
+  using detail::is_digit;
+  constexpr std::string_view cpu = "CPU:", lost = " [LOST ", tail = " EVENTS]";
+  if (line.substr(0, cpu.size()) != cpu) return std::nullopt;
+  std::size_t i = cpu.size();
+  std::size_t start = i;
+  while (i < line.size() && is_digit(line[i])) ++i;
+  if (i == start || line.substr(i, lost.size()) != lost) return std::nullopt;
+  i += lost.size();
+  start = i;
+  while (i < line.size() && is_digit(line[i])) ++i;
+  std::uint64_t n = 0;
+  if (!detail::to_unsigned(line.substr(start, i - start), n, ~std::uint64_t{0}))
+    return std::nullopt;
+  std::string_view rest = line.substr(i);
+  while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\r')) rest.remove_suffix(1);
+  if (rest != tail) return std::nullopt;
+  return n;
+}
+
+// Cheap test for auto-detection next to LOG lines: an ftrace line prefix, or a lost-events
+// notice. A LOG line never passes (its "[ 12.345678]" dmesg stamp has a '.' inside the
+// brackets, and nothing after a LOG prefix's '[' is "digits] flags seconds.micros:").
+inline bool looks_like_trace_line(std::string_view line) noexcept {
+  return parse_prefix(line).has_value() || lost_events(line).has_value();
+}
+
+}  // namespace rstwatch::trace

@@ -1,0 +1,169 @@
+// Trace lines as reset events: the line classifier (reset, record, ignored, malformed, lost)
+// and the rules, read from the kernel, for what each reset tracepoint means.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <rstwatch/diagnostic.hpp>
+#include <rstwatch/event.hpp>
+#include <rstwatch/trace/prefix.hpp>
+#include <rstwatch/trace/record.hpp>
+
+namespace rstwatch::trace {
+
+// When the two reset tracepoints fire (net/ipv4/tcp_input.c, tcp_output.c, tcp_ipv4.c,
+// net/ipv6/tcp_ipv6.c):
+//
+// tcp_receive_reset — tcp_reset(), which calls trace_tcp_receive_reset(sk) first, for
+//   * a RST accepted by tcp_validate_incoming() (in-window, seq == rcv_nxt; others only get a
+//     challenge ACK) or by tcp_rcv_synsent_state_process() (answer to our SYN: "refused");
+//   * NO RST AT ALL: tcp_rcv_state_process() calls tcp_reset() itself when data arrives after
+//     this side shut down reception (FIN_WAIT1/2, CLOSING, LAST_ACK with RCV_SHUTDOWN:
+//     LINUX_MIB_TCPABORTONDATA). tcp_v4_do_rcv()/tcp_v6_do_rcv() then send a RST with
+//     tcp_v4_send_reset()/tcp_v6_send_reset(), which fires tcp_send_reset for the same socket
+//     microseconds later (6.10+: reason=TCP_ABORT_ON_DATA). See abort_on_data().
+//   Resets made by iptables REJECT --reject-with tcp-reset or nft reject (nf_send_reset()) are
+//   received like any RST: they show here, at the receiver, and nowhere else.
+//   The body names the socket: saddr:sport is this host, so the RST went daddr:dport → saddr:sport.
+//
+// tcp_send_reset — this host's TCP stack sent a RST:
+//   * tcp_send_active_reset() (tcp_output.c): close() with unread data, SO_LINGER 0, abort,
+//     tcp_disconnect(), memory pressure, keepalive timeout; always a full socket.
+//   * tcp_v4_send_reset()/tcp_v6_send_reset(): answer to a segment. Before 6.10 the tracepoint
+//     class (tcp_event_sk_skb) needed a full socket, so it fired only `if (sk_fullsock(sk))`:
+//     no event for a closed port (sk NULL) or a TIME_WAIT socket. Since 6.10 (trace: tcp: fully
+//     support trace_tcp_send_reset) it fires for every reset: src/dest come from a full socket,
+//     else from the reversed incoming segment; a TIME_WAIT socket prints state=TCP_TIME_WAIT
+//     reason=TCP_TIMEWAIT_SOCKET, no socket at all state=UNKNOWN reason=NO_SOCKET.
+//   Never for REJECT/nft reject: those build the RST in netfilter, outside the TCP stack.
+//   The body's source (src= or saddr:sport) is this host: the RST went source → destination.
+//
+// Tracepoints are kernel-wide: every network namespace's sockets show in every instance.
+// Buffer order is not causal order: tcp_send_active_reset() fires its tracepoint after
+// tcp_transmit_skb(), so when both ends are on this host (veth, lo) the receiver's
+// tcp_receive_reset often comes first (seen in tests/data/trace/this-kernel.txt).
+
+// What a line is: the LOG path's buckets (rstwatch::log::line_kind, same names and order) and
+// one more, `lost`, because trace_pipe reports what the kernel dropped.
+enum class line_kind : std::uint8_t {
+  reset,      // tcp_send_reset or tcp_receive_reset: to_reset() gives the reset_event
+  record,     // one of the other four events, parsed
+  ignored,    // headers, blank lines, other tracepoints, tracing_mark_write, non-trace text
+  malformed,  // a known event whose body the grammar refuses: see error
+  lost,       // "CPU:n [LOST m EVENTS]": the kernel dropped m events
+};
+
+inline constexpr std::string_view line_kind_names[] = {"reset", "record", "ignored", "malformed",
+                                                       "lost"};
+
+constexpr std::string_view to_string(line_kind k) noexcept {
+  return line_kind_names[static_cast<std::size_t>(k)];
+}
+
+struct classified_line {
+  line_kind kind = line_kind::ignored;
+  record rec;          // reset, record, malformed (as far as it got)
+  parse_error error;   // malformed
+  std::uint64_t lost = 0;  // lost
+};
+
+// Classifies one line (without its newline). No allocation, never throws.
+inline classified_line classify(std::string_view line) noexcept {
+  classified_line c;
+  if (!parse_prefix(line, c.rec.prefix)) {
+    c.rec.prefix = line_prefix{};
+    if (auto n = lost_events(line)) {
+      c.kind = line_kind::lost;
+      c.lost = *n;
+    }
+    return c;
+  }
+  c.rec.kind = event_kind_of(c.rec.prefix.event);
+  if (c.rec.kind == event_kind::other) return c;
+  if (auto e = parse_body(c.rec)) {
+    c.kind = line_kind::malformed;
+    c.error = *e;
+    return c;
+  }
+  c.kind = c.rec.kind == event_kind::tcp_send_reset || c.rec.kind == event_kind::tcp_receive_reset
+               ? line_kind::reset
+               : line_kind::record;
+  return c;
+}
+
+// The malformed line's diagnostic: FILE:LINE:COLUMN, what was expected, what was there.
+inline diagnostic to_diagnostic(std::string_view line, const parse_error& e, std::string file = {},
+                                std::uint32_t line_number = 1) {
+  diagnostic d;
+  d.file = std::move(file);
+  std::size_t offset = e.offset > line.size() ? line.size() : e.offset;
+  d.where = {line_number, static_cast<std::uint32_t>(offset + 1)};
+  d.expected = std::string(e.expected);
+  d.found = quote_excerpt(line.substr(offset));
+  return d;
+}
+
+// A reset seen by a tracepoint: the shared reset_event plus what only tracepoints print.
+struct trace_reset {
+  reset_event event;
+  tcp_state state = tcp_state::unknown;  // the socket's state (tcp_send_reset since 5.x)
+  bool has_state = false;
+  std::string_view reason;  // sk_rst_reason (6.10+ tcp_send_reset): "NO_SOCKET", ...
+};
+
+// The reset a tcp_send_reset/tcp_receive_reset record reports; nullopt for other records.
+// tcp_send_reset: sender local, RST from the socket's end (src=, or saddr:sport) to the peer.
+// tcp_receive_reset: sender remote; sport/dport/saddr/daddr there are the LOCAL socket's, so the
+// RST's source is daddr:dport and its destination saddr:sport.
+inline std::optional<trace_reset> to_reset(const record& r) noexcept {
+  if (r.kind != event_kind::tcp_send_reset && r.kind != event_kind::tcp_receive_reset)
+    return std::nullopt;
+  trace_reset t;
+  reset_event& e = t.event;
+  e.origin = event_origin::trace;
+  e.tracepoint = r.prefix.event;
+  e.time_text = r.prefix.timestamp;
+  e.uptime = r.prefix.uptime;
+  endpoint here = r.local(), there = r.remote();
+  if (r.kind == event_kind::tcp_send_reset) {
+    e.sender = reset_sender::local;
+    e.source = here;
+    e.destination = there;
+  } else {
+    e.sender = reset_sender::remote;
+    e.source = there;
+    e.destination = here;
+  }
+  e.loopback = e.source.address.is_loopback() || e.destination.address.is_loopback();
+  e.flags.set(tcp_flags::rst);
+  t.has_state = r.has(field::state);
+  t.state = r.state;
+  t.reason = r.reason;
+  return t;
+}
+
+// Whether `send` (tcp_send_reset) shows that `receive` (tcp_receive_reset) was no RST from the
+// peer but the kernel's own TCPAbortOnData abort (see above): same socket ends, the send
+// follows within `max_gap_us`, and either says reason=TCP_ABORT_ON_DATA (6.10+) or, on kernels
+// that print no reason, comes at all — a received RST is never answered with a RST
+// (tcp_v4_send_reset(): "Never send a reset in response to a reset"), so a send from the same
+// socket right after its receive event is the abort. Such a receive event should be dropped or
+// marked; the send event is the reset that went on the wire.
+inline bool abort_on_data(const record& receive, const record& send,
+                          std::uint64_t max_gap_us = 1000) noexcept {
+  if (receive.kind != event_kind::tcp_receive_reset || send.kind != event_kind::tcp_send_reset)
+    return false;
+  if (send.has(field::reason) && send.reason != "TCP_ABORT_ON_DATA") return false;
+  if (receive.local() != send.local() || receive.remote() != send.remote()) return false;
+  if (receive.prefix.uptime && send.prefix.uptime) {
+    auto a = receive.prefix.uptime->microseconds, b = send.prefix.uptime->microseconds;
+    if (b < a || b - a > max_gap_us) return false;
+  }
+  return true;
+}
+
+}  // namespace rstwatch::trace
