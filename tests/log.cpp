@@ -320,7 +320,7 @@ SCENARIO("LOG records that are not resets are other records with every field typ
   GIVEN("an ICMP port unreachable quoting the UDP datagram") {
     const classified_line* icmp = nullptr;
     for (auto& c : cs)
-      if (c.record.packet.protocol == transport::icmp) icmp = &c;
+      if (c.record.packet.protocol == transport::icmp && !icmp) icmp = &c;  // the first: DPT=9
     REQUIRE(icmp);
     THEN("type, code and the quoted packet are read, and the quoted packet parses") {
       CHECK(icmp->kind == line_kind::record);
@@ -342,7 +342,7 @@ SCENARIO("LOG records that are not resets are other records with every field typ
     const classified_line *unreach = nullptr, *mld = nullptr;
     for (auto& c : cs) {
       if (c.record.packet.protocol != transport::icmpv6) continue;
-      if (c.record.packet.icmp_type == 1) unreach = &c;
+      if (c.record.packet.icmp_type == 1 && !unreach) unreach = &c;
       if (c.record.packet.icmp_type == 143) mld = &c;
     }
     REQUIRE(unreach);
@@ -596,6 +596,51 @@ SCENARIO("reading and classifying 100000 mixed lines allocates nothing per line"
         CHECK(counts.resets > 80000);
         CHECK(counts.malformed > 1000);
       }
+    }
+  }
+}
+
+SCENARIO("IPv6 fragments keep their extension header text and only the first has ports",
+         "[log][record]") {
+  auto lines = read_lines("kmsg-records.txt");
+  std::vector<std::string> fragments;
+  for (auto& l : lines)
+    if (l.find("OPT ( FRAG:") != std::string::npos) fragments.push_back(l);
+  GIVEN("the three fragments of one 3000-byte UDP datagram") {
+    REQUIRE(fragments.size() == 3);
+    std::vector<classified_line> cs;
+    for (auto& f : fragments) cs.push_back(classify(f));
+    THEN("offsets are 0, 1232, 2464, the header text is kept, ports only in the first") {
+      CHECK(cs[0].record.packet.fragment_offset == 0);
+      CHECK(cs[1].record.packet.fragment_offset == 1232);
+      CHECK(cs[2].record.packet.fragment_offset == 2464);
+      CHECK(cs[1].record.packet.extension_headers.substr(0, 28) == "OPT ( FRAG:1232 INCOMPLETE I");
+      CHECK(cs[0].record.packet.has_ports);
+      CHECK(cs[0].record.packet.udp_length == 3008);
+      CHECK_FALSE(cs[1].record.packet.has_ports);
+      CHECK_FALSE(cs[2].record.packet.has_ports);
+      for (auto& c : cs) {
+        CHECK(c.kind == line_kind::record);
+        CHECK(c.record.packet.protocol == transport::udp);
+      }
+    }
+  }
+}
+
+SCENARIO("an nftables log prefix of 106 bytes with spaces is kept whole", "[log][record]") {
+  GIVEN("a datagram logged by nft's log statement") {
+    std::string line;
+    for (auto& l : read_lines("kmsg-records.txt"))
+      if (l.find(";nft ") != std::string::npos) line = l;
+    REQUIRE(!line.empty());
+    auto c = classify(line);
+    THEN("the prefix runs up to IN= and the record is read") {
+      REQUIRE(c.kind == line_kind::record);
+      CHECK(c.record.prefix.size() == 106);
+      CHECK(c.record.prefix.substr(0, 4) == "nft ");
+      CHECK(c.record.prefix.back() == ' ');
+      CHECK(c.record.in == "vb");
+      CHECK(c.record.packet.destination_port == 12);
     }
   }
 }

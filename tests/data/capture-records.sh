@@ -3,7 +3,8 @@
 # kernel (root). Two namespaces a — b on a veth pair, LOG everything b receives and sends with
 # --log-ip-options --log-tcp-options --log-uid, a MARK on b's output; then a UDP datagram
 # to a closed port (the ICMP error quotes the datagram: "[SRC=... ]"), a TCP SYN, in IPv4 and
-# IPv6. Appends some non-LOG kernel records with continuation lines from the ring buffer.
+# IPv6; fragments of a large datagram; a UDP datagram logged by an nftables rule with a long
+# prefix. Appends a non-LOG kernel record with its continuation lines from the ring buffer.
 set -euo pipefail
 out=${1:?OUTFILE}
 t=${TAG:-rec$$}
@@ -35,6 +36,18 @@ for dst in 10.78.0.2 fd78::2; do
 try: s.connect((sys.argv[1], 9))
 except OSError: pass" $dst
 done
+# Fragments: a 3000-byte datagram over a 1280-byte MTU (IPv4 "MF", "FRAG:n"; IPv6 the
+# fragment header inside "OPT ( FRAG:... ID:... ) " with --log-ip-options).
+ip -n $a link set va mtu 1280; ip -n $b link set vb mtu 1280
+for dst in 10.78.0.2 fd78::2; do
+  ip netns exec $a python3 -c "import socket,sys; s=socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'y' * 3000, (sys.argv[1], 11))" $dst
+done
+# nftables' log statement: a prefix of up to 127 bytes, with spaces.
+long="nft $t prefix of many words that is longer than the 29 bytes iptables allows, up to the 127 of nft: "
+ip netns exec $b nft add table inet $t
+ip netns exec $b nft "add chain inet $t in { type filter hook input priority 0; }"
+ip netns exec $b nft add rule inet $t in udp dport 12 log prefix "\"$long\""
+ip netns exec $a python3 -c "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'z', ('10.78.0.2', 12))"
 sleep 0.3
-{ timeout 1 cat /dev/kmsg | grep -a "\[$t\]"; timeout 1 cat /dev/kmsg | awk '/^ / {print prev; print; getline; print; exit} {prev = $0}'; } > "$out" || true
+{ timeout 1 cat /dev/kmsg | grep -a "\[$t\]\|nft $t"; timeout 1 cat /dev/kmsg | awk '/^ / {print prev; print; getline; print; exit} {prev = $0}'; } > "$out" || true
 wc -l "$out"
