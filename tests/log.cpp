@@ -644,3 +644,29 @@ SCENARIO("an nftables log prefix of 106 bytes with spaces is kept whole", "[log]
     }
   }
 }
+
+SCENARIO("a log file's modification time dates its lines that have no year", "[log][envelope]") {
+  GIVEN("a file last written on 3 January 2027 holding lines of 31 December and 2 January") {
+    auto path = temp_file(replaced(seed_line, "Apr 26", "Dec 31") + "\n" +
+                          replaced(seed_line, "Apr 26", "Jan  2") + "\n");
+    REQUIRE(::system(("touch -d '2027-01-03 10:00' " + path).c_str()) == 0);
+    WHEN("the options come from the file") {
+      auto options = classify_options::from_modification_time(path.c_str());
+      line_source src(path.c_str());
+      std::vector<int> years;
+      classified_line c;
+      for (std::string_view l; src.next(l);) {
+        classify(l, src.line_number(), c, options);
+        REQUIRE(c.event.time);
+        years.push_back(c.event.time->year);
+      }
+      ::unlink(path.c_str());
+      THEN("December belongs to 2026 and January to 2027") {
+        CHECK(options.reference_year == 2027);
+        CHECK(options.reference_month == 1);
+        CHECK(years == std::vector<int>{2026, 2027});
+        CHECK(classify_options::from_modification_time("/nonexistent").reference_year == 0);
+      }
+    }
+  }
+}
