@@ -670,3 +670,21 @@ SCENARIO("a log file's modification time dates its lines that have no year", "[l
     }
   }
 }
+
+SCENARIO("messy real-world details that do not change the answer are accepted", "[log][record]") {
+  GIVEN("a real INPUT record with a sanitized MAC and TOS written without 0x") {
+    auto line = read_lines("kmsg.txt")[2];
+    auto mac_start = line.find("MAC=") + 4;
+    auto mac_end = line.find(' ', mac_start);
+    std::string messy = line.substr(0, mac_start) + "XX:XX:XX:XX:XX:XX:XX:XX:XX:XX:XX:XX:08:00" +
+                        line.substr(mac_end);
+    messy = replaced(messy, "TOS=0x00", "TOS=00");
+    auto c = classify(messy);
+    THEN("it is the same reset, the MAC kept as written") {
+      REQUIRE(c.kind == line_kind::reset);
+      CHECK(c.event.describe() == classify(line).event.describe());
+      CHECK(c.record.mac.substr(0, 5) == "XX:XX");
+      CHECK(c.record.packet.tos == 0);
+    }
+  }
+}
