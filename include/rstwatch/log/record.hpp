@@ -208,12 +208,21 @@ class packet_scanner {
 
  private:
   bool at_end() const noexcept { return i_ >= s_.size(); }
+  // The scanning loops work on locals: i_ is a size_t member like s_'s length, so stepping i_
+  // itself would make the compiler reload the bounds on every byte.
   void skip_spaces() noexcept {
-    while (i_ < s_.size() && s_[i_] == ' ') ++i_;
+    std::size_t i = i_;
+    const std::size_t n = s_.size();
+    const char* d = s_.data();
+    while (i < n && d[i] == ' ') ++i;
+    i_ = i;
   }
   std::string_view read_key() noexcept {
-    std::size_t b = i_;
-    while (i_ < s_.size() && s_[i_] != '=' && s_[i_] != ' ' && s_[i_] != ':') ++i_;
+    const std::size_t b = i_, n = s_.size();
+    const char* d = s_.data();
+    std::size_t i = b;
+    while (i < n && d[i] != '=' && d[i] != ' ' && d[i] != ':') ++i;
+    i_ = i;
     // FRAG:n (IPv4) uses a colon: "FRAG" is its key. Any other colon belongs to the token.
     if (i_ < s_.size() && s_[i_] == ':') {
       if (s_.substr(b, i_ - b) == "FRAG") return s_.substr(b, 4);
@@ -224,14 +233,17 @@ class packet_scanner {
   std::string_view read_word() noexcept {
     // Most values are short (ports, TTL=64): a plain loop; long ones (addresses, MAC=, OPT
     // hex) go to memchr, whose call costs more than it saves below ~16 bytes.
-    std::size_t b = i_;
-    std::size_t short_end = b + 16 < s_.size() ? b + 16 : s_.size();
-    while (i_ < short_end && s_[i_] != ' ') ++i_;
-    if (i_ == short_end && i_ < s_.size() && s_[i_] != ' ') {
-      const void* sp = std::memchr(s_.data() + i_, ' ', s_.size() - i_);
-      i_ = sp ? static_cast<std::size_t>(static_cast<const char*>(sp) - s_.data()) : s_.size();
+    const std::size_t b = i_, n = s_.size();
+    const char* d = s_.data();
+    const std::size_t short_end = b + 16 < n ? b + 16 : n;
+    std::size_t i = b;
+    while (i < short_end && d[i] != ' ') ++i;
+    if (i == short_end && i < n && d[i] != ' ') {
+      const void* sp = std::memchr(d + i, ' ', n - i);
+      i = sp ? static_cast<std::size_t>(static_cast<const char*>(sp) - d) : n;
     }
-    return s_.substr(b, i_ - b);
+    i_ = i;
+    return s_.substr(b, i - b);
   }
   // Skips past the ')' that closes "OPT (", returning the text inside.
   bool read_parenthesised(std::string_view& inside, parse_error& err) noexcept {
