@@ -688,3 +688,23 @@ SCENARIO("messy real-world details that do not change the answer are accepted", 
     }
   }
 }
+
+SCENARIO("a reset crossing a bridge with bridge netfilter is transit with its bridge ports",
+         "[log][record]") {
+  GIVEN("the RST a bridge forwarded, logged in its FORWARD chain") {
+    std::string line;
+    for (auto& l : read_lines("kmsg-records.txt"))
+      if (l.find("PHYSIN=p2") != std::string::npos) line = l;
+    REQUIRE(!line.empty());
+    auto c = classify(line);
+    THEN("IN= and OUT= name the bridge, PHYSIN= and PHYSOUT= its ports") {
+      REQUIRE(c.kind == line_kind::reset);
+      CHECK(c.event.sender == reset_sender::transit);
+      CHECK(c.record.in == "br0");
+      CHECK(c.record.out == "br0");
+      CHECK(c.record.physical_in == "p2");
+      CHECK(c.record.physical_out == "p1");
+      CHECK(c.event.source.to_string() == "10.79.0.2:13");
+    }
+  }
+}

@@ -4,7 +4,8 @@
 # --log-ip-options --log-tcp-options --log-uid, a MARK on b's output; then a UDP datagram
 # to a closed port (the ICMP error quotes the datagram: "[SRC=... ]"), a TCP SYN, in IPv4 and
 # IPv6; fragments of a large datagram; a UDP datagram logged by an nftables rule with a long
-# prefix. Appends a non-LOG kernel record with its continuation lines from the ring buffer.
+# prefix; a reset across a bridge with bridge netfilter (PHYSIN=, PHYSOUT=). Appends a non-LOG
+# kernel record with its continuation lines from the ring buffer.
 set -euo pipefail
 out=${1:?OUTFILE}
 t=${TAG:-rec$$}
@@ -48,6 +49,23 @@ ip netns exec $b nft add table inet $t
 ip netns exec $b nft "add chain inet $t in { type filter hook input priority 0; }"
 ip netns exec $b nft add rule inet $t in udp dport 12 log prefix "\"$long\""
 ip netns exec $a python3 -c "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'z', ('10.78.0.2', 12))"
+# A bridge that hands its frames to iptables (bridge netfilter): FORWARD sees IN=br0 OUT=br0
+# plus the ports, PHYSIN= and PHYSOUT=. A SYN to a closed port of b crosses it, and the RST back.
+br=$t-br x=$t-x
+ip netns add $br; ip netns add $x
+ip -n $br link add br0 type bridge
+ip link add p1 netns $br type veth peer name vx netns $x
+ip link add p2 netns $br type veth peer name vy netns $b
+ip -n $br link set p1 master br0; ip -n $br link set p2 master br0
+for l in br0 p1 p2 lo; do ip -n $br link set $l up; done
+ip -n $x addr add 10.79.0.1/24 dev vx; ip -n $x link set vx up
+ip -n $b addr add 10.79.0.2/24 dev vy; ip -n $b link set vy up
+ip netns exec $br sysctl -qw net.bridge.bridge-nf-call-iptables=1
+ip netns exec $br iptables -A FORWARD -p tcp -j LOG --log-prefix "[$t] " --log-tcp-sequence
+ip netns exec $x python3 -c "import socket; s=socket.socket(); s.settimeout(2)
+try: s.connect(('10.79.0.2', 13))
+except OSError: pass"
 sleep 0.3
+ip netns del $br; ip netns del $x
 { timeout 1 cat /dev/kmsg | grep -a "\[$t\]\|nft $t"; timeout 1 cat /dev/kmsg | awk '/^ / {print prev; print; getline; print; exit} {prev = $0}'; } > "$out" || true
 wc -l "$out"
