@@ -82,7 +82,17 @@ class ip_address {
   // ("::ffff:10.0.0.1"). No zone index, no brackets. Never throws; nullopt on anything else.
   static constexpr std::optional<ip_address> from_text(std::string_view s) noexcept {
     ip_address r;
-    if (s.find(':') == std::string_view::npos) {
+    // A dotted quad has a '.' within its first four bytes and no ':' at all; deciding on the
+    // first bytes spares a scan of every IPv4 address for a ':'.
+    bool dotted = false;
+    for (std::size_t k = 0; k < s.size() && k < 4; ++k) {
+      if (s[k] == ':') break;
+      if (s[k] == '.') {
+        dotted = true;
+        break;
+      }
+    }
+    if (dotted || s.size() < 2) {
       if (!detail::parse_dotted_quad(s, r.bytes_.data())) return std::nullopt;
       r.family_ = ip_family::v4;
       return r;

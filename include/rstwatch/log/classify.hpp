@@ -2,8 +2,11 @@
 // LOG record with its diagnostic. A line source plus classify() is a complete reader.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstddef>
 #include <cstdint>
+#include <ctime>
 #include <string>
 #include <string_view>
 
@@ -33,6 +36,21 @@ struct classify_options {
   // year before (December lines read in January). 0 leaves the year unknown.
   std::int32_t reference_year = 0;
   unsigned reference_month = 12;
+
+  // A --year option: every month of that year.
+  static constexpr classify_options for_year(std::int32_t year) noexcept {
+    return classify_options{year, 12};
+  }
+
+  // The last line of a log file was written when the file was last modified: its year and
+  // month (local time, as syslog writes) date every line that has no year. Unknown (year 0)
+  // when the file cannot be stat'ed.
+  static classify_options from_modification_time(const char* path) noexcept {
+    struct stat st {};
+    std::tm tm{};
+    if (::stat(path, &st) != 0 || !::localtime_r(&st.st_mtime, &tm)) return {};
+    return classify_options{tm.tm_year + 1900, static_cast<unsigned>(tm.tm_mon + 1)};
+  }
 };
 
 // Everything known about one line. Views point into the line: valid while it is.
