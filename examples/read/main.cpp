@@ -23,6 +23,7 @@
 #include "read/output.hpp"
 #include "read/rotation.hpp"
 #include "read/summary.hpp"
+#include "read/trace_lines.hpp"
 
 namespace rr = rstwatch::read;
 namespace rl = rstwatch::log;
@@ -36,6 +37,8 @@ extern "C" void on_signal(int) { stop_requested = true; }
 struct options {
   std::vector<std::string> files;
   bool follow = false;
+  bool trace = false;
+  std::string events = "resets";
   bool kmsg = false;
   bool since_boot = false;
   std::vector<std::string> senders;
@@ -85,17 +88,16 @@ std::optional<std::int64_t> parse_time_option(const std::string& text) {
 }
 
 // Traditional syslog lines carry no year: take it from --year, else from the file's
-// modification time (a live log was written up to now), else from the clock.
+// modification time (a live log was written up to now), else from the clock (stdin, kmsg).
 rl::classify_options year_reference(const options& o, const std::string& path) {
-  rl::classify_options c;
-  std::time_t when = std::time(nullptr);
-  struct stat st;
-  if (path != "-" && ::stat(path.c_str(), &st) == 0) when = st.st_mtime;
+  if (o.year) return rl::classify_options::for_year(o.year);
+  if (path != "-")
+    if (auto c = rl::classify_options::from_modification_time(path.c_str()); c.reference_year)
+      return c;
+  std::time_t now = std::time(nullptr);
   std::tm tm{};
-  localtime_r(&when, &tm);
-  c.reference_year = o.year ? o.year : tm.tm_year + 1900;
-  c.reference_month = o.year ? 12 : static_cast<unsigned>(tm.tm_mon + 1);
-  return c;
+  localtime_r(&now, &tm);
+  return rl::classify_options{tm.tm_year + 1900, static_cast<unsigned>(tm.tm_mon + 1)};
 }
 
 // The progress line on a terminal: bytes and lines read, lines/s, events so far.
@@ -138,14 +140,20 @@ struct totals {
 // summary. Malformed lines are reported (the first few in full) and counted.
 void read_source(rr::byte_source& src, const options& o, const rl::classify_options& copts,
                  const rr::filter& f, rr::sink* out, rr::summary* sum, totals& t,
-                 progress& prog) {
+                 progress& prog, rr::trace_lines& tracer) {
   rl::line_source lines([&src](char* buf, std::size_t n) { return src.read(buf, n); });
   rl::classified_line c;
   std::string_view line;
   while (lines.next(line)) {
     rl::classify(line, lines.line_number(), c, copts);
-    t.counts.add(c.kind);
     if (lines.truncated()) ++t.overlong;
+    // Saved trace_pipe text mixes with LOG lines: a line no LOG record claims may be one.
+    if (c.kind == rl::line_kind::ignored && rstwatch::trace::looks_like_trace_line(line)) {
+      tracer.line(line, lines.line_number(), src.name(), t.counts);
+      prog.update(src.position(), t.counts);
+      continue;
+    }
+    t.counts.add(c.kind);
     if (c.kind == rl::line_kind::reset) {
       if (f.matches(c.event)) {
         if (sum) sum->add(c.event);
@@ -160,6 +168,7 @@ void read_source(rr::byte_source& src, const options& o, const rl::classify_opti
     }
     prog.update(src.position(), t.counts);
   }
+  tracer.flush(t.counts);
 }
 
 }  // namespace
@@ -173,6 +182,11 @@ int main(int argc, char** argv) {
   app.add_flag("-f,--follow", o.follow, "keep reading as lines arrive, across log rotation");
   app.add_flag("--kmsg", o.kmsg, "read the kernel log live from /dev/kmsg");
   app.add_flag("--since-boot", o.since_boot, "with --kmsg: start at the oldest record kept");
+  app.add_flag("--trace", o.trace,
+               "watch the tcp tracepoints live through a private ftrace instance (root)");
+  app.add_option("--events", o.events,
+                 "resets, or all: with --format json also the other tracepoint records")
+      ->check(CLI::IsMember({"resets", "all"}));
   app.add_option("--sender", o.senders, "only resets sent by: local, remote, transit")
       ->check(CLI::IsMember({"local", "remote", "transit"}))
       ->allow_extra_args(false);  // one value per use: `--sender remote FILE` keeps FILE a file
@@ -189,6 +203,7 @@ int main(int argc, char** argv) {
   app.add_option("--year", o.year, "the year of syslog lines that carry none (default: the file's mtime)");
   app.add_flag("--strict", o.strict, "exit with status 2 when any line is malformed");
   app.get_option("--kmsg")->excludes("files")->excludes("--follow");
+  app.get_option("--trace")->excludes("files")->excludes("--follow")->excludes("--kmsg");
   app.get_option("--since-boot")->needs("--kmsg");
   try {
     app.parse(argc, argv);
@@ -222,7 +237,7 @@ int main(int argc, char** argv) {
     }
   }
 
-  const bool live = o.follow || o.kmsg;
+  const bool live = o.follow || o.kmsg || o.trace;
   if (live) {
     struct sigaction sa {};
     sa.sa_handler = on_signal;
@@ -244,11 +259,15 @@ int main(int argc, char** argv) {
 
   totals t;
   progress prog(!live && ::isatty(STDERR_FILENO));
+  rr::trace_lines tracer(f, out.get(), sum.get(), o.events == "all" && fmt == rr::format::json,
+                         stdout, live, o.max_diagnostics);
   int status = 0;
   try {
-    if (o.kmsg) {
+    if (o.trace) {
+      status = rr::watch_tracepoints(tracer, t.counts, f, o.events == "all", stop_requested);
+    } else if (o.kmsg) {
       rr::kmsg_source src(stop_requested, o.since_boot);
-      read_source(src, o, year_reference(o, "-"), f, out.get(), sum.get(), t, prog);
+      read_source(src, o, year_reference(o, "-"), f, out.get(), sum.get(), t, prog, tracer);
       t.lost += src.lost();
     } else {
       if (o.files.empty()) o.files.push_back("-");
@@ -260,12 +279,12 @@ int main(int argc, char** argv) {
         auto copts = year_reference(o, path);
         if (o.follow && path != "-") {
           rr::follow_source src(path, stop_requested);
-          read_source(src, o, copts, f, out.get(), sum.get(), t, prog);
+          read_source(src, o, copts, f, out.get(), sum.get(), t, prog, tracer);
           t.truncations += src.truncations();
           t.rotations += src.rotations();
         } else {
           auto src = rr::open_input(path);
-          read_source(*src, o, copts, f, out.get(), sum.get(), t, prog);
+          read_source(*src, o, copts, f, out.get(), sum.get(), t, prog, tracer);
         }
       }
     }
@@ -283,6 +302,7 @@ int main(int argc, char** argv) {
       sum->print_text(stdout, ::isatty(STDOUT_FILENO));
     std::fflush(stdout);
   }
+  t.diagnostics_shown += tracer.diagnostics_shown();
   if (t.diagnostics_shown > o.max_diagnostics)
     std::fprintf(stderr, "rstwatch-read: %llu more malformed lines not shown\n",
                  static_cast<unsigned long long>(t.diagnostics_shown - o.max_diagnostics));
@@ -295,7 +315,9 @@ int main(int argc, char** argv) {
                static_cast<unsigned long long>(t.counts.records),
                static_cast<unsigned long long>(t.counts.ignored),
                static_cast<unsigned long long>(t.counts.malformed));
-  if (o.kmsg) std::fprintf(stderr, ", %llu lost", static_cast<unsigned long long>(t.lost));
+  t.lost += tracer.lost();
+  if (o.kmsg || o.trace || tracer.lost())
+    std::fprintf(stderr, ", %llu lost", static_cast<unsigned long long>(t.lost));
   if (o.follow)
     std::fprintf(stderr, ", %llu rotations, %llu truncations",
                  static_cast<unsigned long long>(t.rotations),

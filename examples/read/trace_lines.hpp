@@ -1,0 +1,196 @@
+// rstwatch-read's tracepoint path: trace_pipe lines (saved in a file, on stdin, or live from a
+// private ftrace instance with --trace) become the same reset events as LOG lines, and land in
+// the same accounting buckets.
+#pragma once
+
+#include <atomic>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include <rstwatch/log/classify.hpp>
+#include <rstwatch/trace/instance.hpp>
+#include <rstwatch/trace/reset.hpp>
+
+#include "read/filter.hpp"
+#include "read/output.hpp"
+#include "read/summary.hpp"
+
+namespace rstwatch::read {
+
+class trace_lines {
+ public:
+  // `all_events`: also write the other tracepoint records (state changes, retransmissions,
+  // destroyed sockets, probes) as JSON lines to `json_out`.
+  trace_lines(const filter& f, sink* out, summary* sum, bool all_events, std::FILE* json_out,
+              bool flush_each, std::size_t max_diagnostics)
+      : filter_(f), out_(out), sum_(sum), all_events_(all_events), json_out_(json_out),
+        flush_each_(flush_each), max_diagnostics_(max_diagnostics) {}
+
+  // Handles one trace line, counting it in `counts`. A tcp_receive_reset is held back until
+  // the next event shows whether it was the kernel's own TCPAbortOnData abort (see below).
+  void line(std::string_view text, std::uint64_t number, std::string_view source,
+            log::line_counts& counts) {
+    auto c = trace::classify(text);
+    if (has_pending_) {
+      auto p = trace::classify(pending_text_);
+      if (c.kind == trace::line_kind::reset && trace::abort_on_data(p.rec, c.rec)) {
+        // tcp_reset() fires tcp_receive_reset when tcp_rcv_state_process() aborts a socket
+        // that got data after close (TCPAbortOnData, net/ipv4/tcp_input.c) — no RST arrived;
+        // the RST that went on the wire is the tcp_send_reset that follows. Not a reset.
+        counts.add(log::line_kind::record);
+        if (all_events_) write_record(p.rec, pending_number_, pending_source_);
+        has_pending_ = false;
+      } else if (c.rec.kind == trace::event_kind::tcp_receive_reset ||
+                 later_than_window(p, c)) {
+        flush(counts);
+      }
+    }
+    switch (c.kind) {
+      case trace::line_kind::reset:
+        if (c.rec.kind == trace::event_kind::tcp_receive_reset) {
+          pending_text_.assign(text.data(), text.size());  // capacity is kept: no allocation
+          pending_number_ = number;
+          pending_source_.assign(source.data(), source.size());
+          has_pending_ = true;
+          return;
+        }
+        emit_reset(c, number, source, counts);
+        return;
+      case trace::line_kind::record:
+        counts.add(log::line_kind::record);
+        if (all_events_) write_record(c.rec, number, source);
+        return;
+      case trace::line_kind::malformed:
+        counts.add(log::line_kind::malformed);
+        if (shown_++ < max_diagnostics_)
+          std::fprintf(stderr, "%s\n",
+                       format_with_source(trace::to_diagnostic(text, c.error, std::string(source),
+                                                               static_cast<std::uint32_t>(number)),
+                                          text)
+                           .c_str());
+        return;
+      case trace::line_kind::lost:
+        lost_ += c.lost;
+        counts.add(log::line_kind::ignored);
+        return;
+      case trace::line_kind::ignored:
+        counts.add(log::line_kind::ignored);
+        return;
+    }
+  }
+
+  // Emits a held tcp_receive_reset: at the end of input, or when a live trace falls quiet.
+  void flush(log::line_counts& counts) {
+    if (!has_pending_) return;
+    has_pending_ = false;
+    auto p = trace::classify(pending_text_);
+    emit_reset(p, pending_number_, pending_source_, counts);
+  }
+
+  std::uint64_t lost() const { return lost_; }
+  std::uint64_t diagnostics_shown() const { return shown_; }
+
+ private:
+  // Events more than 1 ms of trace time after the held one cannot be its abort's send.
+  static bool later_than_window(const trace::classified_line& held,
+                                const trace::classified_line& now) {
+    auto a = held.rec.prefix.uptime, b = now.rec.prefix.uptime;
+    // Per-CPU buffers interleave: an earlier timestamp from another CPU keeps the wait going.
+    return !a || !b || b->microseconds > a->microseconds + 1000;
+  }
+
+  void emit_reset(const trace::classified_line& c, std::uint64_t number, std::string_view source,
+                  log::line_counts& counts) {
+    counts.add(log::line_kind::reset);
+    auto r = trace::to_reset(c.rec);
+    if (!r) return;
+    r->event.line_number = number;
+    if (!filter_.matches(r->event)) return;
+    if (sum_) sum_->add(r->event);
+    if (out_) out_->event(r->event, source);
+  }
+
+  // The other records as JSON lines: what they are, when, the socket's ends, the states.
+  void write_record(const trace::record& r, std::uint64_t number, std::string_view source) {
+    buf_.Clear();
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf_);
+    char addr[64];
+    w.StartObject();
+    w.Key("origin");
+    w.String("trace");
+    w.Key("event");
+    detail::write_string(w, r.prefix.event);
+    w.Key("uptime");
+    if (r.prefix.uptime)
+      w.Double(uptime_seconds(*r.prefix.uptime));
+    else
+      w.Null();
+    std::optional<endpoint> local = r.local(), remote = r.remote();
+    w.Key("local");
+    detail::write_endpoint(w, local, addr);
+    w.Key("remote");
+    detail::write_endpoint(w, remote, addr);
+    for (auto [key, state, present] :
+         {std::tuple{"state", r.state, r.has(trace::field::state)},
+          std::tuple{"oldstate", r.oldstate, r.has(trace::field::oldstate)},
+          std::tuple{"newstate", r.newstate, r.has(trace::field::newstate)}}) {
+      w.Key(key);
+      if (present)
+        detail::write_string(w, trace::to_string(state));
+      else
+        w.Null();
+    }
+    w.Key("source");
+    std::string src(source);
+    src += ':';
+    src += std::to_string(number);
+    detail::write_string(w, src);
+    w.EndObject();
+    buf_.Put('\n');
+    std::fwrite(buf_.GetString(), 1, buf_.GetSize(), json_out_);
+    if (flush_each_) std::fflush(json_out_);
+  }
+
+  const filter& filter_;
+  sink* out_;
+  summary* sum_;
+  bool all_events_;
+  std::FILE* json_out_;
+  bool flush_each_;
+  std::size_t max_diagnostics_;
+  std::uint64_t shown_ = 0;
+  std::uint64_t lost_ = 0;
+  bool has_pending_ = false;
+  std::string pending_text_, pending_source_;
+  std::uint64_t pending_number_ = 0;
+  rapidjson::StringBuffer buf_;
+};
+
+// --trace: a private ftrace instance (instances/rstwatch-PID) with just the events needed,
+// read until `stop`; the instance is removed on every way out. Returns the exit status.
+inline int watch_tracepoints(trace_lines& lines, log::line_counts& counts, const filter& f,
+                             bool all_events, const std::atomic<bool>& stop) {
+  trace::instance_options options;
+  if (!all_events)
+    options.events = {trace::event_kind::tcp_send_reset, trace::event_kind::tcp_receive_reset};
+  // One port can be filtered in the kernel where the format allows; always again in user space.
+  if (f.ports.size() == 1) options.port = f.ports.front();
+  auto in = trace::instance::create(options);
+  if (!in) {
+    std::fprintf(stderr, "rstwatch-read: %s\n", rstwatch::format(in.error()).c_str());
+    return 1;
+  }
+  std::string_view text;
+  std::uint64_t number = 0;
+  while (!stop.load()) {
+    if (in->next_line(text, 100))
+      lines.line(text, ++number, "trace_pipe", counts);
+    else
+      lines.flush(counts);  // quiet for 100 ms: a held receive is no abort
+  }
+  lines.flush(counts);
+  return 0;
+}
+
+}  // namespace rstwatch::read
