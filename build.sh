@@ -58,6 +58,7 @@ gcc_build() {
 
 sanitize_build() {
   local flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+  flags+=" -fsanitize-ignorelist=$ROOT/.ci/sanitizer-ignorelist.txt"
   configure build/asan clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" \
     -DRSTWATCH_BUILD_BENCHMARKS=OFF -DRSTWATCH_PACKAGE_TESTS=OFF
