@@ -3,6 +3,8 @@
 #   ./build.sh demo   install what is needed, build, and run the main job
 #   ./build.sh test   install what is needed, build and run every test twice:
 #                     g++ Release, then clang++ with AddressSanitizer and UBSan
+#   ./build.sh fuzz   build the libFuzzer targets with clang, replay every corpus and
+#                     reproducer, then fuzz each for RSTWATCH_FUZZ_SECONDS (default 60)
 #   ./build.sh deps   only install the Debian packages
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -48,7 +50,8 @@ run_ctest() {
 }
 
 gcc_build() {
-  configure build/gcc g++-12 -DCMAKE_BUILD_TYPE=Release
+  # Fuzz targets build against the replay driver, so ctest replays their corpora too.
+  configure build/gcc g++-12 -DCMAKE_BUILD_TYPE=Release -DRSTWATCH_BUILD_FUZZERS=ON
   cmake --build build/gcc -j "$JOBS"
 }
 
@@ -56,8 +59,51 @@ sanitize_build() {
   local flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
   configure build/asan clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" \
-    -DRSTWATCH_BUILD_BENCHMARKS=OFF
+    -DRSTWATCH_BUILD_BENCHMARKS=OFF -DRSTWATCH_PACKAGE_TESTS=OFF
   cmake --build build/asan -j "$JOBS"
+}
+
+fuzz_stage() {
+  configure build/fuzz clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRSTWATCH_BUILD_FUZZERS=ON \
+    -DRSTWATCH_FUZZ_ENGINE=libfuzzer -DRSTWATCH_BUILD_TESTS=OFF -DRSTWATCH_BUILD_EXAMPLES=OFF \
+    -DRSTWATCH_BUILD_BENCHMARKS=OFF
+  cmake --build build/fuzz -j "$JOBS"
+  local seconds=${RSTWATCH_FUZZ_SECONDS:-60} targets=() t
+  for t in build/fuzz/fuzz/fuzz-*; do [[ -x $t ]] && targets+=("${t##*/fuzz-}"); done
+  if ((${#targets[@]} == 0)); then echo "no fuzz targets yet"; return 0; fi
+  mkdir -p build/fuzz/artifacts
+  echo "-- replaying corpora and reproducers (deterministic)"
+  for t in "${targets[@]}"; do
+    local dirs=()
+    for d in fuzz/corpus/$t fuzz/regressions/$t; do [[ -d $d ]] && dirs+=("$d"); done
+    ((${#dirs[@]})) && build/fuzz/fuzz/fuzz-$t -runs=0 "${dirs[@]}" 2>&1 | tail -1
+  done
+  echo "-- fuzzing each target for ${seconds}s, two at a time"
+  local failed=0 pids=() names=()
+  run_one() {
+    local t=$1 scratch=build/fuzz/scratch/$1 opts=(-max_total_time="$seconds" -timeout=5
+      -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/$1-)
+    mkdir -p "$scratch"
+    [[ -f fuzz/$t.dict ]] && opts+=(-dict=fuzz/$t.dict)
+    local ml=""
+    [[ -f fuzz/$t.options ]] && ml=$(sed -n 's/^max_len *= *//p' "fuzz/$t.options")
+    [[ -n $ml ]] && opts+=(-max_len="$ml")
+    local seeds=()
+    [[ -d fuzz/corpus/$t ]] && seeds+=(fuzz/corpus/$t)
+    build/fuzz/fuzz/fuzz-$t "${opts[@]}" "$scratch" "${seeds[@]}" >"build/fuzz/$t.log" 2>&1
+  }
+  for t in "${targets[@]}"; do
+    run_one "$t" & pids+=($!); names+=("$t")
+    if ((${#pids[@]} == 2)); then
+      for i in 0 1; do wait "${pids[$i]}" || { failed=1; echo "FINDING in ${names[$i]}:"; tail -30 "build/fuzz/${names[$i]}.log"; }; done
+      pids=(); names=()
+    fi
+  done
+  for i in "${!pids[@]}"; do wait "${pids[$i]}" || { failed=1; echo "FINDING in ${names[$i]}:"; tail -30 "build/fuzz/${names[$i]}.log"; }; done
+  for t in "${targets[@]}"; do
+    printf '%-16s %s\n' "$t" "$(grep -E 'stat::number_of_executed_units|cov:' "build/fuzz/$t.log" | tail -2 | tr '\n' ' ')"
+  done
+  return $failed
 }
 
 case "${1:-}" in
@@ -75,6 +121,12 @@ case "${1:-}" in
     echo "== clang++ 14, AddressSanitizer + UndefinedBehaviorSanitizer =="
     sanitize_build
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest build/asan
+    echo "== clang++ 14, libFuzzer =="
+    fuzz_stage
+    ;;
+  fuzz)
+    deps
+    fuzz_stage
     ;;
   *)
     sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2

@@ -3,4 +3,8 @@
 #pragma once
 
 #include <rstwatch/diagnostic.hpp>
+<<<<<<< HEAD
 #include <rstwatch/rules/parse.hpp>
+=======
+#include <rstwatch/netfilter.hpp>
+>>>>>>> main

@@ -1,0 +1,175 @@
+// The JSON contract of rstwatch-read: one object per reset event, every key always present,
+// null when unknown. The fuzz targets use this same header to check that what the reader
+// writes parses back to the same event.
+#pragma once
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cstdio>
+#include <ctime>
+#include <string>
+#include <string_view>
+
+#include <rstwatch/event.hpp>
+
+namespace rstwatch::read {
+
+// The keys, in the order they are written.
+inline constexpr std::string_view json_keys[] = {
+    "time", "uptime", "host", "prefix", "sender", "src",  "sport", "dst",   "dport",  "local",
+    "remote", "in",   "out",  "loopback", "seq",  "ack",  "flags", "origin", "event", "source"};
+
+// RFC 3339 text of an envelope time: as written when it carried an offset, else in the local
+// zone of this process (where syslog wrote it). Empty when the time or its year is unknown.
+inline std::string rfc3339(const civil_time& t) {
+  auto us = t.unix_microseconds();
+  if (!us) return {};
+  int offset = t.offset_minutes;
+  if (!t.has_offset) {
+    std::time_t secs = static_cast<std::time_t>(*us / 1000000);
+    std::tm local{};
+    localtime_r(&secs, &local);
+    offset = static_cast<int>(local.tm_gmtoff / 60);
+  }
+  char buf[48];
+  char sign = offset < 0 ? '-' : '+';
+  int off = offset < 0 ? -offset : offset;
+  int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02u:%02u:%02u", int(t.year),
+                        unsigned(t.month), unsigned(t.day), unsigned(t.hour), unsigned(t.minute),
+                        unsigned(t.second));
+  if (t.microsecond != 0)
+    n += std::snprintf(buf + n, sizeof buf - n, ".%06u", unsigned(t.microsecond));
+  if (offset == 0 && t.has_offset)
+    std::snprintf(buf + n, sizeof buf - n, "%s", "+00:00");
+  else
+    std::snprintf(buf + n, sizeof buf - n, "%c%02d:%02d", sign, off / 60, off % 60);
+  return buf;
+}
+
+// Seconds since boot with microseconds, e.g. 2347.180373.
+inline double uptime_seconds(kernel_uptime u) {
+  return static_cast<double>(u.microseconds) / 1e6;
+}
+
+namespace detail {
+
+// RFC 5952 text of `a` in `scratch` (at least ip_address::max_text_size bytes).
+inline std::string_view address_text(const ip_address& a, char* scratch) {
+  return std::string_view(scratch, static_cast<std::size_t>(a.to_chars(scratch) - scratch));
+}
+
+template <class Writer>
+void write_string(Writer& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+template <class Writer>
+void write_endpoint(Writer& w, const std::optional<endpoint>& e, char* scratch) {
+  if (!e) {
+    w.Null();
+    return;
+  }
+  w.StartObject();
+  w.Key("addr");
+  write_string(w, address_text(e->address, scratch));
+  w.Key("port");
+  w.Uint(e->port);
+  w.EndObject();
+}
+
+}  // namespace detail
+
+// Writes `e` as one JSON object. `source_name` is the file the event came from ("-" for stdin).
+template <class Writer>
+void write_event_json(Writer& w, const reset_event& e, std::string_view source_name) {
+  char addr[64];
+  const bool from_log = e.origin == event_origin::log;
+  w.StartObject();
+  w.Key("time");
+  if (std::string t = e.time ? rfc3339(*e.time) : std::string(); !t.empty())
+    detail::write_string(w, t);
+  else
+    w.Null();
+  w.Key("uptime");
+  if (e.uptime)
+    w.Double(uptime_seconds(*e.uptime));
+  else
+    w.Null();
+  w.Key("host");
+  if (e.host.empty())
+    w.Null();
+  else
+    detail::write_string(w, e.host);
+  w.Key("prefix");
+  if (from_log)
+    detail::write_string(w, e.prefix);
+  else
+    w.Null();
+  w.Key("sender");
+  detail::write_string(w, to_string(e.sender));
+  w.Key("src");
+  detail::write_string(w, detail::address_text(e.source.address, addr));
+  w.Key("sport");
+  w.Uint(e.source.port);
+  w.Key("dst");
+  detail::write_string(w, detail::address_text(e.destination.address, addr));
+  w.Key("dport");
+  w.Uint(e.destination.port);
+  w.Key("local");
+  detail::write_endpoint(w, e.local_endpoint(), addr);
+  w.Key("remote");
+  detail::write_endpoint(w, e.remote_endpoint(), addr);
+  // A LOG line always says IN= and OUT= (empty when the hook had no such device); a
+  // tracepoint knows no interface at all.
+  w.Key("in");
+  if (from_log)
+    detail::write_string(w, e.in_interface);
+  else
+    w.Null();
+  w.Key("out");
+  if (from_log)
+    detail::write_string(w, e.out_interface);
+  else
+    w.Null();
+  w.Key("loopback");
+  w.Bool(e.loopback);
+  w.Key("seq");
+  if (e.has_sequence)
+    w.Uint(e.sequence);
+  else
+    w.Null();
+  w.Key("ack");
+  if (e.has_sequence)
+    w.Uint(e.acknowledgment);
+  else
+    w.Null();
+  w.Key("flags");
+  w.StartArray();
+  for (std::size_t k = 0; k < std::size(tcp_flags::kernel_order); ++k)
+    if (e.flags.bits() & tcp_flags::kernel_order[k]) detail::write_string(w, tcp_flags::names[k]);
+  w.EndArray();
+  w.Key("origin");
+  detail::write_string(w, to_string(e.origin));
+  w.Key("event");
+  if (e.tracepoint.empty())
+    w.Null();
+  else
+    detail::write_string(w, e.tracepoint);
+  w.Key("source");
+  std::string src(source_name);
+  src += ':';
+  src += std::to_string(e.line_number);
+  detail::write_string(w, src);
+  w.EndObject();
+}
+
+// The event as one line of JSON text (no newline), for callers without a Writer of their own.
+inline std::string event_json(const reset_event& e, std::string_view source_name) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  write_event_json(w, e, source_name);
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+}  // namespace rstwatch::read
