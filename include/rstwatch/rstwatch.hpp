@@ -3,8 +3,5 @@
 #pragma once
 
 #include <rstwatch/diagnostic.hpp>
-<<<<<<< HEAD
-#include <rstwatch/rules/parse.hpp>
-=======
 #include <rstwatch/netfilter.hpp>
->>>>>>> main
+#include <rstwatch/rules/parse.hpp>
