@@ -3,7 +3,7 @@
 // throwaway namespace is the oracle for every case.
 #include <rstwatch/rules/parse.hpp>
 #include <rstwatch/rules/validate.hpp>
-#include <rstwatch/rules/views.hpp>
+#include <rstwatch/rules/check_rule.hpp>
 
 #include <cstdio>
 #include <filesystem>
@@ -19,7 +19,8 @@
 
 using namespace rstwatch;
 using namespace rstwatch::rules;
-using netfilter::family;
+using namespace rstwatch::rules::checks;
+using family = netfilter::family;
 
 namespace {
 

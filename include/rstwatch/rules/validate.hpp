@@ -14,7 +14,7 @@
 #include <rstwatch/diagnostic.hpp>
 #include <rstwatch/netfilter.hpp>
 #include <rstwatch/rules/ast.hpp>
-#include <rstwatch/rules/views.hpp>
+#include <rstwatch/rules/check_rule.hpp>
 
 namespace rstwatch::rules {
 
@@ -36,7 +36,7 @@ struct report {
   bool ok() const noexcept { return errors() == 0; }
 };
 
-namespace detail {
+namespace checks::detail {
 
 struct chain_state {
   std::optional<netfilter::hook> builtin;
@@ -352,11 +352,11 @@ class validator {
   std::map<std::string, bool> seen_builtin_;
 };
 
-}  // namespace detail
+}  // namespace checks::detail
 
 // Every error and warning of `f`, in file order.
 [[nodiscard]] inline report validate(const ast::file& f, const validate_options& o = {}) {
-  return detail::validator(f, o).run();
+  return checks::detail::validator(f, o).run();
 }
 
 // The report as a compiler prints it: each diagnostic, its source line and a caret.

@@ -16,7 +16,7 @@
 
 #include <rstwatch/netfilter.hpp>
 
-namespace rstwatch::rules {
+namespace rstwatch::rules::checks {
 
 // A parsed value, or the reason iptables would refuse the text.
 template <class T>
@@ -368,4 +368,4 @@ inline address_check check_addresses(std::string_view s, netfilter::family f) {
   return {};
 }
 
-}  // namespace rstwatch::rules
+}  // namespace rstwatch::rules::checks

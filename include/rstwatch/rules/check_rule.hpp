@@ -1,4 +1,4 @@
-// Typed views of one rule line: which command and chain, the base matches (-p -s -d -i -o),
+// The option checks of one rule line (namespace rules::checks), with typed views: which command and chain, the base matches (-p -s -d -i -o),
 // every match module and the target with the options iptables would hand each of them, and
 // the checks each extension makes of its own options. Table- and chain-level checks
 // (targets per hook, jumps, loops) live in validate.hpp.
@@ -23,9 +23,9 @@
 #include <rstwatch/diagnostic.hpp>
 #include <rstwatch/netfilter.hpp>
 #include <rstwatch/rules/ast.hpp>
-#include <rstwatch/rules/values.hpp>
+#include <rstwatch/rules/check_values.hpp>
 
-namespace rstwatch::rules {
+namespace rstwatch::rules::checks {
 
 // How an option's arguments are checked. `none` takes no argument, `tcp_flags` two, the rest
 // one.
@@ -885,4 +885,4 @@ inline std::optional<log_view> log_of(const rule_view& r) {
   return v;
 }
 
-}  // namespace rstwatch::rules
+}  // namespace rstwatch::rules::checks
