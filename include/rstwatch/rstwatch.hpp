@@ -5,3 +5,7 @@
 #include <rstwatch/diagnostic.hpp>
 #include <rstwatch/netfilter.hpp>
 #include <rstwatch/rules/parse.hpp>
+#include <rstwatch/rules/saved.hpp>
+#include <rstwatch/rules/views.hpp>
+#include <rstwatch/rules/check_rule.hpp>
+#include <rstwatch/rules/validate.hpp>

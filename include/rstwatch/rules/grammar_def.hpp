@@ -136,7 +136,7 @@ auto const word_def = x3::raw[+(x3::char_ - ' ' - '\t' - '\n')][make_token{}];
 // which '\\' takes the next byte literally, and the closing '"' ends the argument.
 auto const plain = x3::char_ - ' ' - '\t' - '\n' - '"';
 auto const quoted_part =
-    x3::lit('"') >> *((x3::lit('\\') >> (x3::char_ - '\n')) | (x3::char_ - '"' - '\\' - '\n')) >
+    (x3::lit('"') >> *((x3::lit('\\') >> (x3::char_ - '\n')) | (x3::char_ - '"' - '\\' - '\n'))) >
     closing_quote;
 auto const closing_quote_def = x3::lit('"');
 auto const any_token = x3::raw[(+plain >> -quoted_part) | quoted_part];
@@ -150,8 +150,8 @@ auto const argument_token_def = x3::raw[!bang >> !option_name >> any_token][make
 auto const no_intrapositioned_def = !(-blanks >> bang >> -blanks >> argument_token);
 
 auto const option_after_bang_def = &option_name;
-auto const option_def = -(bang >> -blanks > option_after_bang) >> option_name >>
-                        *(-blanks >> argument_token) > no_intrapositioned;
+auto const option_def = (-((bang >> -blanks) > option_after_bang) >> option_name >>
+                         *(-blanks >> argument_token)) > no_intrapositioned;
 auto const option_list_def = x3::expect[option] >> *(-blanks >> option) >> -blanks;
 
 auto const counter_number_def = x3::raw[+(x3::char_ - ':' - ']' - ' ' - '\t' - '\n')][make_token{}];
@@ -197,7 +197,7 @@ struct restore_file_class {
 };
 
 auto const restore_file_def =
-    *(detail::line >> detail::newline) >> -(!x3::eoi >> detail::line) > x3::eoi;
+    (*(detail::line >> detail::newline) >> -(!x3::eoi >> detail::line)) > x3::eoi;
 
 BOOST_SPIRIT_DEFINE(restore_file)
 

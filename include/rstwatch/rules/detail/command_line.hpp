@@ -1,0 +1,422 @@
+// One command line read the way iptables' do_parse() reads its argv (iptables/xshared.c):
+// the command, base options, -m/-j extensions with their options (getopt_long prefixes and
+// the implicit match -p loads included), and the canonical iptables-save text of the rule.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <rstwatch/diagnostic.hpp>
+#include <rstwatch/rules/ast.hpp>
+#include <rstwatch/rules/detail/extensions.hpp>
+#include <rstwatch/rules/detail/values.hpp>
+
+namespace rstwatch::rules {
+
+struct saved_rule {
+  std::string spec;  // everything after "-A CHAIN", with its leading space
+  std::uint64_t packets = 0, bytes = 0;
+  source_position where;  // the line that made it
+};
+
+}  // namespace rstwatch::rules
+
+namespace rstwatch::rules::detail {
+
+// iptables' own long options (iptables/xshared.c and iptables.c option tables) with the
+// letter each stands for. getopt_long also accepts any unambiguous prefix of a long name.
+struct base_option {
+  std::string_view name;
+  char letter;
+};
+inline constexpr base_option base_options[] = {
+    {"append", 'A'},        {"delete", 'D'},       {"check", 'C'},     {"insert", 'I'},
+    {"replace", 'R'},       {"list", 'L'},         {"list-rules", 'S'}, {"flush", 'F'},
+    {"zero", 'Z'},          {"new-chain", 'N'},    {"delete-chain", 'X'}, {"rename-chain", 'E'},
+    {"policy", 'P'},        {"source", 's'},       {"src", 's'},       {"destination", 'd'},
+    {"dst", 'd'},           {"protocol", 'p'},     {"in-interface", 'i'}, {"jump", 'j'},
+    {"table", 't'},         {"match", 'm'},        {"numeric", 'n'},   {"out-interface", 'o'},
+    {"verbose", 'v'},       {"wait", 'w'},         {"exact", 'x'},     {"fragment", 'f'},
+    {"version", 'V'},       {"help", 'h'},         {"line-numbers", '0'}, {"modprobe", 'M'},
+    {"set-counters", 'c'},  {"goto", 'g'},         {"ipv4", '4'},      {"ipv6", '6'},
+};
+
+inline std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+struct loaded_extension {
+  std::string name;
+  const extension* ext = nullptr;  // nullptr: not modelled, options kept as written
+  bool target = false;
+  std::vector<given_option> opts;
+  const ast::option* source = nullptr;
+};
+
+// A command line read the way do_parse() in iptables/xshared.c reads its argv.
+struct parsed_line {
+  char command = 0;  // A I D R N F X Z P E
+  const ast::option* command_option = nullptr;
+  std::vector<std::string> command_args;
+  bool has_rule = false;
+  saved_rule rule;
+  bool counters_given = false;  // -c
+  std::uint64_t packets = 0, bytes = 0;
+  std::string jump;  // -j/-g target name
+  std::vector<loaded_extension> matches;    // in load order, the implicit -p match included
+  std::optional<loaded_extension> target;  // -j or -g
+};
+
+inline diagnostic at(const ast::token& t, std::string message, std::string hint = {}) {
+  diagnostic d;
+  d.where = t.where;
+  d.message = std::move(message);
+  d.hint = std::move(hint);
+  return d;
+}
+
+inline std::optional<std::uint64_t> parse_counter(std::string_view s) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+  return parse_uint(s, ~std::uint64_t{0});
+}
+
+inline result<parsed_line> parse_command_line(const ast::rule_line& line, family fam) {
+  parsed_line out;
+  // Base rule fields.
+  std::optional<address> src, dst;
+  bool src_inv = false, dst_inv = false, in_inv = false, out_inv = false, proto_inv = false;
+  std::string in_if, out_if;
+  std::optional<std::uint8_t> proto;
+  bool frag = false, frag_inv = false;
+  std::vector<loaded_extension> matches;
+  std::optional<loaded_extension> target;
+  bool is_goto = false;
+
+  auto need_args = [&](const ast::option& o, std::size_t min, std::size_t max,
+                       std::string_view what) -> std::optional<diagnostic> {
+    if (o.args.size() < min)
+      return at(o.name, "option '" + std::string(o.name.text) + "' requires " + std::string(what));
+    if (o.args.size() > max)
+      return at(o.args[max], "Bad argument '" + o.args[max].value() + "'");
+    return std::nullopt;
+  };
+
+  for (const ast::option& o : line.options) {
+    std::string_view text = o.name.text;
+    bool invert = o.bang.present();
+    char letter = 0;
+    std::string_view long_name;
+    if (text.size() == 2 && text[0] == '-' && text[1] != '-') {
+      letter = text[1];
+    } else if (text.size() > 2 && text.substr(0, 2) == "--") {
+      long_name = text.substr(2);
+      // Exact base names first, then exact extension names, then unique prefixes.
+      for (auto& b : base_options)
+        if (b.name == long_name) letter = b.letter;
+    }
+
+    // Extension options: the newest loaded extension that has the name wins
+    // (xtables_merge_options() puts newer options first).
+    auto find_ext_option = [&](std::string_view name, bool prefix) -> std::pair<loaded_extension*, const option_spec*> {
+      std::vector<loaded_extension*> order;
+      if (target) order.push_back(&*target);
+      for (auto it = matches.rbegin(); it != matches.rend(); ++it) order.push_back(&*it);
+      for (auto* le : order) {
+        if (!le->ext) continue;
+        for (auto& spec : le->ext->options)
+          if (prefix ? spec.name.substr(0, name.size()) == name : spec.name == name) return {le, &spec};
+      }
+      return {nullptr, nullptr};
+    };
+
+    if (!letter && !long_name.empty()) {
+      auto [le, spec] = find_ext_option(long_name, false);
+      if (!le) {
+        // An unambiguous prefix of a base or extension option, as getopt_long() allows.
+        int hits = 0;
+        char base_hit = 0;
+        for (auto& b : base_options)
+          if (b.name.substr(0, long_name.size()) == long_name && b.letter != base_hit) {
+            ++hits;
+            base_hit = b.letter;
+          }
+        auto [ple, pspec] = find_ext_option(long_name, true);
+        if (ple) ++hits;
+        if (hits == 1 && base_hit) letter = base_hit;
+        else if (hits == 1) { le = ple; spec = pspec; }
+      }
+      if (!letter && !le && proto && !proto_inv) {
+        // do_parse() -> load_proto(): an unknown option with -p given loads the match named
+        // after the protocol (the implicit `-m tcp` iptables-save then prints).
+        std::string_view implicit = *proto == 6 ? "tcp" : *proto == 17 ? "udp"
+                                    : *proto == 1 && fam == family::ipv4 ? "icmp"
+                                    : *proto == 58 && fam == family::ipv6 ? "icmp6" : "";
+        const extension* e = implicit.empty() ? nullptr : find_extension(implicit, false);
+        bool already = false;
+        for (auto& m : matches) already = already || m.ext == e;
+        if (e && !already) {
+          for (auto& s : e->options)
+            if (s.name == long_name || s.name.substr(0, long_name.size()) == long_name) {
+              loaded_extension m;
+              m.name = std::string(implicit);
+              m.ext = e;
+              m.source = &o;
+              matches.push_back(std::move(m));
+              auto found = find_ext_option(long_name, false);
+              if (!found.first) found = find_ext_option(long_name, true);
+              le = found.first;
+              spec = found.second;
+              break;
+            }
+        }
+      }
+      if (!letter && !le) {
+        // A module rstwatch does not model takes every option given after it, as written.
+        loaded_extension* generic = nullptr;
+        if (target && !target->ext) generic = &*target;
+        else if (!matches.empty() && !matches.back().ext) generic = &matches.back();
+        if (generic) {
+          given_option g;
+          g.name = long_name;
+          g.invert = invert;
+          g.source = &o;
+          for (auto& a : o.args) g.args.push_back(std::string(a.text));
+          generic->opts.push_back(std::move(g));
+          continue;
+        }
+        std::string hint;
+        std::vector<std::string_view> known;
+        for (auto& b : base_options) known.push_back(b.name);
+        for (auto& m : matches)
+          if (m.ext) for (auto& s : m.ext->options) known.push_back(s.name);
+        if (target && target->ext) for (auto& s : target->ext->options) known.push_back(s.name);
+        if (proto && (*proto == 6 || *proto == 17))
+          for (auto& s : find_extension(*proto == 6 ? "tcp" : "udp", false)->options) known.push_back(s.name);
+        for (auto k : known) {
+          if (long_name.size() > k.size() && long_name.substr(0, k.size()) == k) {
+            hint = "did you mean '--" + std::string(k) + " " + std::string(long_name.substr(k.size())) + "'?";
+            break;
+          }
+        }
+        if (hint.empty())
+          for (auto k : known)
+            if (edit_distance(long_name, k) <= 2) {
+              hint = "did you mean '--" + std::string(k) + "'?";
+              break;
+            }
+        return at(o.name, "unknown option \"" + std::string(text) + "\"", hint);
+      }
+      if (le) {
+        std::size_t n = static_cast<std::size_t>(spec->nargs);
+        if (auto e = need_args(o, n, n, n == 0 ? "no argument" : n == 1 ? "an argument" : "two arguments"))
+          return *e;
+        given_option g;
+        g.name = spec->canon.empty() ? spec->name : spec->canon;
+        g.invert = invert;
+        g.source = &o;
+        for (auto& a : o.args) g.args.push_back(a.value());
+        le->opts.push_back(std::move(g));
+        continue;
+      }
+    }
+
+    if (!letter) {
+      // Short options of extensions (none of the modelled ones has one) and stray words.
+      return at(o.name, "unknown option \"" + std::string(text) + "\"");
+    }
+
+    auto cannot_invert = [&]() { return at(o.bang, "cannot have ! before " + std::string(text)); };
+    switch (letter) {
+      case 'A': case 'I': case 'D': case 'R': case 'N': case 'F': case 'X': case 'Z': case 'P':
+      case 'E': {
+        if (invert) return at(o.bang, "unexpected '!' flag");
+        if (out.command)
+          return at(o.name, std::string("Cannot use -") + letter + " with -" + out.command);
+        std::size_t lo = 0, hi = 0;
+        switch (letter) {
+          case 'A': case 'N': lo = hi = 1; break;
+          case 'I': case 'D': lo = 1; hi = 2; break;
+          case 'R': case 'P': case 'E': lo = hi = 2; break;
+          case 'F': case 'X': lo = 0; hi = 1; break;
+          case 'Z': lo = 0; hi = 2; break;
+        }
+        if (auto e = need_args(o, lo, hi, "a chain name")) return *e;
+        out.command = letter;
+        out.command_option = &o;
+        for (auto& a : o.args) out.command_args.push_back(a.value());
+        break;
+      }
+      case 'L': case 'S': case 'C': case 'h': case 'V': case 't':
+        return at(o.name, "option '" + std::string(text) + "' is not accepted in a restore file");
+      case 's': case 'd': {
+        if (auto e = need_args(o, 1, 1, "an address")) return *e;
+        std::string v = o.args[0].value();
+        auto a = parse_address(v, fam);
+        if (!a) {
+          bool name_like = v.find_first_not_of("0123456789./:abcdefABCDEF") != std::string::npos;
+          return at(o.args[0],
+                    name_like ? "host/network '" + v + "' not found: rstwatch does not resolve host names"
+                              : "bad address '" + v + "'",
+                    name_like ? "write a numeric address" : "");
+        }
+        (letter == 's' ? src : dst) = a;
+        (letter == 's' ? src_inv : dst_inv) = invert;
+        break;
+      }
+      case 'i': case 'o': {
+        if (auto e = need_args(o, 1, 1, "an interface")) return *e;
+        std::string v = o.args[0].value();
+        if (v.empty() || v.size() >= 16)
+          return at(o.args[0], "interface name '" + v + "' must be shorter than 16 characters");
+        (letter == 'i' ? in_if : out_if) = v;
+        (letter == 'i' ? in_inv : out_inv) = invert;
+        break;
+      }
+      case 'p': {
+        if (auto e = need_args(o, 1, 1, "a protocol")) return *e;
+        auto p = parse_protocol(o.args[0].value());
+        if (!p) return at(o.args[0], "unknown protocol '" + o.args[0].value() + "' specified");
+        proto = *p;
+        proto_inv = invert;
+        break;
+      }
+      case 'f':
+        if (auto e = need_args(o, 0, 0, "")) return *e;
+        frag = true;
+        frag_inv = invert;
+        break;
+      case 'm': {
+        if (invert) return at(o.bang, "unexpected ! flag before --match");
+        if (auto e = need_args(o, 1, 1, "a match name")) return *e;
+        loaded_extension m;
+        m.name = o.args[0].value();
+        m.ext = find_extension(m.name, false);
+        m.source = &o;
+        matches.push_back(std::move(m));
+        break;
+      }
+      case 'j': case 'g': {
+        if (invert) return cannot_invert();
+        if (auto e = need_args(o, 1, 1, "a target")) return *e;
+        if (target) return at(o.name, "multiple -j flags not allowed");
+        loaded_extension t;
+        t.name = o.args[0].value();
+        t.ext = letter == 'g' ? nullptr : find_extension(t.name, true);
+        t.target = true;
+        t.source = &o;
+        target = std::move(t);
+        is_goto = letter == 'g';
+        out.jump = target->name;
+        break;
+      }
+      case 'c': {
+        if (invert) return cannot_invert();
+        if (auto e = need_args(o, 2, 2, "packet and byte counters")) return *e;
+        auto p = parse_counter(o.args[0].value());
+        auto b = parse_counter(o.args[1].value());
+        if (!p) return at(o.args[0], "Packet counter not numeric");
+        if (!b) return at(o.args[1], "Byte counter not numeric");
+        if (out.counters_given) return at(o.name, "multiple -c flags not allowed");
+        out.counters_given = true;
+        out.packets = *p;
+        out.bytes = *b;
+        break;
+      }
+      case '4':
+        if (fam != family::ipv4) return at(o.name, "This is an IPv6 rule file: -4 skips the line");
+        break;
+      case '6':
+        if (fam != family::ipv6) return at(o.name, "This is an IPv4 rule file: -6 skips the line");
+        break;
+      default:
+        return at(o.name, "option '" + std::string(text) + "' is not accepted in a restore file");
+    }
+  }
+
+  if (!out.command) {
+    diagnostic d;
+    if (!line.options.empty()) d.where = line.options.front().name.where;
+    d.message = "no command specified";
+    d.hint = "start the line with -A, -I, -D, -R, -N, -F, -X, -Z, -P or -E";
+    return d;
+  }
+  bool takes_rule = out.command == 'A' || out.command == 'I' || out.command == 'R' ||
+                    (out.command == 'D' && out.command_args.size() == 1);
+  bool has_rule_options = src || dst || !in_if.empty() || !out_if.empty() || proto || frag ||
+                          !matches.empty() || target;
+  if (!takes_rule && has_rule_options)
+    return at(out.command_option->name,
+              std::string("rule options are not allowed with -") + out.command);
+  if (!takes_rule) return out;
+
+  // Canonical text, in print_ipv4()/print_ipv6()-then-matches-then-target order
+  // (iptables/nft-ipv4.c, nft-ipv6.c, nft-shared.c save_rule_details()).
+  std::string& s = out.rule.spec;
+  auto addr = [&](const std::optional<address>& a, bool neg, char letter) {
+    if (!a || (matches_everything(*a) && !neg)) return;
+    s += neg ? " ! -" : " -";
+    s += letter;
+    s += " " + print_address(*a);
+  };
+  addr(src, src_inv, 's');
+  addr(dst, dst_inv, 'd');
+  auto iface = [&](const std::string& name, bool neg, char letter) {
+    if (name.empty() || (name == "+" && !neg)) return;
+    s += neg ? " ! -" : " -";
+    s += letter;
+    s += " " + name;
+  };
+  iface(in_if, in_inv, 'i');
+  iface(out_if, out_inv, 'o');
+  if (proto && (*proto != 0 || proto_inv))
+    s += std::string(proto_inv ? " ! -p " : " -p ") + print_protocol(*proto, fam);
+  if (frag) {
+    if (fam == family::ipv6) return at(line.options.front().name, "-f is not supported by ip6tables");
+    s += frag_inv ? " ! -f" : " -f";
+  }
+  auto emit = [&](const loaded_extension& e) -> std::optional<diagnostic> {
+    if (e.ext) {
+      save_input in{e.opts, fam, proto.value_or(0)};
+      auto r = e.ext->save(in);
+      if (!r) {
+        diagnostic d = r.error();
+        if (d.where.line == 0 && e.source) d.where = e.source->name.where;
+        return d;
+      }
+      s += *r;
+      return std::nullopt;
+    }
+    for (auto& g : e.opts) {
+      s += g.invert ? " ! --" : " --";
+      s += g.name;
+      for (auto& a : g.args) s += " " + a;
+    }
+    return std::nullopt;
+  };
+  for (auto& m : matches) {
+    s += " -m " + m.name;
+    if (auto d = emit(m)) return *d;
+  }
+  if (target) {
+    s += (is_goto ? " -g " : " -j ") + target->name;
+    if (auto d = emit(*target)) return *d;
+  }
+  out.has_rule = true;
+  out.matches = std::move(matches);
+  out.target = std::move(target);
+  return out;
+}
+
+}  // namespace rstwatch::rules::detail

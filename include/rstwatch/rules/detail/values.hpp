@@ -1,0 +1,254 @@
+// Value parsers and printers shared by the canonical forms of iptables options: addresses and
+// masks, ports and services, numbers with masks, and iptables-save's quoting of strings.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netdb.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace rstwatch::rules {
+
+enum class family : std::uint8_t { ipv4, ipv6 };
+
+}  // namespace rstwatch::rules
+
+namespace rstwatch::rules::detail {
+
+// iptables-save quotes a value unless it is made only of [_-0-9a-zA-Z], and escapes '"', '\\'
+// and '\'' inside the quotes (libxtables/xtables.c xtables_save_string()).
+inline std::string save_string(std::string_view value) {
+  static constexpr std::string_view plain =
+      "_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  bool quote = value.empty() || value.find_first_not_of(plain) != std::string_view::npos;
+  if (!quote) return std::string(value);
+  std::string s = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\' || c == '\'') s += '\\';
+    s += c;
+  }
+  return s + "\"";
+}
+
+inline std::string hex(std::uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%x", v);
+  return buf;
+}
+
+// An unsigned number as xtables_strtoul() reads it (base 0: decimal, 0x hex, 0 octal).
+inline std::optional<std::uint64_t> parse_uint(std::string_view s, std::uint64_t max) {
+  if (s.empty() || s.size() > 24 || s[0] == '-' || s[0] == '+' || s[0] == ' ') return std::nullopt;
+  std::string tmp(s);
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(tmp.c_str(), &end, 0);
+  if (errno != 0 || end != tmp.c_str() + tmp.size() || v > max) return std::nullopt;
+  return v;
+}
+
+inline std::optional<std::uint32_t> parse_u32(std::string_view s) {
+  auto v = parse_uint(s, 0xffffffffu);
+  if (!v) return std::nullopt;
+  return static_cast<std::uint32_t>(*v);
+}
+
+// `value[/mask]` as the mark and connmark matches and targets read it.
+struct value_mask {
+  std::uint32_t value = 0;
+  std::uint32_t mask = 0xffffffffu;
+  bool has_mask = false;
+};
+
+inline std::optional<value_mask> parse_value_mask(std::string_view s) {
+  value_mask vm;
+  auto slash = s.find('/');
+  auto v = parse_u32(s.substr(0, slash));
+  if (!v) return std::nullopt;
+  vm.value = *v;
+  if (slash != std::string_view::npos) {
+    auto m = parse_u32(s.substr(slash + 1));
+    if (!m) return std::nullopt;
+    vm.mask = *m;
+    vm.has_mask = true;
+  }
+  return vm;
+}
+
+// A port number or a service name from the services database, as xtables_parse_port() does.
+inline std::optional<std::uint16_t> parse_port(std::string_view s, std::string_view proto) {
+  if (s.empty()) return std::nullopt;
+  if (auto n = parse_uint(s, 0xffff); n && s.find_first_not_of("0123456789") == std::string_view::npos)
+    return static_cast<std::uint16_t>(*n);
+  std::string name(s), p(proto);
+  if (const servent* se = ::getservbyname(name.c_str(), p.empty() ? nullptr : p.c_str()))
+    return static_cast<std::uint16_t>(ntohs(static_cast<std::uint16_t>(se->s_port)));
+  return std::nullopt;
+}
+
+struct port_range {
+  std::uint16_t low = 0;
+  std::uint16_t high = 0xffff;
+};
+
+// `a`, `a:b`, `a:` or `:b` (libxt_tcp.c parse_tcp_ports()).
+inline std::optional<port_range> parse_port_range(std::string_view s, std::string_view proto) {
+  auto colon = s.find(':');
+  port_range r;
+  if (colon == std::string_view::npos) {
+    auto p = parse_port(s, proto);
+    if (!p) return std::nullopt;
+    r.low = r.high = *p;
+    return r;
+  }
+  std::string_view a = s.substr(0, colon), b = s.substr(colon + 1);
+  if (!a.empty()) {
+    auto p = parse_port(a, proto);
+    if (!p) return std::nullopt;
+    r.low = *p;
+  }
+  if (!b.empty()) {
+    auto p = parse_port(b, proto);
+    if (!p) return std::nullopt;
+    r.high = *p;
+  }
+  if (r.low > r.high) return std::nullopt;
+  return r;
+}
+
+inline std::string print_port_range(port_range r, char sep = ':') {
+  if (r.low == r.high) return std::to_string(r.low);
+  return std::to_string(r.low) + sep + std::to_string(r.high);
+}
+
+// An address and mask as -s/-d hold them (network byte order for IPv4, bytes for IPv6).
+struct address {
+  family fam = family::ipv4;
+  unsigned char addr[16] = {};
+  unsigned char mask[16] = {};
+};
+
+inline int mask_to_prefix(const unsigned char* mask, int bytes) {
+  int bits = 0;
+  int i = 0;
+  for (; i < bytes && mask[i] == 0xff; ++i) bits += 8;
+  if (i < bytes) {
+    unsigned char m = mask[i];
+    int b = 0;
+    while (m & 0x80) {
+      ++b;
+      m = static_cast<unsigned char>(m << 1);
+    }
+    if (m != 0) return -1;
+    bits += b;
+    for (++i; i < bytes; ++i)
+      if (mask[i] != 0) return -1;
+  }
+  return bits;
+}
+
+inline void prefix_to_mask(int prefix, unsigned char* mask, int bytes) {
+  for (int i = 0; i < bytes; ++i) {
+    int b = prefix - 8 * i;
+    mask[i] = b >= 8 ? 0xff : b <= 0 ? 0 : static_cast<unsigned char>(0xff << (8 - b));
+  }
+}
+
+// Numeric addresses only: iptables resolves host names when it loads a rule, rstwatch never
+// does (a name yields nullopt and the caller says so).
+inline std::optional<address> parse_address(std::string_view s, family fam) {
+  address a;
+  a.fam = fam;
+  const int bytes = fam == family::ipv4 ? 4 : 16;
+  const int af = fam == family::ipv4 ? AF_INET : AF_INET6;
+  auto slash = s.find('/');
+  std::string host(s.substr(0, slash));
+  if (::inet_pton(af, host.c_str(), a.addr) != 1) return std::nullopt;
+  if (slash == std::string_view::npos) {
+    prefix_to_mask(bytes * 8, a.mask, bytes);
+  } else {
+    std::string_view m = s.substr(slash + 1);
+    if (!m.empty() && m.find_first_not_of("0123456789") == std::string_view::npos) {
+      auto p = parse_uint(m, static_cast<std::uint64_t>(bytes) * 8);
+      if (!p) return std::nullopt;
+      prefix_to_mask(static_cast<int>(*p), a.mask, bytes);
+    } else {
+      std::string ms(m);
+      if (::inet_pton(af, ms.c_str(), a.mask) != 1) return std::nullopt;
+    }
+  }
+  for (int i = 0; i < bytes; ++i) a.addr[i] &= a.mask[i];
+  return a;
+}
+
+inline std::string print_host(const unsigned char* addr, family fam) {
+  char buf[INET6_ADDRSTRLEN];
+  ::inet_ntop(fam == family::ipv4 ? AF_INET : AF_INET6, addr, buf, sizeof buf);
+  return buf;
+}
+
+inline bool all_zero(const unsigned char* p, int bytes) {
+  for (int i = 0; i < bytes; ++i)
+    if (p[i]) return false;
+  return true;
+}
+
+// `addr/prefix`, or `addr/dotted-mask` when the mask is not a prefix (iptables/xshared.c
+// save_ipv4_addr(), save_ipv6_addr()).
+inline std::string print_address(const address& a) {
+  const int bytes = a.fam == family::ipv4 ? 4 : 16;
+  int prefix = mask_to_prefix(a.mask, bytes);
+  std::string s = print_host(a.addr, a.fam) + "/";
+  s += prefix >= 0 ? std::to_string(prefix) : print_host(a.mask, a.fam);
+  return s;
+}
+
+// Whether -s/-d with this value is left out of iptables-save output: a zero mask matches all.
+inline bool matches_everything(const address& a) {
+  return all_zero(a.mask, a.fam == family::ipv4 ? 4 : 16);
+}
+
+// Protocol names iptables itself knows before asking /etc/protocols (libxtables/xtables.c
+// xtables_chain_protos[]); -p prints the name whenever one exists.
+struct protocol_name {
+  std::string_view name;
+  std::uint8_t number;
+};
+inline constexpr protocol_name chain_protos[] = {
+    {"tcp", 6},     {"sctp", 132}, {"udp", 17},  {"udplite", 136}, {"icmp", 1},
+    {"icmpv6", 58}, {"ipv6-icmp", 58}, {"esp", 50}, {"ah", 51},    {"ipv6-mh", 135},
+    {"mh", 135},    {"all", 0}};
+
+inline std::optional<std::uint8_t> parse_protocol(std::string_view s) {
+  if (s.find_first_not_of("0123456789") == std::string_view::npos) {
+    auto n = parse_uint(s, 255);
+    if (!n) return std::nullopt;
+    return static_cast<std::uint8_t>(*n);
+  }
+  std::string lower;
+  for (char c : s) lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  for (auto& p : chain_protos)
+    if (p.name == lower) return p.number;
+  if (const protoent* pe = ::getprotobyname(lower.c_str()))
+    return static_cast<std::uint8_t>(pe->p_proto);
+  return std::nullopt;
+}
+
+// The name -p prints for a protocol number. ip6tables prints 58 as ipv6-icmp, the name
+// /etc/protocols gives it; iptables' own table has icmpv6 first but save goes by number.
+inline std::string print_protocol(std::uint8_t n, family fam) {
+  if (n == 58) return "ipv6-icmp";
+  (void)fam;
+  for (auto& p : chain_protos)
+    if (p.number == n && p.name != "all") return std::string(p.name);
+  if (const protoent* pe = ::getprotobynumber(n)) return pe->p_name;
+  return std::to_string(n);
+}
+
+}  // namespace rstwatch::rules::detail

@@ -1,0 +1,419 @@
+// Evaluate a restore file as iptables-restore 1.8.9 (nf_tables) would, and print the resulting
+// ruleset byte for byte as iptables-save / ip6tables-save print it (without their dated
+// "# Generated" and "# Completed" lines).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <rstwatch/diagnostic.hpp>
+#include <rstwatch/rules/ast.hpp>
+#include <rstwatch/rules/detail/command_line.hpp>
+#include <rstwatch/rules/detail/extensions.hpp>
+#include <rstwatch/rules/detail/values.hpp>
+
+namespace rstwatch::rules {
+
+struct restore_options {
+  family fam = family::ipv4;
+  bool counters = false;  // iptables-restore --counters: use [p:b] prefixes and chain counters
+  bool noflush = false;   // iptables-restore --noflush: tables are not emptied first
+  std::string file_name;  // for diagnostics
+};
+
+struct save_options {
+  bool counters = false;  // iptables-save --counters: print [p:b] before every rule
+};
+
+struct saved_chain {
+  std::string name;
+  bool builtin = false;
+  std::string policy = "ACCEPT";  // built-in chains only
+  std::uint64_t packets = 0, bytes = 0;
+  std::vector<saved_rule> rules;
+};
+
+struct saved_table {
+  std::string_view name;
+  bool exists = false;
+  std::vector<saved_chain> chains;  // built-in chains first, in hook order
+};
+
+// The kernel's ruleset as iptables-save sees it after one or more restores.
+struct ruleset {
+  family fam = family::ipv4;
+  std::vector<saved_table> tables;  // in iptables-save's order
+};
+
+namespace detail {
+
+// iptables-nft lists tables in the order of its nft_table_type enum (iptables/nft.h) and each
+// table's base chains in hook order (iptables/nft.c xtables_ipv4[]), then user chains by name.
+struct table_info {
+  std::string_view name;
+  std::vector<std::string_view> builtins;
+};
+inline const std::vector<table_info>& table_infos() {
+  static const std::vector<table_info> t = {
+      {"mangle", {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"}},
+      {"security", {"INPUT", "FORWARD", "OUTPUT"}},
+      {"raw", {"PREROUTING", "OUTPUT"}},
+      {"filter", {"INPUT", "FORWARD", "OUTPUT"}},
+      {"nat", {"PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"}},
+  };
+  return t;
+}
+
+inline ruleset empty_ruleset(family fam) {
+  ruleset r;
+  r.fam = fam;
+  for (auto& ti : table_infos()) {
+    saved_table t;
+    t.name = ti.name;
+    for (auto b : ti.builtins) {
+      saved_chain c;
+      c.name = std::string(b);
+      c.builtin = true;
+      t.chains.push_back(std::move(c));
+    }
+    r.tables.push_back(std::move(t));
+  }
+  return r;
+}
+
+inline void reset_table(saved_table& t) {
+  t.exists = false;
+  t.chains.erase(std::remove_if(t.chains.begin(), t.chains.end(),
+                                [](const saved_chain& c) { return !c.builtin; }),
+                 t.chains.end());
+  for (auto& c : t.chains) {
+    c.rules.clear();
+    c.policy = "ACCEPT";
+    c.packets = c.bytes = 0;
+  }
+}
+
+inline saved_chain* find_chain(saved_table& t, std::string_view name) {
+  for (auto& c : t.chains)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+inline void sort_user_chains(saved_table& t) {
+  auto first_user = std::find_if(t.chains.begin(), t.chains.end(),
+                                 [](const saved_chain& c) { return !c.builtin; });
+  std::sort(first_user, t.chains.end(),
+            [](const saved_chain& a, const saved_chain& b) { return a.name < b.name; });
+}
+
+inline diagnostic line_error(const ast::line& l, std::string message, std::string hint = {}) {
+  diagnostic d;
+  d.where = l.text.where;
+  d.message = std::move(message);
+  d.hint = std::move(hint);
+  return d;
+}
+
+inline bool valid_policy(std::string_view p) { return p == "ACCEPT" || p == "DROP"; }
+
+}  // namespace detail
+
+// A kernel with no rules loaded: what a fresh network namespace holds.
+inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_ruleset(fam); }
+
+// Applies `file` to `rs` as `iptables-restore [--counters] [--noflush]` does. On error the
+// diagnostic names the line (and column) iptables would refuse, and `rs` is unchanged.
+[[nodiscard]] inline result<ruleset> restore(ruleset rs, const ast::file& file,
+                                             const restore_options& opt = {}) {
+  using namespace detail;
+  auto fail = [&](diagnostic d) -> result<ruleset> {
+    d.file = opt.file_name;
+    return d;
+  };
+  saved_table* table = nullptr;
+  std::string_view table_name;
+  for (const ast::line& l : file.lines) {
+    switch (l.kind) {
+      case ast::line_kind::blank:
+      case ast::line_kind::comment:
+        break;
+      case ast::line_kind::table: {
+        if (table)
+          return fail(line_error(l, "Bad argument '" + std::string(l.text.text) + "'",
+                                 "COMMIT table " + std::string(table_name) + " before starting another"));
+        for (auto& t : rs.tables)
+          if (t.name == l.table.text) table = &t;
+        if (!table) {
+          diagnostic d = at(l.table, "table '" + std::string(l.table.text) + "' does not exist");
+          d.hint = "tables are raw, mangle, nat, filter and security";
+          return fail(d);
+        }
+        table_name = table->name;
+        if (!opt.noflush) reset_table(*table);
+        break;
+      }
+      case ast::line_kind::chain: {
+        if (!table) return fail(line_error(l, "chain line outside a table", "start a table with *filter"));
+        const ast::chain_line& c = l.chain;
+        if (c.name.text.size() >= 29)
+          return fail(at(c.name, "chain name '" + std::string(c.name.text) + "' too long (must be under 29 chars)"));
+        saved_chain* ch = find_chain(*table, c.name.text);
+        if (ch && ch->builtin) {
+          if (c.policy.text != "-") {
+            if (!valid_policy(c.policy.text))
+              return fail(at(c.policy, "bad built-in chain policy '" + std::string(c.policy.text) + "'"));
+            ch->policy = std::string(c.policy.text);
+          }
+          if (opt.counters) {
+            auto p = c.count.present() ? parse_counter(c.count.packets.text) : std::nullopt;
+            auto b = c.count.present() ? parse_counter(c.count.bytes.text) : std::nullopt;
+            if (!p || !b)
+              return fail(at(c.count.present() ? c.count.packets : c.policy,
+                             "invalid policy counters for chain '" + std::string(c.name.text) + "'"));
+            ch->packets = *p;
+            ch->bytes = *b;
+          }
+        } else if (ch) {
+          ch->rules.clear();  // a user chain listed again is flushed (nft_chain_restore())
+        } else {
+          saved_chain n;
+          n.name = std::string(c.name.text);
+          table->chains.push_back(std::move(n));
+          sort_user_chains(*table);
+        }
+        table->exists = true;
+        break;
+      }
+      case ast::line_kind::commit:
+        if (!table) return fail(line_error(l, "COMMIT outside a table"));
+        table = nullptr;
+        break;
+      case ast::line_kind::rule: {
+        if (!table) return fail(line_error(l, "command outside a table", "start a table with *filter"));
+        auto parsed = parse_command_line(l.rule, rs.fam);
+        if (!parsed) return fail(std::move(parsed).error());
+        parsed_line& p = *parsed;
+        const ast::option& cmd = *p.command_option;
+        auto chain_arg = [&](std::size_t i) -> const ast::token& { return cmd.args.at(i); };
+        auto need_chain = [&](std::size_t i) -> saved_chain* {
+          return find_chain(*table, p.command_args.at(i));
+        };
+        auto no_chain = [&](std::size_t i) {
+          return fail(at(chain_arg(i), "chain '" + p.command_args.at(i) + "' does not exist in table " +
+                                           std::string(table->name)));
+        };
+        auto rule_number = [&](std::size_t i, std::size_t max) -> std::optional<std::size_t> {
+          auto n = parse_uint(p.command_args.at(i), max);
+          if (!n || *n == 0) return std::nullopt;
+          return static_cast<std::size_t>(*n);
+        };
+        if (p.has_rule) {
+          p.rule.where = l.text.where;
+          if (l.rule.prefix.present() && opt.counters) {
+            if (p.counters_given)
+              return fail(at(l.rule.prefix.packets, "multiple -c flags not allowed",
+                             "give counters either as [p:b] or with -c"));
+            auto pk = parse_counter(l.rule.prefix.packets.text);
+            auto by = parse_counter(l.rule.prefix.bytes.text);
+            if (!pk || !by) return fail(at(l.rule.prefix.packets, "counters are not numeric"));
+            p.packets = *pk;
+            p.bytes = *by;
+          }
+          p.rule.packets = p.packets;
+          p.rule.bytes = p.bytes;
+        }
+        switch (p.command) {
+          case 'A': {
+            saved_chain* ch = need_chain(0);
+            if (!ch) return no_chain(0);
+            ch->rules.push_back(p.rule);
+            break;
+          }
+          case 'I': {
+            saved_chain* ch = need_chain(0);
+            if (!ch) return no_chain(0);
+            std::size_t pos = 1;
+            if (p.command_args.size() == 2) {
+              auto n = rule_number(1, ch->rules.size() + 1);
+              if (!n) return fail(at(chain_arg(1), "Index of insertion too big"));
+              pos = *n;
+            }
+            ch->rules.insert(ch->rules.begin() + static_cast<std::ptrdiff_t>(pos - 1), p.rule);
+            break;
+          }
+          case 'R': {
+            saved_chain* ch = need_chain(0);
+            if (!ch) return no_chain(0);
+            auto n = rule_number(1, ch->rules.size());
+            if (!n) return fail(at(chain_arg(1), "Index of replacement too big"));
+            ch->rules[*n - 1] = p.rule;
+            break;
+          }
+          case 'D': {
+            saved_chain* ch = need_chain(0);
+            if (!ch) return no_chain(0);
+            if (p.command_args.size() == 2) {
+              auto n = rule_number(1, ch->rules.size());
+              if (!n) return fail(at(chain_arg(1), "Index of deletion too big"));
+              ch->rules.erase(ch->rules.begin() + static_cast<std::ptrdiff_t>(*n - 1));
+            } else {
+              auto it = std::find_if(ch->rules.begin(), ch->rules.end(),
+                                     [&](const saved_rule& r) { return r.spec == p.rule.spec; });
+              if (it == ch->rules.end())
+                return fail(line_error(l, "Bad rule (does a matching rule exist in that chain?)"));
+              ch->rules.erase(it);
+            }
+            break;
+          }
+          case 'N': {
+            if (p.command_args[0].size() >= 29)
+              return fail(at(chain_arg(0), "chain name '" + p.command_args[0] + "' too long (must be under 29 chars)"));
+            if (need_chain(0)) return fail(at(chain_arg(0), "Chain already exists"));
+            saved_chain n;
+            n.name = p.command_args[0];
+            table->chains.push_back(std::move(n));
+            sort_user_chains(*table);
+            break;
+          }
+          case 'F': {
+            if (p.command_args.empty()) {
+              for (auto& c : table->chains) c.rules.clear();
+            } else {
+              saved_chain* ch = need_chain(0);
+              if (!ch) return no_chain(0);
+              ch->rules.clear();
+            }
+            break;
+          }
+          case 'Z': {
+            auto zero = [](saved_chain& c) {
+              c.packets = c.bytes = 0;
+              for (auto& r : c.rules) r.packets = r.bytes = 0;
+            };
+            if (p.command_args.empty()) {
+              for (auto& c : table->chains) zero(c);
+            } else {
+              saved_chain* ch = need_chain(0);
+              if (!ch) return no_chain(0);
+              zero(*ch);
+            }
+            break;
+          }
+          case 'X': {
+            auto referenced = [&](std::string_view name) {
+              for (auto& c : table->chains)
+                for (auto& r : c.rules) {
+                  auto j = r.spec.find(" -j " + std::string(name));
+                  auto g = r.spec.find(" -g " + std::string(name));
+                  for (auto pos : {j, g})
+                    if (pos != std::string::npos) {
+                      auto end = pos + 4 + name.size();
+                      if (end == r.spec.size() || r.spec[end] == ' ') return true;
+                    }
+                }
+              return false;
+            };
+            if (p.command_args.empty()) {
+              table->chains.erase(std::remove_if(table->chains.begin(), table->chains.end(),
+                                                 [&](const saved_chain& c) {
+                                                   return !c.builtin && c.rules.empty() && !referenced(c.name);
+                                                 }),
+                                  table->chains.end());
+            } else {
+              saved_chain* ch = need_chain(0);
+              if (!ch) return no_chain(0);
+              if (ch->builtin) return fail(at(chain_arg(0), "Can't delete built-in chain"));
+              if (!ch->rules.empty()) return fail(at(chain_arg(0), "Directory not empty (chain has rules)"));
+              if (referenced(ch->name)) return fail(at(chain_arg(0), "Too many links (chain is referenced)"));
+              std::string name = ch->name;
+              table->chains.erase(std::remove_if(table->chains.begin(), table->chains.end(),
+                                                 [&](const saved_chain& c) { return c.name == name; }),
+                                  table->chains.end());
+            }
+            break;
+          }
+          case 'P': {
+            saved_chain* ch = need_chain(0);
+            if (!ch) return no_chain(0);
+            if (!ch->builtin) return fail(at(chain_arg(0), "Chain '" + ch->name + "' is not a built-in chain: it has no policy"));
+            if (!valid_policy(p.command_args[1]))
+              return fail(at(chain_arg(1), "bad policy '" + p.command_args[1] + "'"));
+            ch->policy = p.command_args[1];
+            break;
+          }
+          case 'E': {
+            saved_chain* ch = need_chain(0);
+            if (!ch) return no_chain(0);
+            if (ch->builtin) return fail(at(chain_arg(0), "Can't rename built-in chain"));
+            if (need_chain(1)) return fail(at(chain_arg(1), "File exists (chain already exists)"));
+            if (p.command_args[1].size() >= 29)
+              return fail(at(chain_arg(1), "chain name too long (must be under 29 chars)"));
+            std::string old = ch->name;
+            ch->name = p.command_args[1];
+            for (auto& c : table->chains)
+              for (auto& r : c.rules)
+                for (std::string_view flag : {" -j ", " -g "}) {
+                  std::string from = std::string(flag) + old;
+                  auto pos = r.spec.find(from);
+                  if (pos != std::string::npos &&
+                      (pos + from.size() == r.spec.size() || r.spec[pos + from.size()] == ' '))
+                    r.spec.replace(pos, from.size(), std::string(flag) + p.command_args[1]);
+                }
+            sort_user_chains(*table);
+            break;
+          }
+        }
+        table->exists = true;
+        break;
+      }
+    }
+  }
+  if (table) {
+    diagnostic d;
+    d.where = {static_cast<std::uint32_t>(file.lines.size() + 1), 1};
+    if (!file.source.empty() && file.source.back() != '\n') d.where.line -= 1;
+    d.message = "COMMIT expected";
+    d.hint = "end table " + std::string(table_name) + " with a COMMIT line";
+    return fail(d);
+  }
+  return rs;
+}
+
+// What `iptables-save [-c]` prints for `rs`, without the dated comment lines.
+inline std::string print_saved(const ruleset& rs, const save_options& opt = {}) {
+  std::string out;
+  for (const saved_table& t : rs.tables) {
+    if (!t.exists) continue;
+    out += "*";
+    out += t.name;
+    out += "\n";
+    for (const saved_chain& c : t.chains) {
+      out += ":" + c.name + " " + (c.builtin ? c.policy : "-") + " [" +
+             std::to_string(c.builtin ? c.packets : 0) + ":" +
+             std::to_string(c.builtin ? c.bytes : 0) + "]\n";
+    }
+    for (const saved_chain& c : t.chains)
+      for (const saved_rule& r : c.rules) {
+        if (opt.counters)
+          out += "[" + std::to_string(r.packets) + ":" + std::to_string(r.bytes) + "] ";
+        out += "-A " + c.name + r.spec + "\n";
+      }
+    out += "COMMIT\n";
+  }
+  return out;
+}
+
+// The file restored into an empty kernel, printed as iptables-save prints it.
+[[nodiscard]] inline result<std::string> print_saved(const ast::file& file,
+                                                     const restore_options& ropt = {},
+                                                     const save_options& sopt = {}) {
+  auto rs = restore(empty_ruleset(ropt.fam), file, ropt);
+  if (!rs) return std::move(rs).error();
+  return print_saved(*rs, sopt);
+}
+
+}  // namespace rstwatch::rules
