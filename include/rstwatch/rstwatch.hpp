@@ -9,3 +9,5 @@
 #include <rstwatch/rules/views.hpp>
 #include <rstwatch/rules/check_rule.hpp>
 #include <rstwatch/rules/validate.hpp>
+#include <rstwatch/rules/build.hpp>
+#include <rstwatch/rules/nft.hpp>
