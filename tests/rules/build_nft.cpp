@@ -1,5 +1,8 @@
 // Specification of the rule builder and of to_nft(): the builder's text is what iptables-save
 // prints, the nft script passes `nft -c`, and its LOG rules log what the iptables rules log.
+// The umbrella header first: it must compile with every rules header in one unit.
+#include <rstwatch/rstwatch.hpp>
+
 #include <rstwatch/rules/build.hpp>
 #include <rstwatch/rules/nft.hpp>
 #include <rstwatch/rules/parse.hpp>

@@ -384,7 +384,6 @@ struct nft_table {
 // The nftables script for `f`, or the first rule that has no translation (named with its line).
 // Validate the file first: to_nft assumes iptables would accept it.
 [[nodiscard]] inline result<std::string> to_nft(const ast::file& f, const nft_options& o = {}) {
-  using namespace checks;
   namespace nd = checks::detail;
   std::vector<nd::nft_table> tables;
   auto failure = [&](const ast::token& at, const ast::line& l, std::string why) {
@@ -414,14 +413,14 @@ struct nft_table {
     } else if (l.kind == ast::line_kind::rule) {
       if (tables.empty()) return failure(l.text, l, "no table");
       auto& t = tables.back();
-      rule_view v = view_rule(l, o.family);
+      checks::rule_view v = checks::view_rule(l, o.family);
       for (const auto& p : v.problems)
         if (p.level == severity::error) return failure(l.text, l, p.message);
-      if (v.cmd == command::new_chain) {
+      if (v.cmd == checks::command::new_chain) {
         t.user_chains.push_back(v.chain);
         continue;
       }
-      if (v.cmd != command::append && v.cmd != command::insert)
+      if (v.cmd != checks::command::append && v.cmd != checks::command::insert)
         return failure(v.command_option ? v.command_option->name : l.text, l,
                        "only -A, -I and -N are translated");
       std::optional<nd::nft_failure> fail;
@@ -429,7 +428,7 @@ struct nft_table {
       if (fail) return failure(*fail->at, l, fail->why);
       auto& list = t.rules[v.chain];
       std::size_t at = list.size();
-      if (v.cmd == command::insert) {
+      if (v.cmd == checks::command::insert) {
         // -I CHAIN [N]: the rule becomes number N (1 when absent), as in iptables.
         at = 0;
         if (v.command_option->args.size() > 1)
