@@ -245,13 +245,6 @@ SCENARIO("options iptables does not know are reported with a near spelling", "[r
       CHECK(d.hint == "did you mean '--dport'?");
     }
   }
-  GIVEN("a LOG prefix of 30 characters") {
-    auto d = restore_error("*filter\n-A INPUT -j LOG --log-prefix \"123456789012345678901234567890\"\nCOMMIT\n");
-    THEN("iptables' limit of 29 is the error") {
-      CHECK(d.where == source_position{2, 30});
-      CHECK(d.message == "Maximum prefix length 29 for --log-prefix");
-    }
-  }
   GIVEN("a log level that is neither 0-7 nor a syslog name") {
     auto d = restore_error("*filter\n-A INPUT -j LOG --log-level 8\nCOMMIT\n");
     THEN("the level is refused") { CHECK(d.message == "log level '8' unknown"); }
@@ -507,6 +500,15 @@ SCENARIO("LOG levels are read by number or by syslog name", "[rules][views]") {
       CHECK((*log)->prefix.size() == 29);
     }
   }
+  GIVEN("a LOG prefix of 33 characters") {
+    auto v = view_of("*filter\n-A INPUT -j LOG --log-prefix \"123456789012345678901234567890xyz\"\nCOMMIT\n");
+    THEN("the kernel's 29 characters are kept and the cut is flagged") {
+      auto log = log_of(v);
+      REQUIRE(log);
+      CHECK((*log)->prefix == "12345678901234567890123456789");
+      CHECK((*log)->prefix_cut);
+    }
+  }
   GIVEN("a rule that does not jump to LOG") {
     auto v = view_of("*filter\n-A INPUT -j ACCEPT\nCOMMIT\n");
     THEN("it has no LOG view") {
@@ -557,6 +559,63 @@ SCENARIO("a module rstwatch does not model is kept as written and marked unverif
       CHECK(saved_or_error(text).find("-A FORWARD -p tcp -m hashlimit --hashlimit-upto 5/sec "
                                       "--hashlimit-name x -j TCPMSS --clamp-mss-to-pmtu\n") !=
             std::string::npos);
+    }
+  }
+}
+
+SCENARIO("every refused command names its line, column and reason", "[rules][saved][error]") {
+  struct refusal {
+    const char* text;
+    source_position where;
+    const char* message;
+  };
+  const refusal cases[] = {
+      {"*filter\n-N INPUT\nCOMMIT\n", {2, 4}, "Chain already exists"},
+      {"*filter\n:U - [0:0]\n-P U DROP\nCOMMIT\n", {3, 4}, "Chain 'U' is not a built-in chain: it has no policy"},
+      {"*filter\n-P INPUT REJECT\nCOMMIT\n", {2, 10}, "bad policy 'REJECT'"},
+      {"*filter\n:INPUT MAYBE [0:0]\nCOMMIT\n", {2, 8}, "bad built-in chain policy 'MAYBE'"},
+      {"*filter\n:U - [0:0]\n-A U -j RETURN\n-X U\nCOMMIT\n", {4, 4}, "Directory not empty (chain has rules)"},
+      {"*filter\n:U - [0:0]\n-A INPUT -j U\n-X U\nCOMMIT\n", {4, 4}, "Too many links (chain is referenced)"},
+      {"*filter\n-X INPUT\nCOMMIT\n", {2, 4}, "Can't delete built-in chain"},
+      {"*filter\n:A - [0:0]\n:B - [0:0]\n-E A B\nCOMMIT\n", {4, 6}, "File exists (chain already exists)"},
+      {"*filter\n-D INPUT -j ACCEPT\nCOMMIT\n", {2, 1}, "Bad rule (does a matching rule exist in that chain?)"},
+      {"*filter\n-I INPUT 2 -j ACCEPT\nCOMMIT\n", {2, 10}, "Index of insertion too big"},
+      {"*filter\n-R INPUT 1 -j ACCEPT\nCOMMIT\n", {2, 10}, "Index of replacement too big"},
+      {"*filter\n-N ABCDEFGHIJKLMNOPQRSTUVWXYZABC\nCOMMIT\n", {2, 4},
+       "chain name 'ABCDEFGHIJKLMNOPQRSTUVWXYZABC' too long (must be under 29 chars)"},
+      {"*filter\n-A INPUT -p tcpx -j ACCEPT\nCOMMIT\n", {2, 13}, "unknown protocol 'tcpx' specified"},
+      {"*filter\n-A INPUT -c 1 x -j ACCEPT\nCOMMIT\n", {2, 15}, "Byte counter not numeric"},
+      {"*filter\n-A INPUT ! -j ACCEPT\nCOMMIT\n", {2, 10}, "cannot have ! before -j"},
+      {"*filter\n-A INPUT ! -m tcp -j ACCEPT\nCOMMIT\n", {2, 10}, "unexpected ! flag before --match"},
+      {"*filter\n-A INPUT -j ACCEPT -j DROP\nCOMMIT\n", {2, 20}, "multiple -j flags not allowed"},
+      {"*filter\n-A INPUT -I INPUT\nCOMMIT\n", {2, 10}, "Cannot use -I with -A"},
+      {"*filter\n-F INPUT -j ACCEPT\nCOMMIT\n", {2, 1}, "rule options are not allowed with -F"},
+      {"*filter\n-A INPUT -L\nCOMMIT\n", {2, 10}, "option '-L' is not accepted in a restore file"},
+      {"*filter\n-A INPUT -p tcp --dport 70000 -j ACCEPT\nCOMMIT\n", {2, 25},
+       "invalid port/service '70000' specified"},
+      {"*filter\n-A INPUT -p tcp --tcp-flags SYN,FOO SYN -j ACCEPT\nCOMMIT\n", {2, 29},
+       "unknown TCP flag in 'SYN,FOO SYN'"},
+      {"*filter\n-A INPUT -m conntrack --ctstate NEW,OLD -j ACCEPT\nCOMMIT\n", {2, 33},
+       "bad ctstate 'NEW,OLD'"},
+      {"*filter\n-A INPUT -j REJECT --reject-with tcp-reset\nCOMMIT\n", {2, 34},
+       "--reject-with tcp-reset needs -p tcp (the kernel refuses the rule)"},
+      {"*filter\n-A INPUT -m statistic --mode nth --every 2 -j ACCEPT\nCOMMIT\n", {2, 30},
+       "statistic: option \"--every\" also requires \"--packet\"."},
+      {"*filter\n-A INPUT -m limit --limit 5/fortnight -j ACCEPT\nCOMMIT\n", {2, 27},
+       "bad rate '5/fortnight'"},
+      {"*nat\n-A POSTROUTING -j SNAT --to-source 10.0.0.256\nCOMMIT\n", {2, 36},
+       "bad IP address or range '10.0.0.256'"},
+      {"*filter\nCOMMIT\nCOMMIT\n", {3, 1}, "COMMIT outside a table"},
+      {"*filter\n*nat\nCOMMIT\n", {2, 1}, "Bad argument '*nat'"},
+      {":INPUT ACCEPT [0:0]\n", {1, 1}, "chain line outside a table"},
+  };
+  for (auto& c : cases) {
+    GIVEN("the file " << c.text) {
+      auto d = restore_error(c.text);
+      THEN("the diagnostic is at " << c.where.line << ":" << c.where.column << " saying " << c.message) {
+        CHECK(d.where == c.where);
+        CHECK(d.message == c.message);
+      }
     }
   }
 }

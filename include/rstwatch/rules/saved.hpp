@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,7 +41,21 @@ struct saved_chain {
 struct saved_table {
   std::string_view name;
   bool exists = false;
-  std::vector<saved_chain> chains;  // built-in chains first, in hook order
+  std::vector<saved_chain> builtins;  // in hook order
+  // User chains by name: the order iptables-save prints them in, and a lookup that stays
+  // cheap with the tens of thousands of chains kube-proxy makes.
+  std::map<std::string, saved_chain, std::less<>> user;
+
+  template <class F>
+  void for_each_chain(F&& f) const {
+    for (auto& c : builtins) f(c);
+    for (auto& kv : user) f(kv.second);
+  }
+  template <class F>
+  void for_each_chain(F&& f) {
+    for (auto& c : builtins) f(c);
+    for (auto& kv : user) f(kv.second);
+  }
 };
 
 // The kernel's ruleset as iptables-save sees it after one or more restores.
@@ -52,7 +67,8 @@ struct ruleset {
 namespace detail {
 
 // iptables-nft lists tables in the order of its nft_table_type enum (iptables/nft.h) and each
-// table's base chains in hook order (iptables/nft.c xtables_ipv4[]), then user chains by name.
+// table's base chains in hook order (iptables/nft.c xtables_ipv4[]), then user chains by name
+// (strcmp order: "Beta" < "ZETA" < "alpha").
 struct table_info {
   std::string_view name;
   std::vector<std::string_view> builtins;
@@ -78,7 +94,7 @@ inline ruleset empty_ruleset(family fam) {
       saved_chain c;
       c.name = std::string(b);
       c.builtin = true;
-      t.chains.push_back(std::move(c));
+      t.builtins.push_back(std::move(c));
     }
     r.tables.push_back(std::move(t));
   }
@@ -87,10 +103,8 @@ inline ruleset empty_ruleset(family fam) {
 
 inline void reset_table(saved_table& t) {
   t.exists = false;
-  t.chains.erase(std::remove_if(t.chains.begin(), t.chains.end(),
-                                [](const saved_chain& c) { return !c.builtin; }),
-                 t.chains.end());
-  for (auto& c : t.chains) {
+  t.user.clear();
+  for (auto& c : t.builtins) {
     c.rules.clear();
     c.policy = "ACCEPT";
     c.packets = c.bytes = 0;
@@ -98,16 +112,16 @@ inline void reset_table(saved_table& t) {
 }
 
 inline saved_chain* find_chain(saved_table& t, std::string_view name) {
-  for (auto& c : t.chains)
+  for (auto& c : t.builtins)
     if (c.name == name) return &c;
-  return nullptr;
+  auto it = t.user.find(name);
+  return it == t.user.end() ? nullptr : &it->second;
 }
 
-inline void sort_user_chains(saved_table& t) {
-  auto first_user = std::find_if(t.chains.begin(), t.chains.end(),
-                                 [](const saved_chain& c) { return !c.builtin; });
-  std::sort(first_user, t.chains.end(),
-            [](const saved_chain& a, const saved_chain& b) { return a.name < b.name; });
+inline void add_user_chain(saved_table& t, std::string name) {
+  saved_chain c;
+  c.name = name;
+  t.user.emplace(std::move(name), std::move(c));
 }
 
 inline diagnostic line_error(const ast::line& l, std::string message, std::string hint = {}) {
@@ -180,10 +194,7 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
         } else if (ch) {
           ch->rules.clear();  // a user chain listed again is flushed (nft_chain_restore())
         } else {
-          saved_chain n;
-          n.name = std::string(c.name.text);
-          table->chains.push_back(std::move(n));
-          sort_user_chains(*table);
+          add_user_chain(*table, std::string(c.name.text));
         }
         table->exists = true;
         break;
@@ -273,15 +284,12 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
             if (p.command_args[0].size() >= 29)
               return fail(at(chain_arg(0), "chain name '" + p.command_args[0] + "' too long (must be under 29 chars)"));
             if (need_chain(0)) return fail(at(chain_arg(0), "Chain already exists"));
-            saved_chain n;
-            n.name = p.command_args[0];
-            table->chains.push_back(std::move(n));
-            sort_user_chains(*table);
+            add_user_chain(*table, p.command_args[0]);
             break;
           }
           case 'F': {
             if (p.command_args.empty()) {
-              for (auto& c : table->chains) c.rules.clear();
+              table->for_each_chain([](saved_chain& c) { c.rules.clear(); });
             } else {
               saved_chain* ch = need_chain(0);
               if (!ch) return no_chain(0);
@@ -295,7 +303,7 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
               for (auto& r : c.rules) r.packets = r.bytes = 0;
             };
             if (p.command_args.empty()) {
-              for (auto& c : table->chains) zero(c);
+              table->for_each_chain(zero);
             } else {
               saved_chain* ch = need_chain(0);
               if (!ch) return no_chain(0);
@@ -305,34 +313,29 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
           }
           case 'X': {
             auto referenced = [&](std::string_view name) {
-              for (auto& c : table->chains)
-                for (auto& r : c.rules) {
-                  auto j = r.spec.find(" -j " + std::string(name));
-                  auto g = r.spec.find(" -g " + std::string(name));
-                  for (auto pos : {j, g})
-                    if (pos != std::string::npos) {
-                      auto end = pos + 4 + name.size();
-                      if (end == r.spec.size() || r.spec[end] == ' ') return true;
-                    }
-                }
-              return false;
+              bool found = false;
+              table->for_each_chain([&](const saved_chain& c) {
+                for (auto& r : c.rules)
+                  for (std::string_view flag : {" -j ", " -g "}) {
+                    auto pos = r.spec.find(std::string(flag) + std::string(name));
+                    auto end = pos + 4 + name.size();
+                    if (pos != std::string::npos && (end == r.spec.size() || r.spec[end] == ' '))
+                      found = true;
+                  }
+              });
+              return found;
             };
             if (p.command_args.empty()) {
-              table->chains.erase(std::remove_if(table->chains.begin(), table->chains.end(),
-                                                 [&](const saved_chain& c) {
-                                                   return !c.builtin && c.rules.empty() && !referenced(c.name);
-                                                 }),
-                                  table->chains.end());
+              for (auto it = table->user.begin(); it != table->user.end();)
+                it = it->second.rules.empty() && !referenced(it->first) ? table->user.erase(it)
+                                                                        : std::next(it);
             } else {
               saved_chain* ch = need_chain(0);
               if (!ch) return no_chain(0);
               if (ch->builtin) return fail(at(chain_arg(0), "Can't delete built-in chain"));
               if (!ch->rules.empty()) return fail(at(chain_arg(0), "Directory not empty (chain has rules)"));
               if (referenced(ch->name)) return fail(at(chain_arg(0), "Too many links (chain is referenced)"));
-              std::string name = ch->name;
-              table->chains.erase(std::remove_if(table->chains.begin(), table->chains.end(),
-                                                 [&](const saved_chain& c) { return c.name == name; }),
-                                  table->chains.end());
+              table->user.erase(table->user.find(ch->name));
             }
             break;
           }
@@ -353,8 +356,11 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
             if (p.command_args[1].size() >= 29)
               return fail(at(chain_arg(1), "chain name too long (must be under 29 chars)"));
             std::string old = ch->name;
-            ch->name = p.command_args[1];
-            for (auto& c : table->chains)
+            auto node = table->user.extract(old);
+            node.key() = p.command_args[1];
+            node.mapped().name = p.command_args[1];
+            table->user.insert(std::move(node));
+            table->for_each_chain([&](saved_chain& c) {
               for (auto& r : c.rules)
                 for (std::string_view flag : {" -j ", " -g "}) {
                   std::string from = std::string(flag) + old;
@@ -363,7 +369,7 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
                       (pos + from.size() == r.spec.size() || r.spec[pos + from.size()] == ' '))
                     r.spec.replace(pos, from.size(), std::string(flag) + p.command_args[1]);
                 }
-            sort_user_chains(*table);
+            });
             break;
           }
         }
@@ -391,17 +397,18 @@ inline std::string print_saved(const ruleset& rs, const save_options& opt = {}) 
     out += "*";
     out += t.name;
     out += "\n";
-    for (const saved_chain& c : t.chains) {
+    t.for_each_chain([&](const saved_chain& c) {
       out += ":" + c.name + " " + (c.builtin ? c.policy : "-") + " [" +
              std::to_string(c.builtin ? c.packets : 0) + ":" +
              std::to_string(c.builtin ? c.bytes : 0) + "]\n";
-    }
-    for (const saved_chain& c : t.chains)
+    });
+    t.for_each_chain([&](const saved_chain& c) {
       for (const saved_rule& r : c.rules) {
         if (opt.counters)
           out += "[" + std::to_string(r.packets) + ":" + std::to_string(r.bytes) + "] ";
         out += "-A " + c.name + r.spec + "\n";
       }
+    });
     out += "COMMIT\n";
   }
   return out;

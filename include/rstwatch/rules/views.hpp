@@ -153,22 +153,23 @@ inline bool selects_rst(const ports_match& m) {
 // --- LOG ------------------------------------------------------------------------------------
 
 struct log_target {
-  std::string prefix;
+  std::string prefix;  // as the kernel keeps it: at most 29 characters
+  bool prefix_cut = false;  // the prefix written was longer and iptables cut it silently
   int level = 4;  // syslog level; 4 (warning) when not given
   bool tcp_sequence = false, tcp_options = false, ip_options = false, uid = false,
        macdecode = false;
 };
 
-// The LOG target of a rule, if it jumps to LOG. The prefix limit (29 characters, the kernel
-// keeps 30 bytes with the NUL) and the level names are libxt_LOG.c's.
+// The LOG target of a rule, if it jumps to LOG. The prefix limit (29 characters: xt_LOG keeps
+// 30 bytes with the NUL; iptables-nft 1.8.9 cuts longer ones without a word) and the level
+// names are libxt_LOG.c's.
 [[nodiscard]] inline result<std::optional<log_target>> log_of(const rule_view& v) {
   if (!v.target || v.target->name != "LOG") return std::optional<log_target>{};
   log_target t;
   for (auto& o : v.target->options) {
     if (o.name == "log-prefix") {
-      if (o.args.at(0).size() > 29)
-        return detail::value_error(o, "Maximum prefix length 29 for --log-prefix");
-      t.prefix = o.args[0];
+      t.prefix = o.args.at(0).substr(0, 29);
+      t.prefix_cut = o.args[0].size() > 29;
     } else if (o.name == "log-level") {
       auto l = detail::parse_log_level(o.args.at(0));
       if (!l) return detail::value_error(o, "log level '" + o.args[0] + "' unknown");

@@ -572,12 +572,11 @@ inline result<std::string> save_log(const save_input& in) {
   for (auto& o : in.opts) {
     if (o.name == "log-prefix") {
       const std::string& p = o.args.at(0);
-      if (p.size() > 29)
-        return option_error(o, "Maximum prefix length 29 for --log-prefix",
-                            "the kernel keeps 29 characters; shorten the prefix");
       if (p.find('\n') != std::string::npos)
         return option_error(o, "Newlines not allowed in --log-prefix");
-      prefix = " --log-prefix " + save_string(p);
+      // iptables-nft 1.8.9 loads a longer prefix without a word and keeps its first 29
+      // characters (xt_LOG's prefix[30] with the NUL): iptables-save prints the cut prefix.
+      prefix = " --log-prefix " + save_string(std::string_view(p).substr(0, 29));
     } else if (o.name == "log-level") {
       auto l = parse_log_level(o.args.at(0));
       if (!l)
@@ -603,7 +602,6 @@ inline result<std::string> save_nflog(const save_input& in) {
   for (auto& o : in.opts) {
     const std::string& v = o.args.at(0);
     if (o.name == "nflog-prefix") {
-      if (v.size() > 63) return option_error(o, "Maximum prefix length 63 for --nflog-prefix");
       prefix = " --nflog-prefix " + save_string(v);
       continue;
     }
