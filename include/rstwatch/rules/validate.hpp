@@ -307,41 +307,66 @@ class validator {
       if (!colour[name]) dfs(name, colour, stack);
   }
 
+  // Iterative (a worklist, not recursion): a file may chain 100,000 user chains in a row.
   void reach(const std::string& name, netfilter::hook_mask m) {
-    auto& c = cur_.chains[name];
-    if ((c.reached & m) == m) return;
-    c.reached |= m;
-    for (std::size_t i : c.rules) {
-      const auto& r = cur_.rules[i];
-      if (jumps_to_chain(r) && cur_.chains.count(r.target)) reach(r.target, m);
+    std::vector<const std::string*> todo{&name};
+    while (!todo.empty()) {
+      const std::string& n = *todo.back();
+      todo.pop_back();
+      auto& c = cur_.chains[n];
+      if ((c.reached & m) == m) continue;
+      c.reached |= m;
+      for (std::size_t i : c.rules) {
+        const auto& r = cur_.rules[i];
+        if (jumps_to_chain(r) && cur_.chains.count(r.target)) todo.push_back(&r.target);
+      }
     }
   }
 
-  void dfs(const std::string& name, std::map<std::string, int>& colour,
-           std::vector<std::string>& stack) {
-    colour[name] = 1;
-    stack.push_back(name);
-    for (std::size_t i : cur_.chains[name].rules) {
-      const auto& r = cur_.rules[i];
+  // Depth-first search with an explicit stack of (chain, next rule); a jump to a chain that
+  // is on the stack closes a loop.
+  void dfs(const std::string& root, std::map<std::string, int>& colour,
+           std::vector<std::string>& path) {
+    std::vector<std::pair<const std::string*, std::size_t>> stack{{&root, 0}};
+    colour[root] = 1;
+    path.push_back(root);
+    while (!stack.empty()) {
+      auto& [name, next] = stack.back();
+      const auto& rules = cur_.chains[*name].rules;
+      if (next == rules.size()) {
+        colour[*name] = 2;
+        path.pop_back();
+        stack.pop_back();
+        continue;
+      }
+      const auto& r = cur_.rules[rules[next++]];
       if (!jumps_to_chain(r) || !cur_.chains.count(r.target)) continue;
       int c = colour[r.target];
       if (c == 1) {
+        // The chains of the loop; a long one shows its first and last three.
+        auto from = std::find(path.begin(), path.end(), r.target);
+        std::size_t len = static_cast<std::size_t>(path.end() - from);
         std::string cycle;
-        auto from = std::find(stack.begin(), stack.end(), r.target);
-        for (auto it = from; it != stack.end(); ++it) cycle += *it + " -> ";
+        for (std::size_t k = 0; k < len; ++k) {
+          if (len > 8 && k == 3) {
+            cycle += "... (" + std::to_string(len - 6) + " more) -> ";
+            k = len - 4;
+            continue;
+          }
+          cycle += from[static_cast<std::ptrdiff_t>(k)] + " -> ";
+        }
         cycle += r.target;
-        bool reached = cur_.chains[r.target].reached != 0;
-        if (reached)
+        if (cur_.chains[r.target].reached != 0)
           add(r.jump->args[0], "jump loop " + cycle + " reachable from a built-in chain");
         else
           add(r.jump->args[0], "jump loop " + cycle + " (no built-in chain reaches it)",
               severity::warning);
       } else if (c == 0) {
-        dfs(r.target, colour, stack);
+        colour[r.target] = 1;
+        path.push_back(r.target);
+        stack.emplace_back(&r.target, 0);
       }
     }
-    stack.pop_back();
-    colour[name] = 2;
   }
 
   const ast::file& file_;
