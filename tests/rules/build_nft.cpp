@@ -57,6 +57,28 @@ std::string seed_built() {
       .str();
 }
 
+// A ruleset using more of the builder: user chain, policies, multiport, conntrack, comments
+// (bare and quoted), REJECT, LOG and NFLOG.
+std::string more_built() {
+  return rb::ruleset()
+      .add(rb::table("filter")
+               .policy("INPUT", "ACCEPT")
+               .policy("FORWARD", "DROP")
+               .policy("OUTPUT", "ACCEPT")
+               .chain("LOGRST")
+               .add(rb::append("INPUT").protocol("tcp").match("multiport").dports({"80", "443"})
+                        .match("conntrack").ctstate({"NEW"}).match("comment").comment("web")
+                        .jump("ACCEPT"))
+               .add(rb::append("INPUT").source("10.0.0.0/8").in_interface("eth0")
+                        .protocol("tcp").match("tcp").tcp_flags("RST", "RST").jump("LOGRST"))
+               .add(rb::append("OUTPUT").protocol("tcp").match("comment")
+                        .comment("kube-system/dns: no endpoints").match("tcp").dport(53)
+                        .jump("REJECT").reject_with("tcp-reset"))
+               .add(rb::append("LOGRST").jump("LOG").log_prefix("rst"))
+               .add(rb::append("LOGRST").jump("NFLOG").nflog_prefix("rst out").nflog_group(5)))
+      .str();
+}
+
 std::string without_comments(const std::string& text) {
   std::istringstream in(text);
   std::string line, out;
@@ -107,6 +129,37 @@ SCENARIO("the builder makes the seed's rules exactly as print_saved prints the s
       auto f = rules::parse(built);
       REQUIRE(f);
       THEN("it is valid without a warning") { CHECK(rules::validate(*f).diagnostics.empty()); }
+    }
+  }
+}
+
+SCENARIO("a built ruleset is already in iptables-save form", "[rules][build]") {
+  GIVEN("a filter table with a user chain, comments, REJECT, LOG and NFLOG built in C++") {
+    std::string built = more_built();
+    WHEN("it is parsed, evaluated and printed as iptables-save would") {
+      auto f = rules::parse(built);
+      REQUIRE(f);
+      auto saved = rules::print_saved(*f);
+      REQUIRE(saved);
+      THEN("nothing changes, and it is valid") {
+        CHECK(*saved == built);
+        CHECK(rules::validate(*f).diagnostics.empty());
+      }
+    }
+  }
+}
+
+SCENARIO("the real iptables-save prints a built ruleset unchanged", "[rules][build][root]") {
+  if (!test::require_root("restoring a built ruleset into a namespace")) return;
+  GIVEN("the built ruleset restored into a fresh namespace") {
+    test::netns ns("build2");
+    std::string path = write_temp(more_built(), ".rules");
+    RSTWATCH_REQUIRE_OK(ns.exec("iptables-restore < " + path));
+    std::remove(path.c_str());
+    WHEN("iptables-save prints it") {
+      auto saved = ns.exec("iptables-save");
+      REQUIRE(saved.status == 0);
+      THEN("it prints the builder's bytes") { CHECK(more_built() == without_comments(saved.output)); }
     }
   }
 }
