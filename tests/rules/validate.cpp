@@ -449,7 +449,7 @@ SCENARIO("the seed's rules read as typed views", "[rules][views]") {
   }
 }
 
-SCENARIO("the real iptables-restore refuses every error case at the same line or later",
+SCENARIO("the real iptables-restore refuses every error case at the expected line",
          "[rules][validate][root]") {
   if (!test::require_root("restoring rule files into a namespace")) return;
   for (const auto& c : error_cases()) {
