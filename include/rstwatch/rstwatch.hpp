@@ -15,6 +15,10 @@
 #include <rstwatch/rules/parse.hpp>
 #include <rstwatch/rules/saved.hpp>
 #include <rstwatch/rules/views.hpp>
+#include <rstwatch/rules/check_rule.hpp>
+#include <rstwatch/rules/validate.hpp>
+#include <rstwatch/rules/build.hpp>
+#include <rstwatch/rules/nft.hpp>
 
 // Kernel LOG lines: envelopes, nf_log records, the one-call classifier, a line source.
 #include <rstwatch/log/envelope.hpp>
