@@ -86,7 +86,10 @@ fuzz_stage() {
     local t=$1 scratch=build/fuzz/scratch/$1 opts=(-max_total_time="$seconds" -timeout=5
       -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/$1-)
     mkdir -p "$scratch"
-    [[ -f fuzz/$t.dict ]] && opts+=(-dict=fuzz/$t.dict)
+    local dict=""
+    [[ -f fuzz/$t.options ]] && dict=$(sed -n 's/^dict *= *//p' "fuzz/$t.options")
+    [[ -z $dict && -f fuzz/$t.dict ]] && dict=$t.dict
+    [[ -n $dict ]] && opts+=(-dict=fuzz/$dict)
     local ml=""
     [[ -f fuzz/$t.options ]] && ml=$(sed -n 's/^max_len *= *//p' "fuzz/$t.options")
     [[ -n $ml ]] && opts+=(-max_len="$ml")

@@ -270,3 +270,20 @@ SCENARIO("the summary counts resets by sender, peer, port and minute", "[read][s
     }
   }
 }
+
+SCENARIO("a LOG prefix that is not UTF-8 still gives JSON that parses", "[read][json]") {
+  // Found by fuzz/line_event (fuzz/regressions/line_event/invalid-utf8-prefix): a line whose
+  // envelope is unreadable keeps it inside the prefix, with whatever bytes it holds.
+  GIVEN("a reset whose prefix holds bytes that are not UTF-8, then valid UTF-8") {
+    auto e = seed_event();
+    e.prefix = "Apr 26 \xcf\xca\xc5\xd1" "7:36 \xe7\x9b\x91\xe6\x8e\xa7 ";
+    WHEN("it is written as JSON") {
+      auto j = json::parse(event_json(e, "x"), nullptr, false);
+      THEN("the JSON parses, each invalid byte became U+FFFD and valid text is kept") {
+        REQUIRE_FALSE(j.is_discarded());
+        CHECK(j["prefix"] == "Apr 26 \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" "7:36 "
+                             "\xe7\x9b\x91\xe6\x8e\xa7 ");
+      }
+    }
+  }
+}

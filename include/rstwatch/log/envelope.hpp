@@ -307,7 +307,7 @@ constexpr envelope parse_envelope(std::string_view line) noexcept {
           word_at(line, after) == "kernel:") {
         e.kind = envelope_kind::monotonic;
         e.host = w1;
-        e.tag = "kernel";
+        e.tag = line.substr(after, 6);  // "kernel", as a view of the line like every field
         e.message = line.substr(after + 8 < line.size() ? after + 8 : line.size());
         return e;
       }
