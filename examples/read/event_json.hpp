@@ -23,15 +23,9 @@ inline constexpr std::string_view json_keys[] = {
 // RFC 3339 text of an envelope time: as written when it carried an offset, else in the local
 // zone of this process (where syslog wrote it). Empty when the time or its year is unknown.
 inline std::string rfc3339(const civil_time& t) {
-  auto us = t.unix_microseconds();
-  if (!us) return {};
-  int offset = t.offset_minutes;
-  if (!t.has_offset) {
-    std::time_t secs = static_cast<std::time_t>(*us / 1000000);
-    std::tm local{};
-    localtime_r(&secs, &local);
-    offset = static_cast<int>(local.tm_gmtoff / 60);
-  }
+  auto offset_seconds = t.utc_offset_seconds();
+  if (!offset_seconds || !t.unix_microseconds()) return {};
+  int offset = static_cast<int>(*offset_seconds / 60);
   char buf[48];
   char sign = offset < 0 ? '-' : '+';
   int off = offset < 0 ? -offset : offset;
@@ -40,10 +34,7 @@ inline std::string rfc3339(const civil_time& t) {
                         unsigned(t.second));
   if (t.microsecond != 0)
     n += std::snprintf(buf + n, sizeof buf - n, ".%06u", unsigned(t.microsecond));
-  if (offset == 0 && t.has_offset)
-    std::snprintf(buf + n, sizeof buf - n, "%s", "+00:00");
-  else
-    std::snprintf(buf + n, sizeof buf - n, "%c%02d:%02d", sign, off / 60, off % 60);
+  std::snprintf(buf + n, sizeof buf - n, "%c%02d:%02d", sign, off / 60, off % 60);
   return buf;
 }
 

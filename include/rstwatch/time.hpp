@@ -34,24 +34,38 @@ struct civil_time {
   // time zone of this process decides (mktime), as syslog wrote it.
   std::optional<std::int64_t> unix_microseconds() const noexcept {
     if (year == 0 || month < 1 || month > 12) return std::nullopt;
-    std::int64_t seconds;
-    if (has_offset) {
-      seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second -
-                offset_minutes * 60;
-    } else {
-      std::tm tm{};
-      tm.tm_year = year - 1900;
-      tm.tm_mon = month - 1;
-      tm.tm_mday = day;
-      tm.tm_hour = hour;
-      tm.tm_min = minute;
-      tm.tm_sec = second;
-      tm.tm_isdst = -1;
-      std::time_t t = std::mktime(&tm);
-      if (t == static_cast<std::time_t>(-1)) return std::nullopt;
-      seconds = t;
-    }
-    return seconds * 1000000 + microsecond;
+    auto offset = utc_offset_seconds();
+    if (!offset) return std::nullopt;
+    std::int64_t local = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
+                         second;
+    return (local - *offset) * 1000000 + microsecond;
+  }
+
+  // Seconds east of UTC in force at this time: the written offset, else the local zone's.
+  // mktime() (zone rules, tzset) costs more than parsing a whole line, and zones change their
+  // offset at most on the hour, so the local offset is cached per civil hour and thread.
+  std::optional<std::int64_t> utc_offset_seconds() const noexcept {
+    if (has_offset) return std::int64_t{offset_minutes} * 60;
+    if (year == 0 || month < 1 || month > 12) return std::nullopt;
+    struct hour_cache {
+      std::int32_t year = 0;
+      std::uint8_t month = 0, day = 0, hour = 0;
+      std::int64_t offset = 0;
+    };
+    static thread_local hour_cache cache;
+    if (cache.year == year && cache.month == month && cache.day == day && cache.hour == hour)
+      return cache.offset;
+    std::tm tm{};
+    tm.tm_year = year - 1900;
+    tm.tm_mon = month - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_isdst = -1;
+    std::time_t t = std::mktime(&tm);
+    if (t == static_cast<std::time_t>(-1)) return std::nullopt;
+    std::int64_t local = days_from_civil(year, month, day) * 86400 + hour * 3600;
+    cache = {year, month, day, hour, local - static_cast<std::int64_t>(t)};
+    return cache.offset;
   }
 
   // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
