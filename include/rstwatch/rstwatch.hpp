@@ -15,3 +15,7 @@
 #include <rstwatch/rules/parse.hpp>
 #include <rstwatch/rules/saved.hpp>
 #include <rstwatch/rules/views.hpp>
+#include <rstwatch/rules/check_rule.hpp>
+#include <rstwatch/rules/validate.hpp>
+#include <rstwatch/rules/build.hpp>
+#include <rstwatch/rules/nft.hpp>

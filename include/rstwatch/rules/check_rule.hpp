@@ -1,0 +1,888 @@
+// The option checks of one rule line (namespace rules::checks), with typed views: which command and chain, the base matches (-p -s -d -i -o),
+// every match module and the target with the options iptables would hand each of them, and
+// the checks each extension makes of its own options. Table- and chain-level checks
+// (targets per hook, jumps, loops) live in validate.hpp.
+//
+// Lifetime: a rule_view points into the ast::line (and so into the parsed text) it was made
+// from; keep both alive while it is used.
+#pragma once
+
+#include <grp.h>
+#include <netdb.h>
+#include <pwd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <rstwatch/diagnostic.hpp>
+#include <rstwatch/netfilter.hpp>
+#include <rstwatch/rules/ast.hpp>
+#include <rstwatch/rules/check_values.hpp>
+
+namespace rstwatch::rules::checks {
+
+// How an option's arguments are checked. `none` takes no argument, `tcp_flags` two, the rest
+// one.
+enum class arg_kind : std::uint8_t {
+  none, port_range, port_list, tcp_flags, tcp_option, icmp, icmpv6, ctstates, states, text,
+  log_prefix, log_level, mark, rate, u32, u16, iprange, addrtype, user, group, stat_mode,
+  probability, every, reject_with, nat_to, to_ports, ctdir, proto, ctstatus, comment, nflog_prefix,
+  anything,
+};
+
+struct option_spec {
+  std::string_view name;   // long name without "--"
+  std::string_view alias;  // another long name for the same option, or empty
+  arg_kind kind;
+};
+
+// One modelled extension: a match module (`-m name`) or a target (`-j NAME`), with the options
+// its libxt_/libipt_/libip6t_ file declares.
+struct extension_spec {
+  std::string_view name;
+  bool target;
+  const option_spec* first;
+  std::size_t count;
+  const option_spec* begin() const noexcept { return first; }
+  const option_spec* end() const noexcept { return first + count; }
+};
+
+namespace detail {
+
+// extensions/libxt_tcp.c tcp_opts.
+inline constexpr option_spec tcp_options[] = {
+    {"source-port", "sport", arg_kind::port_range},
+    {"destination-port", "dport", arg_kind::port_range},
+    {"syn", "", arg_kind::none},
+    {"tcp-flags", "", arg_kind::tcp_flags},
+    {"tcp-option", "", arg_kind::tcp_option},
+};
+// extensions/libxt_udp.c udp_opts.
+inline constexpr option_spec udp_options[] = {
+    {"source-port", "sport", arg_kind::port_range},
+    {"destination-port", "dport", arg_kind::port_range},
+};
+// extensions/libxt_icmp.c (libipt_icmp.c before 1.8.9) and libip6t_icmp6.c.
+inline constexpr option_spec icmp_options[] = {{"icmp-type", "", arg_kind::icmp}};
+inline constexpr option_spec icmpv6_options[] = {{"icmpv6-type", "", arg_kind::icmpv6}};
+// extensions/libxt_multiport.c multiport_opts (revision 1).
+inline constexpr option_spec multiport_options[] = {
+    {"source-ports", "sports", arg_kind::port_list},
+    {"destination-ports", "dports", arg_kind::port_list},
+    {"ports", "", arg_kind::port_list},
+};
+// extensions/libxt_conntrack.c conntrack3_mt_opts.
+inline constexpr option_spec conntrack_options[] = {
+    {"ctstate", "", arg_kind::ctstates},     {"ctproto", "", arg_kind::proto},
+    {"ctorigsrc", "", arg_kind::anything},   {"ctorigdst", "", arg_kind::anything},
+    {"ctreplsrc", "", arg_kind::anything},   {"ctrepldst", "", arg_kind::anything},
+    {"ctorigsrcport", "", arg_kind::port_range}, {"ctorigdstport", "", arg_kind::port_range},
+    {"ctreplsrcport", "", arg_kind::port_range}, {"ctrepldstport", "", arg_kind::port_range},
+    {"ctstatus", "", arg_kind::ctstatus},    {"ctexpire", "", arg_kind::anything},
+    {"ctdir", "", arg_kind::ctdir},
+};
+// extensions/libxt_state.c state_opts.
+inline constexpr option_spec state_options[] = {{"state", "", arg_kind::states}};
+// extensions/libxt_comment.c comment_opts.
+inline constexpr option_spec comment_options[] = {{"comment", "", arg_kind::comment}};
+// extensions/libxt_mark.c mark_mt_opts; libxt_connmark.c connmark_mt_opts.
+inline constexpr option_spec mark_options[] = {{"mark", "", arg_kind::mark}};
+// extensions/libxt_limit.c limit_opts.
+inline constexpr option_spec limit_options[] = {{"limit", "", arg_kind::rate},
+                                                {"limit-burst", "", arg_kind::u32}};
+// extensions/libxt_iprange.c iprange_mt_opts.
+inline constexpr option_spec iprange_options[] = {{"src-range", "", arg_kind::iprange},
+                                                  {"dst-range", "", arg_kind::iprange}};
+// extensions/libxt_addrtype.c addrtype_opts_v1.
+inline constexpr option_spec addrtype_options[] = {
+    {"src-type", "", arg_kind::addrtype},       {"dst-type", "", arg_kind::addrtype},
+    {"limit-iface-in", "", arg_kind::none},     {"limit-iface-out", "", arg_kind::none},
+};
+// extensions/libxt_owner.c owner_mt_opts.
+inline constexpr option_spec owner_options[] = {
+    {"uid-owner", "", arg_kind::user},        {"gid-owner", "", arg_kind::group},
+    {"socket-exists", "", arg_kind::none},    {"suppl-groups", "", arg_kind::none},
+};
+// extensions/libxt_statistic.c statistic_opts.
+inline constexpr option_spec statistic_options[] = {
+    {"mode", "", arg_kind::stat_mode},  {"probability", "", arg_kind::probability},
+    {"every", "", arg_kind::every},     {"packet", "", arg_kind::u32},
+};
+// extensions/libxt_LOG.c LOG_opts.
+inline constexpr option_spec log_options[] = {
+    {"log-level", "", arg_kind::log_level},   {"log-prefix", "", arg_kind::log_prefix},
+    {"log-tcp-sequence", "", arg_kind::none}, {"log-tcp-options", "", arg_kind::none},
+    {"log-ip-options", "", arg_kind::none},   {"log-uid", "", arg_kind::none},
+    {"log-macdecode", "", arg_kind::none},
+};
+// extensions/libxt_NFLOG.c NFLOG_opts.
+inline constexpr option_spec nflog_options[] = {
+    {"nflog-group", "", arg_kind::u16},      {"nflog-prefix", "", arg_kind::nflog_prefix},
+    {"nflog-range", "", arg_kind::u32},      {"nflog-size", "", arg_kind::u32},
+    {"nflog-threshold", "", arg_kind::u16},
+};
+// extensions/libipt_REJECT.c / libip6t_REJECT.c.
+inline constexpr option_spec reject_options[] = {{"reject-with", "", arg_kind::reject_with}};
+// extensions/libxt_MARK.c mark_tg_opts (revision 2).
+inline constexpr option_spec mark_target_options[] = {
+    {"set-xmark", "", arg_kind::mark}, {"set-mark", "", arg_kind::mark},
+    {"and-mark", "", arg_kind::mark},  {"or-mark", "", arg_kind::mark},
+    {"xor-mark", "", arg_kind::mark},
+};
+// extensions/libxt_CONNMARK.c CONNMARK_opts (revision 2).
+inline constexpr option_spec connmark_target_options[] = {
+    {"set-xmark", "", arg_kind::mark},  {"set-mark", "", arg_kind::mark},
+    {"and-mark", "", arg_kind::mark},   {"or-mark", "", arg_kind::mark},
+    {"xor-mark", "", arg_kind::mark},   {"save-mark", "", arg_kind::none},
+    {"restore-mark", "", arg_kind::none}, {"nfmask", "", arg_kind::mark},
+    {"ctmask", "", arg_kind::mark},     {"mask", "", arg_kind::mark},
+};
+// extensions/libxt_DNAT.c and libxt_SNAT.c (revision 2), libxt_MASQUERADE.c, libxt_REDIRECT.c.
+inline constexpr option_spec dnat_options[] = {
+    {"to-destination", "", arg_kind::nat_to}, {"random", "", arg_kind::none},
+    {"persistent", "", arg_kind::none},
+};
+inline constexpr option_spec snat_options[] = {
+    {"to-source", "", arg_kind::nat_to},  {"random", "", arg_kind::none},
+    {"random-fully", "", arg_kind::none}, {"persistent", "", arg_kind::none},
+};
+inline constexpr option_spec masquerade_options[] = {
+    {"to-ports", "", arg_kind::to_ports}, {"random", "", arg_kind::none},
+    {"random-fully", "", arg_kind::none},
+};
+inline constexpr option_spec redirect_options[] = {{"to-ports", "", arg_kind::to_ports},
+                                                   {"random", "", arg_kind::none}};
+
+#define RSTWATCH_EXT(name, target, table) \
+  extension_spec { name, target, table, std::size(table) }
+inline constexpr extension_spec extensions[] = {
+    RSTWATCH_EXT("tcp", false, tcp_options),
+    RSTWATCH_EXT("udp", false, udp_options),
+    RSTWATCH_EXT("icmp", false, icmp_options),
+    RSTWATCH_EXT("icmp6", false, icmpv6_options),
+    RSTWATCH_EXT("multiport", false, multiport_options),
+    RSTWATCH_EXT("conntrack", false, conntrack_options),
+    RSTWATCH_EXT("state", false, state_options),
+    RSTWATCH_EXT("comment", false, comment_options),
+    RSTWATCH_EXT("mark", false, mark_options),
+    RSTWATCH_EXT("connmark", false, mark_options),
+    RSTWATCH_EXT("limit", false, limit_options),
+    RSTWATCH_EXT("iprange", false, iprange_options),
+    RSTWATCH_EXT("addrtype", false, addrtype_options),
+    RSTWATCH_EXT("owner", false, owner_options),
+    RSTWATCH_EXT("statistic", false, statistic_options),
+    RSTWATCH_EXT("LOG", true, log_options),
+    RSTWATCH_EXT("NFLOG", true, nflog_options),
+    RSTWATCH_EXT("REJECT", true, reject_options),
+    RSTWATCH_EXT("MARK", true, mark_target_options),
+    RSTWATCH_EXT("CONNMARK", true, connmark_target_options),
+    RSTWATCH_EXT("DNAT", true, dnat_options),
+    RSTWATCH_EXT("SNAT", true, snat_options),
+    RSTWATCH_EXT("MASQUERADE", true, masquerade_options),
+    RSTWATCH_EXT("REDIRECT", true, redirect_options),
+};
+#undef RSTWATCH_EXT
+
+// Extensions iptables 1.8.9 ships that rstwatch does not model (the extensions/ directory):
+// they load, their options are kept as written and reported as not verified.
+inline constexpr std::string_view other_matches[] = {
+    "ah", "bpf", "cgroup", "cluster", "connbytes", "connlabel", "connlimit", "cpu", "dccp",
+    "devgroup", "dscp", "dst", "ecn", "esp", "eui64", "frag", "hashlimit", "hbh", "helper", "hl",
+    "ipcomp", "ipv6header", "ipvs", "length", "mac", "mh", "nfacct", "osf", "physdev", "pkttype",
+    "policy", "quota", "rateest", "realm", "recent", "rpfilter", "rt", "sctp", "set", "socket",
+    "string", "tcpmss", "time", "tos", "ttl", "u32", "udplite",
+};
+inline constexpr std::string_view other_targets[] = {
+    "AUDIT", "CHECKSUM", "CLASSIFY", "CONNSECMARK", "CT", "DSCP", "ECN", "HL", "HMARK",
+    "IDLETIMER", "LED", "NETMAP", "NFQUEUE", "NOTRACK", "RATEEST", "SECMARK", "SET", "SNPT",
+    "DNPT", "SYNPROXY", "TCPMSS", "TCPOPTSTRIP", "TEE", "TOS", "TPROXY", "TRACE", "TTL",
+};
+
+}  // namespace detail
+
+// The modelled extension called `name` ("tcp", "LOG"), or null. "icmpv6" is ip6tables' name
+// for the icmp6 match.
+inline const extension_spec* find_extension(std::string_view name, bool target) noexcept {
+  if (name == "icmpv6") name = "icmp6";
+  for (const auto& e : detail::extensions)
+    if (e.target == target && e.name == name) return &e;
+  return nullptr;
+}
+
+// Whether iptables 1.8.9 has an extension of that name that rstwatch does not model.
+inline bool known_unmodelled(std::string_view name, bool target) noexcept {
+  if (target)
+    return std::find(std::begin(detail::other_targets), std::end(detail::other_targets), name) !=
+           std::end(detail::other_targets);
+  return std::find(std::begin(detail::other_matches), std::end(detail::other_matches), name) !=
+         std::end(detail::other_matches);
+}
+
+// One option as the extension that owns it sees it.
+struct bound_option {
+  const ast::option* opt = nullptr;
+  const option_spec* spec = nullptr;  // null when the owner is not modelled
+  bool negated() const noexcept { return opt->bang.present(); }
+  std::string arg(std::size_t i = 0) const {
+    return i < opt->args.size() ? opt->args[i].value() : std::string();
+  }
+};
+
+// A match module or a target, with the options that iptables hands to it.
+struct extension_use {
+  std::string name;
+  const ast::option* loaded_by = nullptr;  // the -m/-j/-g option, or -p for an implicit match
+  bool implicit = false;                   // loaded by -p, not by -m
+  const extension_spec* spec = nullptr;    // null: not modelled (or a verdict/chain jump)
+  std::vector<bound_option> options;
+
+  // The option with that long name (or its alias); null when absent.
+  const bound_option* find(std::string_view long_name) const noexcept {
+    for (const auto& o : options)
+      if (o.spec && (o.spec->name == long_name || o.spec->alias == long_name)) return &o;
+    return nullptr;
+  }
+  bool has(std::string_view long_name) const noexcept { return find(long_name) != nullptr; }
+};
+
+// The rule command letters iptables-restore accepts in a file.
+enum class command : std::uint8_t { none, append, insert, delete_, replace, new_chain, flush,
+                                     delete_chain, zero, policy, rename_chain };
+
+struct rule_view {
+  const ast::line* line = nullptr;
+  command cmd = command::none;
+  const ast::option* command_option = nullptr;
+  std::string chain;  // the command's first argument
+  const ast::option* protocol = nullptr;
+  const ast::option* source = nullptr;
+  const ast::option* destination = nullptr;
+  const ast::option* in_interface = nullptr;
+  const ast::option* out_interface = nullptr;
+  const ast::option* fragment = nullptr;
+  const ast::option* set_counters = nullptr;
+  std::vector<extension_use> matches;
+  const ast::option* jump = nullptr;  // -j or -g
+  bool go_to = false;
+  std::string target;                       // the name after -j/-g
+  std::optional<extension_use> target_use;  // its options (spec null for a verdict or chain)
+  std::vector<diagnostic> problems;         // what the extensions themselves refuse
+
+  const extension_use* match(std::string_view name) const noexcept {
+    for (const auto& m : matches)
+      if (m.name == name) return &m;
+    return nullptr;
+  }
+  // The protocol after -p, lower-cased names as written ("tcp", "6").
+  std::string protocol_name() const { return protocol && !protocol->args.empty() ? protocol->args[0].value() : std::string(); }
+};
+
+namespace detail {
+
+struct base_option {
+  char letter;
+  std::string_view name;
+  std::string_view alias;
+};
+// iptables/xshared.c xtables_printhelp / the `cmd` options of iptables-restore's getopt table.
+inline constexpr base_option base_options[] = {
+    {'A', "append", ""},        {'I', "insert", ""},      {'D', "delete", ""},
+    {'R', "replace", ""},       {'N', "new-chain", ""},   {'F', "flush", ""},
+    {'X', "delete-chain", ""},  {'Z', "zero", ""},        {'P', "policy", ""},
+    {'E', "rename-chain", ""},  {'p', "protocol", ""},    {'s', "source", "src"},
+    {'d', "destination", "dst"}, {'i', "in-interface", ""}, {'o', "out-interface", ""},
+    {'f', "fragment", ""},      {'j', "jump", ""},        {'g', "goto", ""},
+    {'m', "match", ""},         {'c', "set-counters", ""}, {'4', "ipv4", ""},
+    {'6', "ipv6", ""},
+};
+
+// The base option an option token names: `-p`, `--protocol`, or a unique prefix of a long name
+// (getopt_long accepts abbreviations).
+inline const base_option* find_base(std::string_view t) {
+  if (t.size() == 2 && t[0] == '-' && t[1] != '-') {
+    for (const auto& b : base_options)
+      if (b.letter == t[1]) return &b;
+    return nullptr;
+  }
+  if (t.size() < 3 || t.substr(0, 2) != "--") return nullptr;
+  t.remove_prefix(2);
+  for (const auto& b : base_options)
+    if (b.name == t || b.alias == t) return &b;
+  return nullptr;
+}
+
+inline std::size_t arity(arg_kind k) noexcept {
+  return k == arg_kind::none ? 0 : k == arg_kind::tcp_flags ? 2 : 1;
+}
+
+// The protocol match a `-p` value loads implicitly (xshared.c command_default → load_proto).
+inline std::string_view proto_match(std::string_view p, netfilter::family f) {
+  if (p == "tcp" || p == "6") return "tcp";
+  if (p == "udp" || p == "17") return "udp";
+  if (f != netfilter::family::ipv6 && (p == "icmp" || p == "1")) return "icmp";
+  if (f == netfilter::family::ipv6 &&
+      (p == "icmpv6" || p == "ipv6-icmp" || p == "icmp6" || p == "58"))
+    return "icmp6";
+  return {};
+}
+
+inline diagnostic problem_at(const ast::token& t, std::string message,
+                             severity level = severity::error, std::string hint = {}) {
+  diagnostic d;
+  d.level = level;
+  d.where = t.where;
+  d.message = std::move(message);
+  d.hint = std::move(hint);
+  return d;
+}
+
+inline bool in_list(std::string_view s, std::initializer_list<std::string_view> names,
+                    bool case_insensitive) {
+  for (auto n : names)
+    if (case_insensitive ? iequals(s, n) : s == n) return true;
+  return false;
+}
+
+// Every element of a comma-separated list is one of `names`.
+inline std::string check_list(std::string_view s, std::initializer_list<std::string_view> names,
+                              std::string_view what) {
+  while (true) {
+    auto comma = s.find(',');
+    std::string_view one = s.substr(0, comma);
+    if (!in_list(one, names, true)) return "bad " + std::string(what) + " '" + std::string(one) + "'";
+    if (comma == std::string_view::npos) return {};
+    s.remove_prefix(comma + 1);
+  }
+}
+
+// `addr[-addr][:port[-port]]`, IPv6 addresses in brackets when a port follows
+// (libxt_DNAT.c parse_to).
+inline std::string check_nat_to(std::string_view s, netfilter::family f, bool& has_port) {
+  has_port = false;
+  std::string_view addrs = s, ports;
+  if (f == netfilter::family::ipv6) {
+    if (!s.empty() && s[0] == '[') {
+      auto close = s.find(']');
+      if (close == std::string_view::npos) return "missing ']' in '" + std::string(s) + "'";
+      addrs = s.substr(1, close - 1);
+      if (close + 1 < s.size()) {
+        if (s[close + 1] != ':') return "bad address '" + std::string(s) + "'";
+        ports = s.substr(close + 2);
+        has_port = true;
+      }
+    }
+  } else if (auto colon = s.find(':'); colon != std::string_view::npos) {
+    addrs = s.substr(0, colon);
+    ports = s.substr(colon + 1);
+    has_port = true;
+  }
+  if (!addrs.empty()) {
+    auto dash = addrs.find('-');
+    for (std::string_view a : {addrs.substr(0, dash), dash == std::string_view::npos
+                                                          ? std::string_view()
+                                                          : addrs.substr(dash + 1)}) {
+      if (a.empty()) continue;
+      if (a.find('/') != std::string_view::npos || !parse_network(a, f))
+        return "bad address '" + std::string(a) + "'";
+    }
+  }
+  if (has_port) {
+    auto dash = ports.find('-');
+    auto lo = to_uint(ports.substr(0, dash), 65535);
+    auto hi = dash == std::string_view::npos ? lo : to_uint(ports.substr(dash + 1), 65535);
+    if (!lo || !hi || *lo == 0 || *hi < *lo) return "port '" + std::string(ports) + "' not valid";
+  }
+  return {};
+}
+
+// The arguments of one modelled option.
+inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::family f,
+                             std::string_view proto) {
+  std::string a = o.arg(0);
+  switch (kind) {
+    case arg_kind::none:
+    case arg_kind::anything:
+    case arg_kind::text:
+      return {};
+    case arg_kind::port_range: {
+      auto r = parse_port_range(a, proto.empty() ? "tcp" : proto);
+      return r ? std::string() : r.error;
+    }
+    case arg_kind::port_list: {
+      // libxt_multiport.c: at most XT_MULTI_PORTS (15) ports, a range counts twice.
+      std::size_t n = 0;
+      std::string_view s = a;
+      while (true) {
+        auto comma = s.find(',');
+        std::string_view one = s.substr(0, comma);
+        auto r = parse_port_range(one, proto.empty() ? "tcp" : proto);
+        if (!r) return r.error;
+        n += one.find(':') == std::string_view::npos ? 1 : 2;
+        if (comma == std::string_view::npos) break;
+        s.remove_prefix(comma + 1);
+      }
+      if (n > 15) return "too many ports specified (at most 15, a range counts as 2)";
+      return {};
+    }
+    case arg_kind::tcp_flags: {
+      for (std::size_t i = 0; i < 2; ++i) {
+        auto r = parse_tcp_flags(o.arg(i));
+        if (!r) return r.error;
+      }
+      return {};
+    }
+    case arg_kind::tcp_option:
+      return to_uint(a, 255) ? std::string() : "bad TCP option '" + a + "'";
+    case arg_kind::icmp: {
+      auto r = parse_icmp_type(a);
+      return r ? std::string() : r.error;
+    }
+    case arg_kind::icmpv6: {
+      auto r = parse_icmpv6_type(a);
+      return r ? std::string() : r.error;
+    }
+    case arg_kind::ctstates:
+      return check_list(a, {"INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED", "SNAT", "DNAT"},
+                        "ctstate");
+    case arg_kind::states:
+      return check_list(a, {"INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED"}, "state");
+    case arg_kind::ctstatus:
+      return check_list(a, {"NONE", "EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED"}, "ctstatus");
+    case arg_kind::ctdir:
+      return in_list(a, {"ORIGINAL", "REPLY"}, true) ? std::string() : "bad ctdir '" + a + "'";
+    case arg_kind::log_prefix:
+    case arg_kind::comment:
+    case arg_kind::nflog_prefix:
+      // xtables.c xtopt_parse_string: .min = 1 for the LOG prefix.
+      if (kind == arg_kind::log_prefix && a.empty()) return "the LOG prefix may not be empty";
+      return {};
+    case arg_kind::log_level: {
+      auto r = parse_log_level(a);
+      return r ? std::string() : r.error;
+    }
+    case arg_kind::mark: {
+      auto r = parse_mark(a);
+      return r ? std::string() : r.error;
+    }
+    case arg_kind::rate: {
+      // libxt_limit.c parse_rate: N[/second|/minute|/hour|/day], a unit may be abbreviated.
+      auto slash = a.find('/');
+      auto n = to_uint(std::string_view(a).substr(0, slash), 0xffffffffu);
+      bool unit_ok = true;
+      if (slash != std::string::npos) {
+        std::string_view u = std::string_view(a).substr(slash + 1);
+        unit_ok = !u.empty() && (std::string_view("second").substr(0, u.size()) == u ||
+                                 std::string_view("minute").substr(0, u.size()) == u ||
+                                 std::string_view("hour").substr(0, u.size()) == u ||
+                                 std::string_view("day").substr(0, u.size()) == u);
+      }
+      if (!n || *n == 0 || !unit_ok) return "bad rate '" + a + "'";
+      return {};
+    }
+    case arg_kind::u32:
+      return to_uint(a, 0xffffffffu) ? std::string() : "bad value '" + a + "' (0-4294967295)";
+    case arg_kind::u16:
+      return to_uint(a, 65535) ? std::string() : "bad value '" + a + "' (0-65535)";
+    case arg_kind::every: {
+      auto v = to_uint(a, 0xffffffffu);
+      return v && *v >= 1 ? std::string() : "bad value '" + a + "' (1-4294967295)";
+    }
+    case arg_kind::probability: {
+      char* end = nullptr;
+      double p = std::strtod(a.c_str(), &end);
+      if (a.empty() || *end != '\0' || !(p >= 0.0 && p <= 1.0)) return "bad probability '" + a + "' (0-1)";
+      return {};
+    }
+    case arg_kind::stat_mode:
+      return a == "random" || a == "nth" ? std::string() : "bad mode '" + a + "' (random or nth)";
+    case arg_kind::iprange: {
+      auto dash = a.find('-');
+      std::string_view s = a;
+      for (std::string_view one : {s.substr(0, dash), dash == std::string_view::npos ? s : s.substr(dash + 1)})
+        if (one.find('/') != std::string_view::npos || !parse_network(one, f))
+          return "bad address '" + std::string(one) + "' in range";
+      return {};
+    }
+    case arg_kind::addrtype:
+      return check_list(a, {"UNSPEC", "UNICAST", "LOCAL", "BROADCAST", "ANYCAST", "MULTICAST",
+                            "BLACKHOLE", "UNREACHABLE", "PROHIBIT", "THROW", "NAT", "XRESOLVE"},
+                        "address type");
+    case arg_kind::user:
+    case arg_kind::group: {
+      // libxt_owner.c: a name known to this host, or a number or range.
+      auto dash = a.find('-');
+      std::string_view s = a;
+      bool numeric = to_uint(s.substr(0, dash), 0xffffffffu) &&
+                     (dash == std::string_view::npos || to_uint(s.substr(dash + 1), 0xffffffffu));
+      if (numeric) return {};
+      bool known = kind == arg_kind::user ? ::getpwnam(a.c_str()) != nullptr
+                                          : ::getgrnam(a.c_str()) != nullptr;
+      return known ? std::string() : "no such " + std::string(kind == arg_kind::user ? "user" : "group") + " '" + a + "'";
+    }
+    case arg_kind::reject_with: {
+      // libipt_REJECT.c reject_table / libip6t_REJECT.c reject_table.
+      bool ok = f == netfilter::family::ipv6
+                    ? in_list(a, {"icmp6-no-route", "no-route", "icmp6-adm-prohibited",
+                                  "adm-prohibited", "icmp6-addr-unreachable", "addr-unreach",
+                                  "icmp6-port-unreachable", "port-unreach", "tcp-reset",
+                                  "tcp-rst", "icmp6-policy-fail", "policy-fail",
+                                  "icmp6-reject-route", "reject-route"}, false)
+                    : in_list(a, {"icmp-net-unreachable", "net-unreach", "icmp-host-unreachable",
+                                  "host-unreach", "icmp-proto-unreachable", "proto-unreach",
+                                  "icmp-port-unreachable", "port-unreach", "icmp-net-prohibited",
+                                  "net-prohib", "icmp-host-prohibited", "host-prohib",
+                                  "tcp-reset", "tcp-rst", "icmp-admin-prohibited",
+                                  "admin-prohib"}, false);
+      return ok ? std::string() : "unknown reject type '" + a + "' for " + (f == netfilter::family::ipv6 ? "ip6tables" : "iptables");
+    }
+    case arg_kind::nat_to: {
+      bool has_port = false;
+      return check_nat_to(a, f, has_port);
+    }
+    case arg_kind::to_ports: {
+      auto dash = a.find('-');
+      std::string_view s = a;
+      auto lo = to_uint(s.substr(0, dash), 65535);
+      auto hi = dash == std::string_view::npos ? lo : to_uint(s.substr(dash + 1), 65535);
+      if (!lo || !hi || *hi < *lo) return "port '" + a + "' not valid";
+      return {};
+    }
+    case arg_kind::proto: {
+      if (to_uint(a, 255)) return {};
+      if (in_list(a, {"tcp", "udp", "udplite", "icmp", "icmpv6", "ipv6-icmp", "esp", "ah", "sctp",
+                      "mh", "all"}, true) || ::getprotobyname(a.c_str()) != nullptr)
+        return {};
+      return "unknown protocol '" + a + "'";
+    }
+  }
+  return {};
+}
+
+inline bool is_proto(std::string_view p, std::initializer_list<std::string_view> any) {
+  for (auto a : any)
+    if (iequals(p, a)) return true;
+  return false;
+}
+
+// What one extension checks once all its options are known (the x6_fcheck functions).
+inline void final_check(const rule_view& r, const extension_use& e, netfilter::family f,
+                        std::vector<diagnostic>& out) {
+  if (!e.spec || !e.loaded_by) return;
+  const ast::token& at = e.loaded_by->name;
+  std::string p = r.protocol_name();
+  bool neg_proto = r.protocol && r.protocol->bang.present();
+  if (e.name == "tcp" && (neg_proto || !is_proto(p, {"tcp", "6"})))
+    out.push_back(problem_at(at, "the tcp match requires '-p tcp'"));
+  if (e.name == "udp" && (neg_proto || !is_proto(p, {"udp", "17"})))
+    out.push_back(problem_at(at, "the udp match requires '-p udp'"));
+  if (e.name == "tcp" && e.has("syn") && e.has("tcp-flags"))
+    out.push_back(problem_at(e.find("syn")->opt->name, "only one of '--syn' or '--tcp-flags' is allowed"));
+  if (e.name == "multiport") {
+    if (neg_proto || !is_proto(p, {"tcp", "udp", "udplite", "sctp", "dccp", "6", "17", "132", "33", "136"}))
+      out.push_back(problem_at(at, "multiport needs '-p tcp', '-p udp', '-p udplite', '-p sctp' or '-p dccp'"));
+    int n = e.has("source-ports") + e.has("destination-ports") + e.has("ports");
+    if (n > 1)
+      out.push_back(problem_at(at, "multiport takes only one of --sports, --dports and --ports"));
+  }
+  if (e.name == "LOG") {
+    if (auto o = e.find("log-prefix"); o && o->arg().size() > max_log_prefix)
+      out.push_back(problem_at(o->opt->args[0],
+                               "LOG prefix of " + std::to_string(o->arg().size()) +
+                                   " characters is cut by the kernel to its first 29",
+                               severity::warning));
+  }
+  if (e.name == "REJECT") {
+    if (auto o = e.find("reject-with"); o && (o->arg() == "tcp-reset" || o->arg() == "tcp-rst") &&
+                                        (neg_proto || !is_proto(p, {"tcp", "6"})))
+      out.push_back(problem_at(o->opt->args[0], "'--reject-with tcp-reset' needs '-p tcp' (the kernel refuses it)"));
+  }
+  if (e.name == "MASQUERADE" || e.name == "REDIRECT" || e.name == "DNAT" || e.name == "SNAT") {
+    bool ports = e.has("to-ports");
+    for (auto key : {"to-destination", "to-source"})
+      if (auto o = e.find(key)) {
+        bool has_port = false;
+        (void)check_nat_to(o->arg(), f, has_port);
+        ports = ports || has_port;
+      }
+    if (ports && (neg_proto || !is_proto(p, {"tcp", "udp", "sctp", "dccp", "6", "17", "132", "33"})))
+      out.push_back(problem_at(at, "a port in " + e.name + " needs -p tcp, udp, sctp or dccp"));
+  }
+}
+
+}  // namespace detail
+
+// Splits one rule line into command, base matches, match modules and target the way
+// iptables' getopt loop does, and checks every option the modelled extensions own.
+inline rule_view view_rule(const ast::line& l, netfilter::family f) {
+  rule_view r;
+  r.line = &l;
+  // First pass: the base options, so that -p is known before extension options are bound.
+  for (const auto& o : l.rule.options) {
+    const detail::base_option* b = detail::find_base(o.name.text);
+    if (!b) continue;
+    switch (b->letter) {
+      case 'A': case 'I': case 'D': case 'R': case 'N': case 'F': case 'X': case 'Z': case 'P':
+      case 'E': {
+        static constexpr std::string_view letters = "AIDRNFXZPE";
+        if (r.command_option) {
+          r.problems.push_back(detail::problem_at(o.name, "only one command per line ('" +
+                                                              std::string(r.command_option->name.text) +
+                                                              "' came first)"));
+          break;
+        }
+        r.command_option = &o;
+        r.cmd = static_cast<command>(1 + letters.find(b->letter));
+        if (!o.args.empty()) r.chain = o.args[0].value();
+        break;
+      }
+      case 'p': r.protocol = &o; break;
+      case 's': r.source = &o; break;
+      case 'd': r.destination = &o; break;
+      case 'i': r.in_interface = &o; break;
+      case 'o': r.out_interface = &o; break;
+      case 'f': r.fragment = &o; break;
+      case 'c': r.set_counters = &o; break;
+      default: break;
+    }
+  }
+  std::string proto = r.protocol_name();
+  for (auto& c : proto) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string port_proto = proto == "udp" || proto == "17" ? "udp" : "tcp";
+
+  // Second pass: -m and -j load extensions; every other option goes to the extension that
+  // declares it (the most recently loaded first), or loads the -p protocol's match.
+  auto bind = [&](const ast::option& o) -> bool {
+    std::string_view t = o.name.text;
+    if (t.size() < 3 || t.substr(0, 2) != "--") return false;
+    t.remove_prefix(2);
+    auto try_in = [&](extension_use& e, bool prefix) -> bool {
+      if (!e.spec) return false;
+      const option_spec* hit = nullptr;
+      int hits = 0;
+      for (const auto& s : *e.spec) {
+        if (s.name == t || s.alias == t) {
+          hit = &s;
+          hits = 1;
+          break;
+        }
+        if (prefix && (s.name.substr(0, t.size()) == t || (!s.alias.empty() && s.alias.substr(0, t.size()) == t))) {
+          hit = &s;
+          ++hits;
+        }
+      }
+      if (hits != 1) return false;
+      e.options.push_back({&o, hit});
+      return true;
+    };
+    for (bool prefix : {false, true}) {
+      if (r.target_use && try_in(*r.target_use, prefix)) return true;
+      for (auto it = r.matches.rbegin(); it != r.matches.rend(); ++it)
+        if (try_in(*it, prefix)) return true;
+    }
+    // xshared.c command_default(): an unknown option loads the protocol's match once.
+    std::string_view pm = detail::proto_match(proto, f);
+    if (!pm.empty() && !(r.protocol && r.protocol->bang.present()) && !r.match(pm)) {
+      extension_use e;
+      e.name = std::string(pm);
+      e.loaded_by = r.protocol;
+      e.implicit = true;
+      e.spec = find_extension(pm, false);
+      r.matches.push_back(std::move(e));
+      for (bool prefix : {false, true})
+        if (try_in(r.matches.back(), prefix)) return true;
+    }
+    // An extension rstwatch does not model takes whatever follows it.
+    if (r.target_use && !r.target_use->spec && r.target_use->loaded_by &&
+        !find_extension(r.target, true) && known_unmodelled(r.target, true)) {
+      r.target_use->options.push_back({&o, nullptr});
+      return true;
+    }
+    for (auto it = r.matches.rbegin(); it != r.matches.rend(); ++it)
+      if (!it->spec) {
+        it->options.push_back({&o, nullptr});
+        return true;
+      }
+    return false;
+  };
+
+  for (const auto& o : l.rule.options) {
+    const detail::base_option* b = detail::find_base(o.name.text);
+    if (b) {
+      std::size_t want_min = 1, want_max = 1;
+      switch (b->letter) {
+        case 'A': case 'N': want_min = want_max = 1; break;
+        case 'I': case 'D': case 'F': case 'X': want_min = b->letter == 'F' || b->letter == 'X' ? 0 : 1; want_max = 2; break;
+        case 'R': case 'P': case 'E': case 'c': want_min = want_max = 2; break;
+        case 'Z': want_min = 0; want_max = 2; break;
+        case 'f': case '4': case '6': want_min = want_max = 0; break;
+        default: break;
+      }
+      if (b->letter == 'D' && o.args.size() == 1) want_max = 1;
+      if (o.args.size() < want_min)
+        r.problems.push_back(detail::problem_at(o.name, "option '" + std::string(o.name.text) + "' requires an argument"));
+      else if (o.args.size() > want_max)
+        r.problems.push_back(detail::problem_at(o.args[want_max], "bad argument '" + o.args[want_max].value() + "'"));
+      if (b->letter == 'm' && !o.args.empty()) {
+        extension_use e;
+        e.name = o.args[0].value();
+        e.loaded_by = &o;
+        e.spec = find_extension(e.name, false);
+        if (!e.spec && !known_unmodelled(e.name, false))
+          r.problems.push_back(detail::problem_at(o.args[0], "no match module '" + e.name + "' in iptables 1.8.9 (couldn't load match)"));
+        else if (!e.spec)
+          r.problems.push_back(detail::problem_at(o.args[0], "match '" + e.name + "' is not modelled by rstwatch: its options were not verified", severity::warning));
+        r.matches.push_back(std::move(e));
+      } else if ((b->letter == 'j' || b->letter == 'g') && !o.args.empty()) {
+        if (r.jump)
+          r.problems.push_back(detail::problem_at(o.name, "more than one target"));
+        r.jump = &o;
+        r.go_to = b->letter == 'g';
+        r.target = o.args[0].value();
+        extension_use e;
+        e.name = r.target;
+        e.loaded_by = &o;
+        e.spec = find_extension(r.target, true);
+        if (!e.spec && known_unmodelled(r.target, true))
+          r.problems.push_back(detail::problem_at(o.args[0], "target '" + r.target + "' is not modelled by rstwatch: its options were not verified", severity::warning));
+        r.target_use = std::move(e);
+      } else if ((b->letter == 's' || b->letter == 'd') && !o.args.empty()) {
+        auto c = check_addresses(o.args[0].value(), f);
+        if (c.problem == address_problem::bad)
+          r.problems.push_back(detail::problem_at(o.args[0], c.error));
+        else if (c.problem == address_problem::host_name)
+          r.problems.push_back(detail::problem_at(o.args[0], c.error, severity::warning,
+                                                  "write the address: rstwatch does not resolve names"));
+      } else if ((b->letter == 'i' || b->letter == 'o') && !o.args.empty() &&
+                 o.args[0].value().size() > 15) {
+        // IFNAMSIZ (16) counts the NUL (xtables_parse_interface).
+        r.problems.push_back(detail::problem_at(o.args[0], "interface name longer than 15 characters"));
+      } else if (b->letter == 'p' && !o.args.empty()) {
+        auto why = detail::check_arg(arg_kind::proto, bound_option{&o, nullptr}, f, {});
+        if (!why.empty()) r.problems.push_back(detail::problem_at(o.args[0], why));
+      }
+      continue;
+    }
+    if (!bind(o)) {
+      // Unknown option: the seed's `--log-level7` glued its value on; say so.
+      std::string hint;
+      std::string_view t = o.name.text;
+      auto suggest = [&](const extension_spec& s) {
+        for (const auto& os : s) {
+          std::string full = "--" + std::string(os.name);
+          if (t.size() > full.size() && t.substr(0, full.size()) == full && detail::arity(os.kind) > 0)
+            hint = "did you mean `" + full + " " + std::string(t.substr(full.size())) + "`";
+        }
+      };
+      if (r.target_use && r.target_use->spec) suggest(*r.target_use->spec);
+      for (const auto& m : r.matches)
+        if (m.spec) suggest(*m.spec);
+      if (hint.empty())
+        for (auto n : {"tcp", "udp"})
+          for (const auto& os : *find_extension(n, false))
+            if (t == "--" + std::string(os.name) || (!os.alias.empty() && t == "--" + std::string(os.alias)))
+              hint = "'" + std::string(t) + "' belongs to the tcp and udp matches: add '-p tcp' or '-p udp'";
+      r.problems.push_back(detail::problem_at(o.name, "unknown option '" + std::string(t) + "'", severity::error, hint));
+    }
+  }
+
+  // Arity and value checks of every bound option, then each extension's final check.
+  auto check_use = [&](const extension_use& e) {
+    for (const auto& bo : e.options) {
+      if (!bo.spec) continue;
+      std::size_t n = detail::arity(bo.spec->kind);
+      if (bo.opt->args.size() < n) {
+        r.problems.push_back(detail::problem_at(bo.opt->name, "'" + std::string(bo.opt->name.text) + "' requires " +
+                                                                 (n == 2 ? "two arguments" : "an argument")));
+        continue;
+      }
+      if (bo.opt->args.size() > n) {
+        r.problems.push_back(detail::problem_at(bo.opt->args[n], "bad argument '" + bo.opt->args[n].value() + "'"));
+        continue;
+      }
+      auto why = detail::check_arg(bo.spec->kind, bo, f, port_proto);
+      if (!why.empty()) r.problems.push_back(detail::problem_at(bo.opt->args.empty() ? bo.opt->name : bo.opt->args[0], why));
+    }
+    detail::final_check(r, e, f, r.problems);
+  };
+  for (const auto& m : r.matches) check_use(m);
+  if (r.target_use) check_use(*r.target_use);
+  if (r.cmd == command::none)
+    r.problems.push_back(detail::problem_at(l.text, "no command given (-A, -I, -D, -R, -N, -F, -X, -Z, -P or -E)"));
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed views of the modelled extensions most rules use.
+
+template <class T>
+struct negatable {
+  T value;
+  bool negated = false;
+};
+
+struct tcp_view {
+  std::optional<negatable<port_range>> source_port, destination_port;
+  std::optional<negatable<std::pair<std::uint8_t, std::uint8_t>>> flags;  // mask, comparison
+  bool syn = false;
+  bool syn_negated = false;
+  std::optional<negatable<std::uint8_t>> option;
+};
+
+namespace detail {
+inline std::optional<negatable<port_range>> port_of(const extension_use& e, std::string_view n,
+                                                    std::string_view proto) {
+  if (auto o = e.find(n))
+    if (auto r = parse_port_range(o->arg(), proto)) return negatable<port_range>{*r.value, o->negated()};
+  return std::nullopt;
+}
+}  // namespace detail
+
+// The tcp or udp match of a rule (explicit or loaded by -p), when its values are valid.
+inline std::optional<tcp_view> tcp_of(const rule_view& r, std::string_view proto = "tcp") {
+  const extension_use* e = r.match(proto);
+  if (!e) return std::nullopt;
+  tcp_view v;
+  v.source_port = detail::port_of(*e, "source-port", proto);
+  v.destination_port = detail::port_of(*e, "destination-port", proto);
+  if (auto o = e->find("tcp-flags")) {
+    auto m = parse_tcp_flags(o->arg(0)), c = parse_tcp_flags(o->arg(1));
+    if (m && c) v.flags = negatable<std::pair<std::uint8_t, std::uint8_t>>{{*m.value, *c.value}, o->negated()};
+  }
+  if (auto o = e->find("syn")) {
+    v.syn = true;
+    v.syn_negated = o->negated();
+  }
+  if (auto o = e->find("tcp-option"))
+    if (auto n = detail::to_uint(o->arg(), 255)) v.option = negatable<std::uint8_t>{static_cast<std::uint8_t>(*n), o->negated()};
+  return v;
+}
+
+struct log_view {
+  std::string prefix;       // as the kernel keeps it: at most 29 characters
+  std::uint8_t level = 4;   // libxt_LOG.c LOG_DEFAULT_LEVEL (warning)
+  bool tcp_sequence = false, tcp_options = false, ip_options = false, uid = false,
+       macdecode = false;
+};
+
+inline std::optional<log_view> log_of(const rule_view& r) {
+  if (!r.target_use || r.target != "LOG") return std::nullopt;
+  const extension_use& e = *r.target_use;
+  log_view v;
+  if (auto o = e.find("log-prefix")) v.prefix = o->arg().substr(0, max_log_prefix);
+  if (auto o = e.find("log-level"))
+    if (auto l = parse_log_level(o->arg())) v.level = *l.value;
+  v.tcp_sequence = e.has("log-tcp-sequence");
+  v.tcp_options = e.has("log-tcp-options");
+  v.ip_options = e.has("log-ip-options");
+  v.uid = e.has("log-uid");
+  v.macdecode = e.has("log-macdecode");
+  return v;
+}
+
+}  // namespace rstwatch::rules::checks

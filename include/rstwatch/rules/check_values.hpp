@@ -1,0 +1,371 @@
+// Typed values of iptables option arguments: ports and ranges, TCP flags, ICMP types, log
+// levels, marks, addresses. Each parser accepts exactly what the iptables 1.8.9 extension
+// accepts and says why it refuses the rest; the views and the validator share them.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netdb.h>
+
+#include <array>
+#include <cctype>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <rstwatch/netfilter.hpp>
+
+namespace rstwatch::rules::checks {
+
+// A parsed value, or the reason iptables would refuse the text.
+template <class T>
+struct parsed {
+  std::optional<T> value;
+  std::string error;  // set when !value
+  explicit operator bool() const noexcept { return value.has_value(); }
+  static parsed fail(std::string why) { return parsed{std::nullopt, std::move(why)}; }
+};
+
+namespace detail {
+
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+// xtables_strtoul_base(): decimal, or 0x hex / 0 octal with base 0; the whole text must be
+// consumed and the value must not exceed `max`.
+inline std::optional<std::uint64_t> to_uint(std::string_view s, std::uint64_t max, int base = 10) {
+  if (s.empty()) return std::nullopt;
+  if (base == 0) {
+    if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+      s.remove_prefix(2);
+      base = 16;
+    } else if (s.size() > 1 && s[0] == '0') {
+      s.remove_prefix(1);
+      base = 8;
+    } else {
+      base = 10;
+    }
+  }
+  std::uint64_t v = 0;
+  for (char c : s) {
+    int d;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      d = c - 'A' + 10;
+    else
+      return std::nullopt;
+    if (d >= base) return std::nullopt;
+    v = v * static_cast<std::uint64_t>(base) + static_cast<std::uint64_t>(d);
+    if (v > max) return std::nullopt;
+  }
+  return v;
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------------
+// Ports (libxt_tcp.c / libxt_udp.c parse_port via xtables_parse_port(): a number 0–65535 or a
+// service name from /etc/services).
+
+struct port_range {
+  std::uint16_t first = 0;
+  std::uint16_t last = 0;
+  bool single() const noexcept { return first == last; }
+};
+
+inline parsed<std::uint16_t> parse_port(std::string_view s, std::string_view proto = "tcp") {
+  if (auto v = detail::to_uint(s, 65535)) return {static_cast<std::uint16_t>(*v), {}};
+  if (!s.empty() && std::isalpha(static_cast<unsigned char>(s[0]))) {
+    std::string name(s), p(proto);
+    // getservbyname() is what xtables_parse_port() itself calls.
+    if (const servent* e = ::getservbyname(name.c_str(), p.c_str()))
+      return {static_cast<std::uint16_t>(ntohs(static_cast<std::uint16_t>(e->s_port))), {}};
+  }
+  return parsed<std::uint16_t>::fail("invalid port/service '" + std::string(s) + "'");
+}
+
+// `P`, `P:Q`, `:Q` (from 0), `P:` (to 65535); min > max is refused (libxt_tcp.c parse_ports).
+inline parsed<port_range> parse_port_range(std::string_view s, std::string_view proto = "tcp") {
+  auto colon = s.find(':');
+  if (colon == std::string_view::npos) {
+    auto p = parse_port(s, proto);
+    if (!p) return parsed<port_range>::fail(p.error);
+    return {port_range{*p.value, *p.value}, {}};
+  }
+  std::string_view a = s.substr(0, colon), b = s.substr(colon + 1);
+  std::uint16_t lo = 0, hi = 65535;
+  if (!a.empty()) {
+    auto p = parse_port(a, proto);
+    if (!p) return parsed<port_range>::fail(p.error);
+    lo = *p.value;
+  }
+  if (!b.empty()) {
+    auto p = parse_port(b, proto);
+    if (!p) return parsed<port_range>::fail(p.error);
+    hi = *p.value;
+  }
+  if (lo > hi) return parsed<port_range>::fail("invalid port range (min > max)");
+  return {port_range{lo, hi}, {}};
+}
+
+// ---------------------------------------------------------------------------------------------
+// TCP flags (libxt_tcp.c tcp_flag_names, compared with strcasecmp).
+
+inline constexpr std::array<std::string_view, 8> tcp_flag_names = {"FIN", "SYN", "RST", "PSH",
+                                                                   "ACK", "URG", "ALL", "NONE"};
+inline constexpr std::array<std::uint8_t, 8> tcp_flag_bits = {0x01, 0x02, 0x04, 0x08,
+                                                              0x10, 0x20, 0x3f, 0x00};
+
+// A comma-separated list of flag names, as the mask or the comparison of --tcp-flags.
+inline parsed<std::uint8_t> parse_tcp_flags(std::string_view s) {
+  std::uint8_t bits = 0;
+  while (true) {
+    auto comma = s.find(',');
+    std::string_view name = s.substr(0, comma);
+    bool found = false;
+    for (std::size_t i = 0; i < tcp_flag_names.size(); ++i)
+      if (detail::iequals(name, tcp_flag_names[i])) {
+        bits = static_cast<std::uint8_t>(bits | tcp_flag_bits[i]);
+        found = true;
+      }
+    if (!found) return parsed<std::uint8_t>::fail("unknown TCP flag '" + std::string(name) + "'");
+    if (comma == std::string_view::npos) break;
+    s.remove_prefix(comma + 1);
+  }
+  return {bits, {}};
+}
+
+// ---------------------------------------------------------------------------------------------
+// ICMP and ICMPv6 types (libxt_icmp.h icmp_codes / icmpv6_codes): a name, or `type[/code]`.
+
+struct icmp_type {
+  std::uint8_t type = 0;
+  std::optional<std::uint8_t> code;  // none: any code
+  bool any = false;                  // the name "any" (icmp only)
+};
+
+struct icmp_name {
+  std::string_view name;
+  std::uint8_t type;
+  std::int16_t code;  // -1: every code
+};
+
+inline constexpr icmp_name icmp_names[] = {
+    {"any", 0xff, -1},
+    {"echo-reply", 0, -1}, {"pong", 0, -1},
+    {"destination-unreachable", 3, -1},
+    {"network-unreachable", 3, 0}, {"host-unreachable", 3, 1}, {"protocol-unreachable", 3, 2},
+    {"port-unreachable", 3, 3}, {"fragmentation-needed", 3, 4}, {"source-route-failed", 3, 5},
+    {"network-unknown", 3, 6}, {"host-unknown", 3, 7}, {"network-prohibited", 3, 9},
+    {"host-prohibited", 3, 10}, {"TOS-network-unreachable", 3, 11},
+    {"TOS-host-unreachable", 3, 12}, {"communication-prohibited", 3, 13},
+    {"host-precedence-violation", 3, 14}, {"precedence-cutoff", 3, 15},
+    {"source-quench", 4, -1},
+    {"redirect", 5, -1}, {"network-redirect", 5, 0}, {"host-redirect", 5, 1},
+    {"TOS-network-redirect", 5, 2}, {"TOS-host-redirect", 5, 3},
+    {"echo-request", 8, -1}, {"ping", 8, -1},
+    {"router-advertisement", 9, -1}, {"router-solicitation", 10, -1},
+    {"time-exceeded", 11, -1}, {"ttl-exceeded", 11, -1},
+    {"ttl-zero-during-transit", 11, 0}, {"ttl-zero-during-reassembly", 11, 1},
+    {"parameter-problem", 12, -1}, {"ip-header-bad", 12, 0}, {"required-option-missing", 12, 1},
+    {"timestamp-request", 13, -1}, {"timestamp-reply", 14, -1},
+    {"address-mask-request", 17, -1}, {"address-mask-reply", 18, -1},
+};
+
+inline constexpr icmp_name icmpv6_names[] = {
+    {"destination-unreachable", 1, -1}, {"no-route", 1, 0}, {"communication-prohibited", 1, 1},
+    {"beyond-scope", 1, 2}, {"address-unreachable", 1, 3}, {"port-unreachable", 1, 4},
+    {"failed-policy", 1, 5}, {"reject-route", 1, 6},
+    {"packet-too-big", 2, -1},
+    {"time-exceeded", 3, -1}, {"ttl-exceeded", 3, -1},
+    {"ttl-zero-during-transit", 3, 0}, {"ttl-zero-during-reassembly", 3, 1},
+    {"parameter-problem", 4, -1}, {"bad-header", 4, 0}, {"unknown-header-type", 4, 1},
+    {"unknown-option", 4, 2},
+    {"echo-request", 128, -1}, {"ping", 128, -1}, {"echo-reply", 129, -1}, {"pong", 129, -1},
+    {"mld-listener-query", 130, -1}, {"mld-listener-report", 131, -1},
+    {"mld-listener-done", 132, -1}, {"mld-listener-reduction", 132, -1},
+    {"router-solicitation", 133, -1}, {"router-advertisement", 134, -1},
+    {"neighbour-solicitation", 135, -1}, {"neighbor-solicitation", 135, -1},
+    {"neighbour-advertisement", 136, -1}, {"neighbor-advertisement", 136, -1},
+    {"redirect", 137, -1},
+};
+
+template <std::size_t N>
+parsed<icmp_type> parse_icmp_type_in(std::string_view s, const icmp_name (&names)[N],
+                                     std::string_view what) {
+  for (const auto& n : names)
+    if (n.name == s) {
+      icmp_type t{n.type, std::nullopt, n.type == 0xff && n.code == -1 && s == "any"};
+      if (n.code >= 0) t.code = static_cast<std::uint8_t>(n.code);
+      return {t, {}};
+    }
+  auto slash = s.find('/');
+  auto type = detail::to_uint(s.substr(0, slash), 255);
+  if (type) {
+    icmp_type t{static_cast<std::uint8_t>(*type), std::nullopt, false};
+    if (slash == std::string_view::npos) return {t, {}};
+    if (auto code = detail::to_uint(s.substr(slash + 1), 255)) {
+      t.code = static_cast<std::uint8_t>(*code);
+      return {t, {}};
+    }
+  }
+  return parsed<icmp_type>::fail("unknown " + std::string(what) + " type '" + std::string(s) + "'");
+}
+
+inline parsed<icmp_type> parse_icmp_type(std::string_view s) {
+  return parse_icmp_type_in(s, icmp_names, "ICMP");
+}
+inline parsed<icmp_type> parse_icmpv6_type(std::string_view s) {
+  return parse_icmp_type_in(s, icmpv6_names, "ICMPv6");
+}
+
+// ---------------------------------------------------------------------------------------------
+// LOG levels (libxt_LOG.c: xtables_strtoui(…, 0, 7) or one of log_names, compared exactly).
+
+struct log_level_name {
+  std::string_view name;
+  std::uint8_t level;
+};
+inline constexpr log_level_name log_level_names[] = {
+    {"alert", 1}, {"crit", 2},    {"debug", 7},  {"emerg", 0},   {"error", 3},
+    {"info", 6},  {"notice", 5},  {"panic", 0},  {"warning", 4},
+};
+
+inline parsed<std::uint8_t> parse_log_level(std::string_view s) {
+  if (auto v = detail::to_uint(s, 7)) return {static_cast<std::uint8_t>(*v), {}};
+  for (const auto& n : log_level_names)
+    if (n.name == s) return {n.level, {}};
+  return parsed<std::uint8_t>::fail(
+      "log level '" + std::string(s) +
+      "' unknown (0-7 or emerg alert crit error warning notice info debug panic)");
+}
+
+// The kernel's LOG prefix buffer (struct xt_log_info, include/uapi/linux/netfilter/xt_LOG.h)
+// is 30 bytes with the NUL: 29 characters survive, the rest is cut.
+inline constexpr std::size_t max_log_prefix = 29;
+
+// ---------------------------------------------------------------------------------------------
+// Marks: `value[/mask]`, both 32-bit, any base (xtables_parse_mark_mask()).
+
+struct mark_mask {
+  std::uint32_t value = 0;
+  std::uint32_t mask = 0xffffffffu;
+  bool has_mask = false;
+};
+
+inline parsed<mark_mask> parse_mark(std::string_view s) {
+  auto slash = s.find('/');
+  auto v = detail::to_uint(s.substr(0, slash), 0xffffffffu, 0);
+  if (!v) return parsed<mark_mask>::fail("bad mark value '" + std::string(s) + "'");
+  mark_mask m{static_cast<std::uint32_t>(*v), 0xffffffffu, false};
+  if (slash != std::string_view::npos) {
+    auto k = detail::to_uint(s.substr(slash + 1), 0xffffffffu, 0);
+    if (!k) return parsed<mark_mask>::fail("bad mark mask '" + std::string(s) + "'");
+    m.mask = static_cast<std::uint32_t>(*k);
+    m.has_mask = true;
+  }
+  return {m, {}};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Addresses of -s/-d: `address[/prefix|/mask]`, comma-separated lists allowed
+// (xtables_ipparse_multiple / xtables_ip6parse_multiple). A name is resolved by iptables at
+// load time; rstwatch never resolves and reports it as a host name instead.
+
+struct network {
+  std::array<unsigned char, 16> address{};
+  unsigned prefix = 32;
+  bool v6 = false;
+};
+
+enum class address_problem : std::uint8_t { none, host_name, bad };
+
+struct address_check {
+  address_problem problem = address_problem::none;
+  std::string error;
+};
+
+namespace detail {
+
+inline bool all_of_chars(std::string_view s, std::string_view allowed) {
+  for (char c : s)
+    if (allowed.find(c) == std::string_view::npos) return false;
+  return !s.empty();
+}
+
+// A mask written as an address: iptables takes non-contiguous masks too
+// (xtables_ipparse_multiple / xtables_ip6parse_multiple); the prefix is its count of ones.
+template <std::size_t N>
+unsigned mask_bits(const unsigned char (&m)[N]) {
+  unsigned n = 0;
+  for (unsigned char b : m)
+    for (int i = 0; i < 8; ++i) n += (b >> i) & 1u;
+  return n;
+}
+
+}  // namespace detail
+
+inline parsed<network> parse_network(std::string_view s, netfilter::family f) {
+  bool v6 = f == netfilter::family::ipv6;
+  network n;
+  n.v6 = v6;
+  n.prefix = v6 ? 128 : 32;
+  auto slash = s.find('/');
+  std::string addr(s.substr(0, slash));
+  if (::inet_pton(v6 ? AF_INET6 : AF_INET, addr.c_str(), n.address.data()) != 1)
+    return parsed<network>::fail("host/network '" + addr + "' is not an IPv" +
+                                 (v6 ? "6" : "4") + " address");
+  if (slash != std::string_view::npos) {
+    std::string_view m = s.substr(slash + 1);
+    if (auto bits = detail::to_uint(m, v6 ? 128 : 32)) {
+      n.prefix = static_cast<unsigned>(*bits);
+    } else {
+      std::string ms(m);
+      unsigned char v4mask[4];
+      unsigned char v6mask[16];
+      if (!v6 && ::inet_pton(AF_INET, ms.c_str(), v4mask) == 1)
+        n.prefix = detail::mask_bits(v4mask);
+      else if (v6 && ::inet_pton(AF_INET6, ms.c_str(), v6mask) == 1)
+        n.prefix = detail::mask_bits(v6mask);
+      else
+        return parsed<network>::fail("invalid mask '" + ms + "'");
+    }
+  }
+  return {n, {}};
+}
+
+// Checks every element of a -s/-d list. Text that cannot be an address literal (it has a
+// letter, and for IPv4 no ':') is a host name: a warning, since iptables resolves it.
+inline address_check check_addresses(std::string_view s, netfilter::family f) {
+  while (true) {
+    auto comma = s.find(',');
+    std::string_view one = s.substr(0, comma);
+    std::string_view host = one.substr(0, one.find('/'));
+    bool literal = f == netfilter::family::ipv6
+                       ? host.find(':') != std::string_view::npos
+                       : detail::all_of_chars(host, "0123456789.");
+    if (!literal && detail::all_of_chars(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                               "0123456789.-_")) {
+      // A name: its mask, if any, must still be valid.
+      return {address_problem::host_name, "host name '" + std::string(host) +
+                                               "' is resolved by iptables when the file is loaded"};
+    }
+    auto n = parse_network(one, f);
+    if (!n) return {address_problem::bad, n.error};
+    if (comma == std::string_view::npos) break;
+    s.remove_prefix(comma + 1);
+  }
+  return {};
+}
+
+}  // namespace rstwatch::rules::checks

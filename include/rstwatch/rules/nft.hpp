@@ -1,0 +1,472 @@
+// Translate a restore file into an nftables script: one table per iptables table, base chains
+// with the type, hook and priority of the netfilter model, and the modelled matches and
+// targets as nft expressions. A rule rstwatch cannot translate is an error naming it and its
+// line, never a silent approximation.
+#pragma once
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstddef>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <rstwatch/diagnostic.hpp>
+#include <rstwatch/netfilter.hpp>
+#include <rstwatch/rules/ast.hpp>
+#include <rstwatch/rules/check_rule.hpp>
+
+namespace rstwatch::rules {
+
+struct nft_options {
+  netfilter::family family = netfilter::family::ipv4;  // ipv6 for ip6tables files
+  std::string file_name;                                // shown in diagnostics
+};
+
+namespace checks::detail {
+
+struct nft_failure {
+  const ast::token* at;
+  std::string why;
+};
+
+// nft(8) STATEMENTS: log levels by name, emerg … debug.
+inline constexpr std::string_view nft_log_levels[] = {"emerg", "alert", "crit",   "err",
+                                                      "warn",  "notice", "info", "debug"};
+
+// nft(8) TCP HEADER EXPRESSION: flag names in lower case, bit order of libxt_tcp.c.
+inline std::string nft_tcp_flags(std::uint8_t bits) {
+  static constexpr std::string_view names[] = {"fin", "syn", "rst", "psh", "ack", "urg"};
+  std::string s;
+  for (int i = 0; i < 6; ++i)
+    if (bits & (1u << i)) {
+      if (!s.empty()) s += '|';
+      s += names[i];
+    }
+  return s;
+}
+
+inline std::string nft_quoted(const std::string& s, const ast::token& at,
+                              std::optional<nft_failure>& fail) {
+  if (s.find('"') != std::string::npos && !fail)
+    fail = nft_failure{&at, "a '\"' inside a string has no nft spelling"};
+  return "\"" + s + "\"";
+}
+
+inline std::string nft_range(port_range r) {
+  return r.single() ? std::to_string(r.first)
+                    : std::to_string(r.first) + "-" + std::to_string(r.last);
+}
+
+// Whether a mask written as an address is ones then zeros.
+inline bool contiguous_mask(const std::string& mask, bool v6) {
+  unsigned char b[16] = {};
+  if (::inet_pton(v6 ? AF_INET6 : AF_INET, mask.c_str(), b) != 1) return false;
+  bool zero_seen = false;
+  for (int i = 0; i < (v6 ? 16 : 4); ++i)
+    for (int bit = 7; bit >= 0; --bit) {
+      bool one = (b[i] >> bit) & 1;
+      if (one && zero_seen) return false;
+      zero_seen = zero_seen || !one;
+    }
+  return true;
+}
+
+// The nft expression of one rule, or why there is none.
+inline std::string nft_rule(const rule_view& v, netfilter::family f,
+                            std::optional<nft_failure>& fail) {
+  std::vector<std::string> parts;
+  std::string comment;
+  auto no = [&](const ast::token& at, std::string why) {
+    if (!fail) fail = nft_failure{&at, std::move(why)};
+  };
+  auto op = [](bool negated) { return negated ? std::string("!= ") : std::string(); };
+  const bool v6 = f == netfilter::family::ipv6;
+
+  if (v.fragment) no(v.fragment->name, "-f (fragments) has no translation in rstwatch");
+  std::string proto = v.protocol_name();
+  for (auto& c : proto) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (v.protocol && proto != "all" && proto != "0")
+    parts.push_back("meta l4proto " + op(v.protocol->bang.present()) +
+                    (proto == "icmp6" || proto == "ipv6-icmp" ? std::string("icmpv6") : proto));
+
+  for (auto [o, dir] : {std::pair{v.source, "saddr"}, std::pair{v.destination, "daddr"}}) {
+    if (!o || o->args.empty()) continue;
+    std::string all = o->args[0].value();
+    std::vector<std::string> items;
+    std::string_view s = all;
+    while (true) {
+      auto comma = s.find(',');
+      std::string one(s.substr(0, comma));
+      auto slash = one.find('/');
+      auto n = parse_network(one, f);
+      if (!n) {
+        no(o->args[0], "address '" + one + "' (a host name) has no translation");
+      } else if (slash != std::string::npos &&
+                 !detail::to_uint(std::string_view(one).substr(slash + 1), 128)) {
+        // A mask written as an address translates only when it is a prefix.
+        if (!contiguous_mask(one.substr(slash + 1), v6))
+          no(o->args[0], "the non-contiguous mask of '" + one + "' has no translation");
+        one = one.substr(0, slash) + "/" + std::to_string(n.value->prefix);
+      }
+      items.push_back(one);
+      if (comma == std::string_view::npos) break;
+      s.remove_prefix(comma + 1);
+    }
+    std::string set = items.size() == 1 ? items[0] : "{ " + [&] {
+      std::string j;
+      for (auto& i : items) j += (j.empty() ? "" : ", ") + i;
+      return j;
+    }() + " }";
+    parts.push_back(std::string(v6 ? "ip6 " : "ip ") + dir + " " + op(o->bang.present()) + set);
+  }
+  for (auto [o, key] : {std::pair{v.in_interface, "iifname"}, std::pair{v.out_interface, "oifname"}}) {
+    if (!o || o->args.empty()) continue;
+    std::string name = o->args[0].value();
+    if (!name.empty() && name.back() == '+') name.back() = '*';  // iptables' wildcard
+    parts.push_back(std::string(key) + " " + op(o->bang.present()) + nft_quoted(name, o->args[0], fail));
+  }
+
+  for (const auto& m : v.matches) {
+    const ast::token& at = m.loaded_by ? (m.implicit ? m.loaded_by->name : m.loaded_by->args[0])
+                                       : v.line->text;
+    if (m.name == "tcp" || m.name == "udp") {
+      for (const auto& o : m.options) {
+        std::string key = std::string(o.spec->name);
+        if (key == "source-port" || key == "destination-port") {
+          auto r = parse_port_range(o.arg(), m.name);
+          if (r)
+            parts.push_back(m.name + (key == "source-port" ? " sport " : " dport ") +
+                            op(o.negated()) + nft_range(*r.value));
+        } else if (key == "tcp-flags") {
+          auto mask = parse_tcp_flags(o.arg(0)), comp = parse_tcp_flags(o.arg(1));
+          if (mask && comp && *mask.value)
+            parts.push_back("tcp flags & (" + nft_tcp_flags(*mask.value) + ") " +
+                            (o.negated() ? "!= " : "== ") +
+                            (*comp.value ? nft_tcp_flags(*comp.value) : std::string("0")));
+        } else if (key == "syn") {
+          parts.push_back(std::string("tcp flags & (fin|syn|rst|ack) ") +
+                          (o.negated() ? "!= " : "== ") + "syn");
+        } else {
+          no(o.opt->name, "'--" + key + "' has no translation in rstwatch");
+        }
+      }
+    } else if (m.name == "icmp" || m.name == "icmp6") {
+      for (const auto& o : m.options) {
+        auto t = m.name == "icmp" ? parse_icmp_type(o.arg()) : parse_icmpv6_type(o.arg());
+        if (!t || t.value->any) continue;
+        std::string word = m.name == "icmp" ? "icmp" : "icmpv6";
+        if (t.value->code && o.negated()) no(o.opt->name, "a negated ICMP type with a code has no translation");
+        parts.push_back(word + " type " + op(o.negated()) + std::to_string(t.value->type));
+        if (t.value->code) parts.push_back(word + " code " + std::to_string(*t.value->code));
+      }
+    } else if (m.name == "multiport") {
+      for (const auto& o : m.options) {
+        std::string key(o.spec->name);
+        if (key == "ports") {
+          no(o.opt->name, "multiport --ports (source or destination) has no translation");
+          continue;
+        }
+        std::string list, s = o.arg();
+        std::string_view rest = s;
+        while (true) {
+          auto comma = rest.find(',');
+          auto r = parse_port_range(rest.substr(0, comma), proto);
+          if (r) list += (list.empty() ? "" : ", ") + nft_range(*r.value);
+          if (comma == std::string_view::npos) break;
+          rest.remove_prefix(comma + 1);
+        }
+        parts.push_back(proto + (key == "source-ports" ? " sport " : " dport ") + op(o.negated()) +
+                        "{ " + list + " }");
+      }
+    } else if (m.name == "conntrack" || m.name == "state") {
+      for (const auto& o : m.options) {
+        std::string key(o.spec->name);
+        if (key != "ctstate" && key != "state") {
+          no(o.opt->name, "conntrack '--" + key + "' has no translation in rstwatch");
+          continue;
+        }
+        std::string states = o.arg();
+        for (auto& c : states) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        std::string plain, status;
+        std::string_view rest = states;
+        while (true) {
+          auto comma = rest.find(',');
+          std::string one(rest.substr(0, comma));
+          // libxt_conntrack.c: SNAT and DNAT are conntrack status bits, not states.
+          std::string& into = one == "snat" || one == "dnat" ? status : plain;
+          into += (into.empty() ? "" : ",") + one;
+          if (comma == std::string_view::npos) break;
+          rest.remove_prefix(comma + 1);
+        }
+        if (!status.empty() && (!plain.empty() || o.negated()))
+          no(o.opt->args[0], "SNAT/DNAT mixed with states or negated has no translation");
+        if (!plain.empty()) parts.push_back("ct state " + op(o.negated()) + plain);
+        if (!status.empty()) parts.push_back("ct status " + status);
+      }
+    } else if (m.name == "comment") {
+      if (auto o = m.find("comment")) comment = " comment " + nft_quoted(o->arg(), o->opt->args[0], fail);
+    } else if (m.name == "mark") {
+      if (auto o = m.find("mark"))
+        if (auto mk = parse_mark(o->arg())) {
+          char buf[32];
+          std::snprintf(buf, sizeof buf, "0x%x", mk.value->value);
+          std::string value = buf;
+          if (mk.value->has_mask && mk.value->mask != 0xffffffffu) {
+            std::snprintf(buf, sizeof buf, "0x%x", mk.value->mask);
+            parts.push_back(std::string("meta mark & ") + buf + (o->negated() ? " != " : " == ") + value);
+          } else {
+            parts.push_back("meta mark " + op(o->negated()) + value);
+          }
+        }
+    } else if (m.name == "iprange") {
+      for (const auto& o : m.options)
+        parts.push_back(std::string(v6 ? "ip6 " : "ip ") +
+                        (o.spec->name == "src-range" ? "saddr " : "daddr ") + op(o.negated()) +
+                        o.arg());
+    } else if (m.name == "owner") {
+      for (const auto& o : m.options) {
+        std::string key(o.spec->name), a = o.arg();
+        auto dash = a.find('-');
+        bool numeric = detail::to_uint(std::string_view(a).substr(0, dash), 0xffffffffu) &&
+                       (dash == std::string::npos ||
+                        detail::to_uint(std::string_view(a).substr(dash + 1), 0xffffffffu));
+        if ((key != "uid-owner" && key != "gid-owner") || !numeric) {
+          no(o.opt->name, "owner '--" + key + "' other than a numeric uid/gid has no translation");
+          continue;
+        }
+        parts.push_back(std::string(key == "uid-owner" ? "meta skuid " : "meta skgid ") +
+                        op(o.negated()) + a);
+      }
+    } else if (m.name == "limit") {
+      std::string rate = "3/hour";  // libxt_limit.c XT_LIMIT_AVG default
+      std::string burst = "5";      // XT_LIMIT_BURST default
+      if (auto o = m.find("limit")) rate = o->arg();
+      if (auto o = m.find("limit-burst")) burst = o->arg();
+      auto slash = rate.find('/');
+      std::string n = rate.substr(0, slash), unit = "second";
+      if (slash != std::string::npos) {
+        std::string u = rate.substr(slash + 1);
+        for (std::string_view full : {"second", "minute", "hour", "day"})
+          if (full.substr(0, u.size()) == u) unit = std::string(full);
+      }
+      parts.push_back("limit rate " + n + "/" + unit + " burst " + burst + " packets");
+    } else {
+      no(at, "match '" + m.name + "' has no nftables translation in rstwatch");
+    }
+  }
+
+  // The target.
+  const extension_use* t = v.target_use ? &*v.target_use : nullptr;
+  auto has_other = [&](std::initializer_list<std::string_view> known) {
+    if (!t) return;
+    for (const auto& o : t->options) {
+      bool ok = false;
+      for (auto k : known) ok = ok || (o.spec && o.spec->name == k);
+      if (!ok) no(o.opt->name, "'" + std::string(o.opt->name.text) + "' of " + v.target + " has no translation in rstwatch");
+    }
+  };
+  std::string verdict;
+  if (v.target.empty()) {
+    verdict = "counter";
+  } else if (v.target == "ACCEPT" || v.target == "DROP" || v.target == "RETURN") {
+    verdict = v.target == "ACCEPT" ? "accept" : v.target == "DROP" ? "drop" : "return";
+  } else if (v.target == "LOG") {
+    auto log = log_of(v);
+    has_other({"log-prefix", "log-level", "log-tcp-sequence", "log-tcp-options", "log-ip-options", "log-uid", "log-macdecode"});
+    verdict = "log";
+    if (auto o = t->find("log-prefix")) verdict += " prefix " + nft_quoted(log->prefix, o->opt->args[0], fail);
+    verdict += " level " + std::string(nft_log_levels[log->level & 7]);
+    if (log->tcp_sequence || log->tcp_options)
+      verdict += std::string(" flags tcp ") +
+                 (log->tcp_sequence && log->tcp_options ? "sequence,options"
+                  : log->tcp_sequence                   ? "sequence"
+                                                        : "options");
+    if (log->ip_options) verdict += " flags ip options";
+    if (log->uid) verdict += " flags skuid";
+    if (log->macdecode) verdict += " flags ether";
+  } else if (v.target == "NFLOG") {
+    has_other({"nflog-group", "nflog-prefix", "nflog-range", "nflog-size", "nflog-threshold"});
+    verdict = "log group " + (t->has("nflog-group") ? t->find("nflog-group")->arg() : std::string("0"));
+    if (auto o = t->find("nflog-prefix")) verdict += " prefix " + nft_quoted(o->arg(), o->opt->args[0], fail);
+    if (auto o = t->find("nflog-size")) verdict += " snaplen " + o->arg();
+    else if (auto r = t->find("nflog-range")) verdict += " snaplen " + r->arg();
+    if (auto o = t->find("nflog-threshold")) verdict += " queue-threshold " + o->arg();
+  } else if (v.target == "REJECT") {
+    has_other({"reject-with"});
+    std::string with = t->has("reject-with") ? t->find("reject-with")->arg()
+                                             : (v6 ? "icmp6-port-unreachable" : "icmp-port-unreachable");
+    // libipt_REJECT.c / libip6t_REJECT.c names → nft(8) REJECT STATEMENT names.
+    static const std::map<std::string, std::string> v4 = {
+        {"icmp-net-unreachable", "net-unreachable"}, {"net-unreach", "net-unreachable"},
+        {"icmp-host-unreachable", "host-unreachable"}, {"host-unreach", "host-unreachable"},
+        {"icmp-proto-unreachable", "prot-unreachable"}, {"proto-unreach", "prot-unreachable"},
+        {"icmp-port-unreachable", "port-unreachable"}, {"port-unreach", "port-unreachable"},
+        {"icmp-net-prohibited", "net-prohibited"}, {"net-prohib", "net-prohibited"},
+        {"icmp-host-prohibited", "host-prohibited"}, {"host-prohib", "host-prohibited"},
+        {"icmp-admin-prohibited", "admin-prohibited"}, {"admin-prohib", "admin-prohibited"}};
+    static const std::map<std::string, std::string> v6map = {
+        {"icmp6-no-route", "no-route"}, {"no-route", "no-route"},
+        {"icmp6-adm-prohibited", "admin-prohibited"}, {"adm-prohibited", "admin-prohibited"},
+        {"icmp6-addr-unreachable", "addr-unreachable"}, {"addr-unreach", "addr-unreachable"},
+        {"icmp6-port-unreachable", "port-unreachable"}, {"port-unreach", "port-unreachable"},
+        {"icmp6-policy-fail", "policy-fail"}, {"policy-fail", "policy-fail"},
+        {"icmp6-reject-route", "reject-route"}, {"reject-route", "reject-route"}};
+    if (with == "tcp-reset" || with == "tcp-rst") {
+      verdict = "reject with tcp reset";
+    } else {
+      const auto& table = v6 ? v6map : v4;
+      auto it = table.find(with);
+      if (it != table.end()) verdict = std::string("reject with ") + (v6 ? "icmpv6" : "icmp") + " type " + it->second;
+    }
+  } else if (v.target == "DNAT" || v.target == "SNAT") {
+    has_other({"to-destination", "to-source", "random", "random-fully", "persistent"});
+    const bound_option* o = t->find(v.target == "DNAT" ? "to-destination" : "to-source");
+    if (!o) no(v.jump->args[0], v.target + " without an address has no translation");
+    else verdict = (v.target == "DNAT" ? "dnat to " : "snat to ") + o->arg();
+    std::string flags;
+    for (auto [key, word] : {std::pair{"random", "random"}, std::pair{"random-fully", "fully-random"},
+                             std::pair{"persistent", "persistent"}})
+      if (t->has(key)) flags += (flags.empty() ? " " : ",") + std::string(word);
+    verdict += flags;
+  } else if (v.target == "MASQUERADE" || v.target == "REDIRECT") {
+    has_other({"to-ports", "random", "random-fully"});
+    verdict = v.target == "MASQUERADE" ? "masquerade" : "redirect";
+    if (auto o = t->find("to-ports")) verdict += " to :" + o->arg();
+    if (t->has("random")) verdict += " random";
+    if (t->has("random-fully")) verdict += " fully-random";
+  } else if (v.target == "MARK") {
+    has_other({"set-mark", "set-xmark", "or-mark", "and-mark", "xor-mark"});
+    // libxt_MARK.c: --or-mark/--and-mark/--xor-mark change bits, --set-(x)mark sets them.
+    std::string how = "set";
+    const bound_option* o = nullptr;
+    for (auto [key, word] : {std::pair{"set-xmark", "set"}, std::pair{"set-mark", "set"},
+                             std::pair{"or-mark", "or"}, std::pair{"and-mark", "and"},
+                             std::pair{"xor-mark", "xor"}})
+      if (!o && t->has(key)) {
+        o = t->find(key);
+        how = word;
+      }
+    auto mk = o ? parse_mark(o->arg()) : parsed<mark_mask>::fail("");
+    if (!mk || (mk.value->has_mask && mk.value->mask != 0xffffffffu)) {
+      no(v.jump->args[0], "MARK with a partial mask has no translation in rstwatch");
+    } else {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "0x%x", mk.value->value);
+      verdict = how == "set" ? std::string("meta mark set ") + buf
+                             : "meta mark set meta mark " + how + " " + buf;
+    }
+  } else if (!netfilter::parse_target(v.target) && !known_unmodelled(v.target, true)) {
+    verdict = (v.go_to ? "goto " : "jump ") + v.target;
+  } else {
+    no(v.jump->args[0], "target '" + v.target + "' has no nftables translation in rstwatch");
+  }
+
+  std::string s;
+  for (const auto& p : parts) s += p + " ";
+  return s + verdict + comment;
+}
+
+struct nft_table {
+  netfilter::table tbl;
+  std::map<std::string, std::string> policies;  // built-in chain → "accept"/"drop"
+  std::vector<std::string> user_chains;
+  std::map<std::string, std::vector<std::string>> rules;
+};
+
+}  // namespace checks::detail
+
+// The nftables script for `f`, or the first rule that has no translation (named with its line).
+// Validate the file first: to_nft assumes iptables would accept it.
+[[nodiscard]] inline result<std::string> to_nft(const ast::file& f, const nft_options& o = {}) {
+  namespace nd = checks::detail;
+  std::vector<nd::nft_table> tables;
+  auto failure = [&](const ast::token& at, const ast::line& l, std::string why) {
+    diagnostic d;
+    d.file = o.file_name;
+    d.where = at.where;
+    d.message = "rule at line " + std::to_string(l.text.where.line) + " ('" +
+                std::string(l.text.text) + "') cannot be translated to nftables: " + why;
+    return d;
+  };
+  for (const auto& l : f.lines) {
+    if (l.kind == ast::line_kind::table) {
+      auto t = netfilter::parse_table(l.table.text);
+      if (!t) return failure(l.table, l, "unknown table");
+      tables.push_back(nd::nft_table{*t, {}, {}, {}});
+    } else if (l.kind == ast::line_kind::chain && !tables.empty()) {
+      std::string name(l.chain.name.text);
+      auto& t = tables.back();
+      auto h = netfilter::builtin_chain(name);
+      if (h && netfilter::has_chain(o.family, t.tbl, *h)) {
+        std::string p(l.chain.policy.text);
+        for (auto& c : p) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        t.policies[name] = p;
+      } else if (std::find(t.user_chains.begin(), t.user_chains.end(), name) == t.user_chains.end()) {
+        t.user_chains.push_back(name);
+      }
+    } else if (l.kind == ast::line_kind::rule) {
+      if (tables.empty()) return failure(l.text, l, "no table");
+      auto& t = tables.back();
+      checks::rule_view v = checks::view_rule(l, o.family);
+      for (const auto& p : v.problems)
+        if (p.level == severity::error) return failure(l.text, l, p.message);
+      if (v.cmd == checks::command::new_chain) {
+        t.user_chains.push_back(v.chain);
+        continue;
+      }
+      if (v.cmd != checks::command::append && v.cmd != checks::command::insert)
+        return failure(v.command_option ? v.command_option->name : l.text, l,
+                       "only -A, -I and -N are translated");
+      std::optional<nd::nft_failure> fail;
+      std::string rule = nd::nft_rule(v, o.family, fail);
+      if (fail) return failure(*fail->at, l, fail->why);
+      auto& list = t.rules[v.chain];
+      std::size_t at = list.size();
+      if (v.cmd == checks::command::insert) {
+        // -I CHAIN [N]: the rule becomes number N (1 when absent), as in iptables.
+        at = 0;
+        if (v.command_option->args.size() > 1)
+          if (auto n = checks::detail::to_uint(v.command_option->args[1].text, 1u << 30); n && *n > 0)
+            at = std::min<std::size_t>(static_cast<std::size_t>(*n - 1), list.size());
+      }
+      list.insert(list.begin() + static_cast<std::ptrdiff_t>(at), std::move(rule));
+    }
+  }
+  std::string out;
+  const std::string fam(netfilter::nft_name(o.family));
+  for (const auto& t : tables) {
+    std::string name(netfilter::to_string(t.tbl));
+    // Declaring then flushing the table makes the script replace it, as iptables-restore does.
+    out += "table " + fam + " " + name + "\nflush table " + fam + " " + name + "\n";
+    out += "table " + fam + " " + name + " {\n";
+    for (auto h : netfilter::all_hooks) {
+      if (!netfilter::has_chain(o.family, t.tbl, h)) continue;
+      std::string chain(netfilter::chain_name(h));
+      auto p = t.policies.find(chain);
+      out += "\tchain " + chain + " {\n\t\ttype " +
+             std::string(netfilter::nft_chain_type(t.tbl, h)) + " hook " +
+             std::string(netfilter::to_string(h)) + " priority " +
+             std::to_string(netfilter::hook_priority(t.tbl, h)) + "; policy " +
+             (p == t.policies.end() ? std::string("accept") : p->second) + ";\n";
+      if (auto r = t.rules.find(chain); r != t.rules.end())
+        for (const auto& rule : r->second) out += "\t\t" + rule + "\n";
+      out += "\t}\n";
+    }
+    for (const auto& chain : t.user_chains) {
+      out += "\tchain " + chain + " {\n";
+      if (auto r = t.rules.find(chain); r != t.rules.end())
+        for (const auto& rule : r->second) out += "\t\t" + rule + "\n";
+      out += "\t}\n";
+    }
+    out += "}\n";
+  }
+  return out;
+}
+
+}  // namespace rstwatch::rules

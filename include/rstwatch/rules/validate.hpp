@@ -1,0 +1,374 @@
+// Validation of a parsed restore file against the netfilter model, with the severity iptables
+// itself implies: errors for what iptables-restore (or the kernel behind it) refuses, warnings
+// for what it quietly accepts. Every problem of a file is reported in one pass.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <rstwatch/diagnostic.hpp>
+#include <rstwatch/netfilter.hpp>
+#include <rstwatch/rules/ast.hpp>
+#include <rstwatch/rules/check_rule.hpp>
+
+namespace rstwatch::rules {
+
+struct validate_options {
+  netfilter::family family = netfilter::family::ipv4;  // ipv6 for ip6tables files
+  std::string file_name;                                // shown in diagnostics
+};
+
+struct report {
+  std::vector<diagnostic> diagnostics;  // in file order
+
+  std::size_t count(severity s) const noexcept {
+    std::size_t n = 0;
+    for (const auto& d : diagnostics) n += d.level == s;
+    return n;
+  }
+  std::size_t errors() const noexcept { return count(severity::error); }
+  std::size_t warnings() const noexcept { return count(severity::warning); }
+  bool ok() const noexcept { return errors() == 0; }
+};
+
+namespace checks::detail {
+
+struct chain_state {
+  std::optional<netfilter::hook> builtin;
+  std::vector<std::size_t> rules;  // indices into table_state::rules
+  netfilter::hook_mask reached = 0;
+};
+
+struct table_state {
+  std::optional<netfilter::table> tbl;  // none: unknown table, only syntax is checked
+  std::vector<std::string> order;       // chain names in declaration order
+  std::map<std::string, chain_state> chains;
+  std::vector<rule_view> rules;
+  const ast::line* header = nullptr;
+};
+
+class validator {
+ public:
+  validator(const ast::file& f, const validate_options& o) : file_(f), opt_(o) {}
+
+  report run() {
+    for (const auto& l : file_.lines) line(l);
+    if (open_) {
+      // iptables-restore: "COMMIT expected at line N", N being the line after the last one.
+      diagnostic d;
+      d.where = position_of(file_.source, file_.source.size());
+      d.message = "COMMIT expected before the end of the file (table '" +
+                  std::string(cur_.header->table.text) + "' opened at line " +
+                  std::to_string(cur_.header->text.where.line) + ")";
+      add(std::move(d));
+      finish();
+    }
+    std::stable_sort(out_.diagnostics.begin(), out_.diagnostics.end(),
+                     [](const diagnostic& a, const diagnostic& b) {
+                       return a.where.line != b.where.line ? a.where.line < b.where.line
+                                                           : a.where.column < b.where.column;
+                     });
+    return std::move(out_);
+  }
+
+ private:
+  void add(diagnostic d) {
+    d.file = opt_.file_name;
+    out_.diagnostics.push_back(std::move(d));
+  }
+  void add(const ast::token& at, std::string message, severity s = severity::error,
+           std::string hint = {}) {
+    add(problem_at(at, std::move(message), s, std::move(hint)));
+  }
+
+  void line(const ast::line& l) {
+    switch (l.kind) {
+      case ast::line_kind::blank:
+      case ast::line_kind::comment: return;
+      case ast::line_kind::table: return table_line(l);
+      case ast::line_kind::chain: return chain_line(l);
+      case ast::line_kind::commit:
+        if (!open_) return add(l.text, "COMMIT outside a table");
+        finish();
+        return;
+      case ast::line_kind::rule: return rule_line(l);
+    }
+  }
+
+  void table_line(const ast::line& l) {
+    if (open_) {
+      add(l.text, "'*" + std::string(l.table.text) + "' before the COMMIT of table '" +
+                      std::string(cur_.header->table.text) + "'");
+      finish();
+    }
+    cur_ = table_state{};
+    cur_.header = &l;
+    open_ = true;
+    cur_.tbl = netfilter::parse_table(l.table.text);
+    if (!cur_.tbl)
+      return add(l.table, "unknown table '" + std::string(l.table.text) + "'", severity::error,
+                 "the tables are raw, mangle, nat, filter and security");
+    for (auto h : netfilter::all_hooks)
+      if (netfilter::has_chain(opt_.family, *cur_.tbl, h)) declare(netfilter::chain_name(h), h);
+  }
+
+  void declare(std::string_view name, std::optional<netfilter::hook> h) {
+    std::string n(name);
+    if (cur_.chains.count(n)) return;
+    cur_.order.push_back(n);
+    cur_.chains[n].builtin = h;
+  }
+
+  std::string table_name() const { return std::string(cur_.header->table.text); }
+
+  void chain_line(const ast::line& l) {
+    if (!open_) return add(l.text, "chain line before any '*table' line");
+    std::string name(l.chain.name.text);
+    auto e = netfilter::check_chain_name(name, netfilter::chain_declaration::chain_line);
+    if (e != netfilter::chain_name_error::none)
+      return add(l.chain.name, std::string(netfilter::to_string(e)) + " ('" + name + "')");
+    if (!cur_.tbl) return;
+    auto it = cur_.chains.find(name);
+    bool is_builtin = it != cur_.chains.end() && it->second.builtin;
+    bool policy = l.chain.policy.text != "-";
+    if (is_builtin) {
+      if (l.chain.policy.text != "ACCEPT" && l.chain.policy.text != "DROP")
+        add(l.chain.policy, "the policy of a built-in chain is ACCEPT or DROP");
+      if (seen_builtin_.count(name))
+        add(l.chain.name, "chain '" + name + "' declared twice", severity::warning);
+      seen_builtin_[name] = true;
+      return;
+    }
+    if (it != cur_.chains.end())
+      add(l.chain.name, "chain '" + name + "' declared twice", severity::warning);
+    if (netfilter::builtin_chain(name))
+      add(l.chain.name,
+          "table '" + table_name() + "' has no built-in chain " + name +
+              ": this line makes a user chain of that name",
+          severity::warning);
+    else if (policy)
+      add(l.chain.policy, "a user chain has no policy: '" + std::string(l.chain.policy.text) +
+                              "' is ignored", severity::warning, "write '-'");
+    declare(name, std::nullopt);
+  }
+
+  void rule_line(const ast::line& l) {
+    if (!open_) return add(l.text, "rule before any '*table' line");
+    rule_view v = view_rule(l, opt_.family);
+    for (auto& p : v.problems) add(std::move(p));
+    v.problems.clear();
+    if (!cur_.tbl) return;
+    const ast::token& chain_at =
+        v.command_option && !v.command_option->args.empty() ? v.command_option->args[0] : l.text;
+    auto missing = [&](const std::string& c) {
+      if (netfilter::builtin_chain(c))
+        add(chain_at, "table '" + table_name() + "' has no built-in chain " + c);
+      else
+        add(chain_at, "no chain '" + c + "' in table '" + table_name() + "'", severity::error,
+            "declare it first with ':" + c + " - [0:0]' or '-N " + c + "'");
+    };
+    switch (v.cmd) {
+      case command::none: return;
+      case command::append:
+      case command::insert:
+      case command::replace:
+      case command::delete_: {
+        auto it = cur_.chains.find(v.chain);
+        if (it == cur_.chains.end()) return missing(v.chain);
+        // iptables/xshared.c: "Can't use -o with INPUT" and friends, for built-in chains.
+        if (auto h = it->second.builtin) {
+          if (v.out_interface && (*h == netfilter::hook::input || *h == netfilter::hook::prerouting))
+            add(v.out_interface->name, "can't use -o with " + v.chain + " (no output interface yet)");
+          if (v.in_interface && (*h == netfilter::hook::output || *h == netfilter::hook::postrouting))
+            add(v.in_interface->name, "can't use -i with " + v.chain + " (no input interface)");
+        }
+        if (v.cmd == command::delete_) return;
+        it->second.rules.push_back(cur_.rules.size());
+        cur_.rules.push_back(std::move(v));
+        return;
+      }
+      case command::new_chain: {
+        auto e = netfilter::check_chain_name(v.chain, netfilter::chain_declaration::new_chain_command);
+        if (e != netfilter::chain_name_error::none)
+          return add(chain_at, std::string(netfilter::to_string(e)) + " ('" + v.chain + "')");
+        if (cur_.chains.count(v.chain)) return add(chain_at, "chain '" + v.chain + "' already exists");
+        declare(v.chain, std::nullopt);
+        return;
+      }
+      case command::delete_chain:
+      case command::flush:
+      case command::zero: {
+        if (v.chain.empty()) return;
+        auto it = cur_.chains.find(v.chain);
+        if (it == cur_.chains.end()) return missing(v.chain);
+        if (v.cmd == command::delete_chain) {
+          if (it->second.builtin) return add(chain_at, "a built-in chain cannot be deleted");
+          cur_.chains.erase(it);
+          cur_.order.erase(std::find(cur_.order.begin(), cur_.order.end(), v.chain));
+        }
+        return;
+      }
+      case command::policy: {
+        auto it = cur_.chains.find(v.chain);
+        if (it == cur_.chains.end() || !it->second.builtin)
+          return add(chain_at, "'" + v.chain + "' is not a built-in chain of table '" + table_name() + "'");
+        std::string p = v.command_option->args.size() > 1 ? v.command_option->args[1].value() : "";
+        if (p != "ACCEPT" && p != "DROP")
+          add(v.command_option->args.size() > 1 ? v.command_option->args[1] : chain_at,
+              "the policy of a built-in chain is ACCEPT or DROP");
+        return;
+      }
+      case command::rename_chain: {
+        auto it = cur_.chains.find(v.chain);
+        if (it == cur_.chains.end()) return missing(v.chain);
+        if (it->second.builtin) return add(chain_at, "a built-in chain cannot be renamed");
+        if (v.command_option->args.size() < 2) return;
+        std::string to = v.command_option->args[1].value();
+        auto e = netfilter::check_chain_name(to, netfilter::chain_declaration::new_chain_command);
+        if (e != netfilter::chain_name_error::none)
+          return add(v.command_option->args[1], std::string(netfilter::to_string(e)) + " ('" + to + "')");
+        if (cur_.chains.count(to)) return add(v.command_option->args[1], "chain '" + to + "' already exists");
+        chain_state s = std::move(it->second);
+        cur_.chains.erase(it);
+        cur_.chains[to] = std::move(s);
+        std::replace(cur_.order.begin(), cur_.order.end(), v.chain, to);
+        for (auto& r : cur_.rules)
+          if (r.chain == v.chain) r.chain = to;
+        return;
+      }
+    }
+  }
+
+  bool jumps_to_chain(const rule_view& r) const {
+    return !r.target.empty() && !netfilter::parse_target(r.target) &&
+           !known_unmodelled(r.target, true);
+  }
+
+  // At COMMIT: jumps resolve, targets fit every hook that reaches them, no loops.
+  void finish() {
+    open_ = false;
+    seen_builtin_.clear();
+    if (!cur_.tbl) return;
+    const netfilter::table tbl = *cur_.tbl;
+    for (const auto& r : cur_.rules)
+      if (jumps_to_chain(r) && !cur_.chains.count(r.target))
+        add(r.jump->args[0], "jump to undefined chain '" + r.target + "' in table '" + table_name() + "'",
+            severity::error, "iptables-restore reports this at COMMIT");
+
+    // Which hooks reach each chain (a user chain inherits them from every caller).
+    for (const auto& name : cur_.order) {
+      auto& c = cur_.chains[name];
+      if (c.builtin) reach(name, netfilter::bit(*c.builtin));
+    }
+
+    // Targets per hook (net/netfilter/x_tables.c xt_check_target via the netfilter model).
+    for (const auto& name : cur_.order) {
+      const auto& c = cur_.chains[name];
+      for (std::size_t i : c.rules) {
+        const rule_view& r = cur_.rules[i];
+        auto t = netfilter::parse_target(r.target);
+        if (!t) continue;
+        for (auto h : netfilter::all_hooks) {
+          if (!netfilter::contains(c.reached, h)) continue;
+          auto verdict = netfilter::check_target(opt_.family, tbl, h, *t);
+          if (verdict == netfilter::target_verdict::allowed) continue;
+          std::string via = c.builtin ? std::string()
+                                      : " (chain " + name + " is reached from " +
+                                            std::string(netfilter::chain_name(h)) + ")";
+          std::string why;
+          switch (verdict) {
+            case netfilter::target_verdict::filtering_in_nat:
+              why = "the nat table is not intended for filtering: DROP is refused there";
+              break;
+            case netfilter::target_verdict::wrong_table:
+              why = r.target + " is only valid in table '" +
+                    std::string(netfilter::to_string(*netfilter::scope_of(*t).only_table)) +
+                    "', not '" + table_name() + "'";
+              break;
+            default:
+              why = r.target + " is not valid in " + table_name() + " " +
+                    std::string(netfilter::chain_name(h));
+          }
+          add(r.jump->args[0], why + via);
+          break;
+        }
+      }
+    }
+
+    // Loops: a depth-first search from the built-in chains, then from the rest.
+    std::map<std::string, int> colour;  // 0 new, 1 on the stack, 2 done
+    std::vector<std::string> stack;
+    for (const auto& name : cur_.order)
+      if (!colour[name]) dfs(name, colour, stack);
+  }
+
+  void reach(const std::string& name, netfilter::hook_mask m) {
+    auto& c = cur_.chains[name];
+    if ((c.reached & m) == m) return;
+    c.reached |= m;
+    for (std::size_t i : c.rules) {
+      const auto& r = cur_.rules[i];
+      if (jumps_to_chain(r) && cur_.chains.count(r.target)) reach(r.target, m);
+    }
+  }
+
+  void dfs(const std::string& name, std::map<std::string, int>& colour,
+           std::vector<std::string>& stack) {
+    colour[name] = 1;
+    stack.push_back(name);
+    for (std::size_t i : cur_.chains[name].rules) {
+      const auto& r = cur_.rules[i];
+      if (!jumps_to_chain(r) || !cur_.chains.count(r.target)) continue;
+      int c = colour[r.target];
+      if (c == 1) {
+        std::string cycle;
+        auto from = std::find(stack.begin(), stack.end(), r.target);
+        for (auto it = from; it != stack.end(); ++it) cycle += *it + " -> ";
+        cycle += r.target;
+        bool reached = cur_.chains[r.target].reached != 0;
+        if (reached)
+          add(r.jump->args[0], "jump loop " + cycle + " reachable from a built-in chain");
+        else
+          add(r.jump->args[0], "jump loop " + cycle + " (no built-in chain reaches it)",
+              severity::warning);
+      } else if (c == 0) {
+        dfs(r.target, colour, stack);
+      }
+    }
+    stack.pop_back();
+    colour[name] = 2;
+  }
+
+  const ast::file& file_;
+  const validate_options& opt_;
+  report out_;
+  table_state cur_;
+  bool open_ = false;
+  std::map<std::string, bool> seen_builtin_;
+};
+
+}  // namespace checks::detail
+
+// Every error and warning of `f`, in file order.
+[[nodiscard]] inline report validate(const ast::file& f, const validate_options& o = {}) {
+  return checks::detail::validator(f, o).run();
+}
+
+// The report as a compiler prints it: each diagnostic, its source line and a caret.
+inline std::string format_report(const report& r, const ast::file& f) {
+  std::string s;
+  for (const auto& d : r.diagnostics) {
+    std::string_view line;
+    if (d.where.line >= 1 && d.where.line <= f.lines.size()) line = f.lines[d.where.line - 1].text.text;
+    s += format_with_source(d, line);
+    s += '\n';
+  }
+  return s;
+}
+
+}  // namespace rstwatch::rules

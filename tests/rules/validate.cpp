@@ -1,0 +1,548 @@
+// Specification of the typed views and of validate(): what iptables refuses is an error at the
+// right line and column, what it quietly accepts is a warning; the real iptables-restore in a
+// throwaway namespace is the oracle for every case.
+#include <rstwatch/rules/parse.hpp>
+#include <rstwatch/rules/validate.hpp>
+#include <rstwatch/rules/check_rule.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "support/system.hpp"
+
+using namespace rstwatch;
+using namespace rstwatch::rules;
+using namespace rstwatch::rules::checks;
+using family = netfilter::family;
+
+namespace {
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string seed_text() { return slurp(std::string(RSTWATCH_TEST_DATA) + "/rules/drds_filter.rules"); }
+
+// The seed with its commented-out rule (the one with `--log-level7`) switched on.
+std::string seed_uncommented() {
+  std::string s = seed_text();
+  auto at = s.find("# -A INPUT");
+  s.erase(at, 2);
+  return s;
+}
+
+// One case of the specification: a file, and the diagnostic rstwatch must give for it.
+struct check_case {
+  const char* behaviour;  // a sentence
+  family fam;
+  std::string text;
+  severity level;
+  unsigned line;            // where rstwatch points
+  const char* at;           // the text the caret is under (last occurrence on that line)
+  const char* says;         // part of the message
+  unsigned iptables_line;   // where iptables-restore points, for errors (0: same as ours)
+};
+
+std::vector<check_case> error_cases() {
+  return {
+      {"the seed's --log-level7 is an unknown option", family::ipv4, seed_uncommented(),
+       severity::error, 8, "--log-level7", "unknown option '--log-level7'", 0},
+      {"an unknown table is refused", family::ipv4, "*foo\nCOMMIT\n", severity::error, 1, "foo",
+       "unknown table 'foo'", 0},
+      {"a table without COMMIT is refused at the end of the file", family::ipv4,
+       "*filter\n-A INPUT -j ACCEPT\n", severity::error, 3, "", "COMMIT expected", 0},
+      {"a rule before any table line is refused", family::ipv4, "-A INPUT -j ACCEPT\nCOMMIT\n",
+       severity::error, 1, "-A", "rule before any '*table' line", 0},
+      {"a rule in a built-in chain the table lacks is refused", family::ipv4,
+       "*filter\n-A PREROUTING -j ACCEPT\nCOMMIT\n", severity::error, 2, "PREROUTING",
+       "has no built-in chain PREROUTING", 0},
+      {"a rule in an undeclared user chain is refused", family::ipv4,
+       "*filter\n-A NOSUCH -j ACCEPT\nCOMMIT\n", severity::error, 2, "NOSUCH",
+       "no chain 'NOSUCH'", 0},
+      {"DNAT in the filter table is refused", family::ipv4,
+       "*filter\n-A INPUT -j DNAT --to-destination 10.1.1.1\nCOMMIT\n", severity::error, 2,
+       "DNAT", "only valid in table 'nat'", 0},
+      {"REJECT in a user chain reached from mangle OUTPUT is refused", family::ipv4,
+       "*mangle\n:X - [0:0]\n-A OUTPUT -j X\n-A X -j REJECT\nCOMMIT\n", severity::error, 4,
+       "REJECT", "reached from OUTPUT", 0},
+      {"DNAT in nat POSTROUTING is refused", family::ipv4,
+       "*nat\n-A POSTROUTING -j DNAT --to-destination 10.1.1.1\nCOMMIT\n", severity::error, 2,
+       "DNAT", "not valid in nat POSTROUTING", 0},
+      {"DROP in the nat table is refused", family::ipv4, "*nat\n-A PREROUTING -j DROP\nCOMMIT\n",
+       severity::error, 2, "DROP", "not intended for filtering", 0},
+      {"a jump to an undefined chain is pinned on the rule not on COMMIT", family::ipv4,
+       "*filter\n-A INPUT -j NOPE\nCOMMIT\n", severity::error, 2, "NOPE",
+       "jump to undefined chain 'NOPE'", 3},
+      {"a jump loop reachable from INPUT is refused", family::ipv4,
+       "*filter\n:A - [0:0]\n:B - [0:0]\n-A INPUT -j A\n-A A -j B\n-A B -j A\nCOMMIT\n",
+       severity::error, 6, "A", "jump loop A -> B -> A", 0},
+      {"a goto into a chain that jumps to itself is a reachable loop", family::ipv4,
+       "*filter\n:A - [0:0]\n-A INPUT -g A\n-A A -j A\nCOMMIT\n", severity::error, 4, "A",
+       "jump loop A -> A", 0},
+      {"a port option without -p tcp is an unknown option", family::ipv4,
+       "*filter\n-A INPUT --dport 80 -j ACCEPT\nCOMMIT\n", severity::error, 2, "--dport",
+       "unknown option '--dport'", 0},
+      {"the tcp match without -p tcp is refused", family::ipv4,
+       "*filter\n-A INPUT -m tcp --dport 80 -j ACCEPT\nCOMMIT\n", severity::error, 2, "-m",
+       "requires '-p tcp'", 0},
+      {"an IPv4 address with a byte over 255 is refused", family::ipv4,
+       "*filter\n-A INPUT -s 1.2.3.400 -j ACCEPT\nCOMMIT\n", severity::error, 2, "1.2.3.400",
+       "not an IPv4 address", 0},
+      {"a prefix longer than 32 is refused", family::ipv4,
+       "*filter\n-A INPUT -s 1.2.3.4/33 -j ACCEPT\nCOMMIT\n", severity::error, 2, "1.2.3.4/33",
+       "invalid mask '33'", 0},
+      {"an IPv6 prefix longer than 128 is refused", family::ipv6,
+       "*filter\n-A INPUT -d 2001:db8::/129 -j ACCEPT\nCOMMIT\n", severity::error, 2,
+       "2001:db8::/129", "invalid mask '129'", 0},
+      {"a port over 65535 is refused", family::ipv4,
+       "*filter\n-A INPUT -p tcp --dport 70000 -j ACCEPT\nCOMMIT\n", severity::error, 2, "70000",
+       "invalid port/service '70000'", 0},
+      {"a reversed port range is refused", family::ipv4,
+       "*filter\n-A INPUT -p tcp --dport 90:80 -j ACCEPT\nCOMMIT\n", severity::error, 2, "90:80",
+       "min > max", 0},
+      {"an unknown TCP flag is refused", family::ipv4,
+       "*filter\n-A INPUT -p tcp --tcp-flags RST,FOO RST -j ACCEPT\nCOMMIT\n", severity::error, 2,
+       "RST,FOO", "unknown TCP flag 'FOO'", 0},
+      {"tcp-flags with one argument is refused", family::ipv4,
+       "*filter\n-A INPUT -p tcp --tcp-flags SYN -j ACCEPT\nCOMMIT\n", severity::error, 2,
+       "--tcp-flags", "requires two arguments", 0},
+      {"syn together with tcp-flags is refused", family::ipv4,
+       "*filter\n-A INPUT -p tcp --syn --tcp-flags SYN SYN -j ACCEPT\nCOMMIT\n", severity::error,
+       2, "--syn", "only one of '--syn' or '--tcp-flags'", 0},
+      {"a TCP option number over 255 is refused", family::ipv4,
+       "*filter\n-A INPUT -p tcp --tcp-option 300 -j ACCEPT\nCOMMIT\n", severity::error, 2, "300",
+       "bad TCP option", 0},
+      {"an unknown ICMP type name is refused", family::ipv4,
+       "*filter\n-A INPUT -p icmp --icmp-type bogus -j ACCEPT\nCOMMIT\n", severity::error, 2,
+       "bogus", "unknown ICMP type 'bogus'", 0},
+      {"an ICMP type number over 255 is refused", family::ipv4,
+       "*filter\n-A INPUT -p icmp --icmp-type 300 -j ACCEPT\nCOMMIT\n", severity::error, 2, "300",
+       "unknown ICMP type '300'", 0},
+      {"an unknown ICMPv6 type is refused by ip6tables", family::ipv6,
+       "*filter\n-A INPUT -p icmpv6 --icmpv6-type echo-bogus -j ACCEPT\nCOMMIT\n",
+       severity::error, 2, "echo-bogus", "unknown ICMPv6 type", 0},
+      {"log level 8 is refused", family::ipv4,
+       "*filter\n-A INPUT -j LOG --log-level 8\nCOMMIT\n", severity::error, 2, "8",
+       "log level '8' unknown", 0},
+      {"the log level name warn is refused", family::ipv4,
+       "*filter\n-A INPUT -j LOG --log-level warn\nCOMMIT\n", severity::error, 2, "warn",
+       "log level 'warn' unknown", 0},
+      {"an empty LOG prefix is refused", family::ipv4,
+       "*filter\n-A INPUT -j LOG --log-prefix \"\"\nCOMMIT\n", severity::error, 2, "\"\"",
+       "may not be empty", 0},
+      {"a chain name of 29 characters is refused", family::ipv4,
+       "*filter\n:ABCDEFGHIJKLMNOPQRSTUVWXYZ012 - [0:0]\nCOMMIT\n", severity::error, 2, "ABC",
+       "at most 28 characters", 0},
+      {"a chain created twice with -N is refused", family::ipv4,
+       "*filter\n-N X\n-N X\nCOMMIT\n", severity::error, 3, "X", "already exists", 0},
+      {"a policy for a user chain with -P is refused", family::ipv4,
+       "*filter\n:X - [0:0]\n-P X DROP\nCOMMIT\n", severity::error, 3, "X",
+       "not a built-in chain", 0},
+      {"sixteen ports in multiport are refused", family::ipv4,
+       "*filter\n-A INPUT -p tcp -m multiport --dports 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16 -j "
+       "ACCEPT\nCOMMIT\n",
+       severity::error, 2, "1,2", "too many ports", 0},
+      {"multiport with both source and destination ports is refused", family::ipv4,
+       "*filter\n-A INPUT -p tcp -m multiport --dports 1:2,3 --sports 4 -j ACCEPT\nCOMMIT\n",
+       severity::error, 2, "-m", "only one of", 0},
+      {"an unknown match module is refused", family::ipv4,
+       "*filter\n-A INPUT -m foo --bar -j ACCEPT\nCOMMIT\n", severity::error, 2, "foo",
+       "no match module 'foo'", 0},
+      {"an unknown conntrack state is refused", family::ipv4,
+       "*filter\n-A INPUT -m conntrack --ctstate NEW,BOGUS -j ACCEPT\nCOMMIT\n", severity::error,
+       2, "NEW,BOGUS", "bad ctstate 'BOGUS'", 0},
+      {"an unknown address type is refused", family::ipv4,
+       "*filter\n-A INPUT -m addrtype --src-type FOO -j ACCEPT\nCOMMIT\n", severity::error, 2,
+       "FOO", "bad address type", 0},
+      {"a probability over 1 is refused", family::ipv4,
+       "*filter\n-A INPUT -m statistic --mode random --probability 1.5 -j ACCEPT\nCOMMIT\n",
+       severity::error, 2, "1.5", "bad probability", 0},
+      {"a rate with an unknown unit is refused", family::ipv4,
+       "*filter\n-A INPUT -m limit --limit 5/fortnight -j ACCEPT\nCOMMIT\n", severity::error, 2,
+       "5/fortnight", "bad rate", 0},
+      {"a mark with trailing garbage is refused", family::ipv4,
+       "*filter\n-A INPUT -m mark --mark 0xzz -j ACCEPT\nCOMMIT\n", severity::error, 2, "0xzz",
+       "bad mark", 0},
+      {"an NFLOG group over 65535 is refused", family::ipv4,
+       "*filter\n-A INPUT -j NFLOG --nflog-group 70000\nCOMMIT\n", severity::error, 2, "70000",
+       "0-65535", 0},
+      {"an ICMPv6 reject type in iptables is refused", family::ipv4,
+       "*filter\n-A INPUT -j REJECT --reject-with icmp6-port-unreachable\nCOMMIT\n",
+       severity::error, 2, "icmp6-port-unreachable", "unknown reject type", 0},
+      {"an ICMP reject type in ip6tables is refused", family::ipv6,
+       "*filter\n-A INPUT -j REJECT --reject-with icmp-port-unreachable\nCOMMIT\n",
+       severity::error, 2, "icmp-port-unreachable", "unknown reject type", 0},
+      {"a TCP reset without -p tcp is refused by the kernel", family::ipv4,
+       "*filter\n-A INPUT -j REJECT --reject-with tcp-reset\nCOMMIT\n", severity::error, 2,
+       "tcp-reset", "needs '-p tcp'", 0},
+      {"an output interface in INPUT is refused", family::ipv4,
+       "*filter\n-A INPUT -i eth0 -o eth1 -j ACCEPT\nCOMMIT\n", severity::error, 2, "-o",
+       "can't use -o with INPUT", 0},
+      {"a DNAT port over 65535 is refused", family::ipv4,
+       "*nat\n-A PREROUTING -p tcp -j DNAT --to-destination 10.1.1.1:99999\nCOMMIT\n",
+       severity::error, 2, "10.1.1.1:99999", "not valid", 0},
+      {"MASQUERADE ports without a protocol are refused", family::ipv4,
+       "*nat\n-A POSTROUTING -j MASQUERADE --to-ports 1000-2000\nCOMMIT\n", severity::error, 2,
+       "-j", "needs -p tcp, udp, sctp or dccp", 0},
+      {"an unknown port name is refused", family::ipv4,
+       "*filter\n-A INPUT -p tcp --sport nosuchservice -j ACCEPT\nCOMMIT\n", severity::error, 2,
+       "nosuchservice", "invalid port/service", 0},
+      {"the old intrapositioned negation is refused", family::ipv4,
+       "*filter\n-A INPUT -p tcp --sport ! 80 -j ACCEPT\nCOMMIT\n", severity::error, 2, "!",
+       "intrapositioned negation", 0},
+  };
+}
+
+std::vector<check_case> warning_cases() {
+  return {
+      {"a user chain declared twice is a warning", family::ipv4,
+       "*filter\n:A - [0:0]\n:A - [0:0]\nCOMMIT\n", severity::warning, 3, "A", "declared twice",
+       0},
+      {"a policy on a user chain is a warning", family::ipv4, "*filter\n:A ACCEPT [0:0]\nCOMMIT\n",
+       severity::warning, 2, "ACCEPT", "a user chain has no policy", 0},
+      {"a policy line for a built-in chain the table lacks is a warning", family::ipv4,
+       "*filter\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n", severity::warning, 2, "PREROUTING",
+       "makes a user chain", 0},
+      {"a loop no built-in chain reaches is a warning", family::ipv4,
+       "*filter\n:A - [0:0]\n:B - [0:0]\n-A A -j B\n-A B -j A\nCOMMIT\n", severity::warning, 5,
+       "A", "no built-in chain reaches it", 0},
+      {"a LOG prefix longer than 29 characters is a warning", family::ipv4,
+       "*filter\n-A INPUT -j LOG --log-prefix \"0123456789012345678901234567890123\"\nCOMMIT\n",
+       severity::warning, 2, "\"0123", "cut by the kernel", 0},
+      {"a host name in -s is a warning", family::ipv4,
+       "*filter\n-A INPUT -s localhost -j ACCEPT\nCOMMIT\n", severity::warning, 2, "localhost",
+       "host name 'localhost'", 0},
+      {"an unmodelled match is a warning that it was not verified", family::ipv4,
+       "*filter\n-A INPUT -m length --length 0:100 -j ACCEPT\nCOMMIT\n", severity::warning, 2,
+       "length --", "not modelled by rstwatch", 0},
+      {"an unmodelled target is a warning that it was not verified", family::ipv4,
+       "*raw\n-A PREROUTING -j CT --notrack\nCOMMIT\n", severity::warning, 2, "CT",
+       "not modelled by rstwatch", 0},
+      {"an address range of iprange is accepted", family::ipv4,
+       "*filter\n-A INPUT -m iprange --src-range 10.0.0.1-10.0.0.9 -j ACCEPT\nCOMMIT\n",
+       severity::note, 0, "", "", 0},
+  };
+}
+
+report check(const check_case& c) {
+  auto f = parse(c.text, "t.rules");
+  INFO("parse: " << (f ? std::string() : format(f.error())));
+  if (!f) return report{{f.error()}};
+  validate_options o;
+  o.family = c.fam;
+  o.file_name = "t.rules";
+  return validate(*f, o);
+}
+
+// The report as the user sees it (or the syntax error).
+std::string shown(const report& r, const std::string& text) {
+  auto f = parse(text, "t.rules");
+  return f ? format_report(r, *f) : format(f.error());
+}
+
+// The line of `text` numbered `n` (1-based).
+std::string line_of(const std::string& text, unsigned n) {
+  std::istringstream in(text);
+  std::string l;
+  for (unsigned i = 0; i < n && std::getline(in, l);) ++i;
+  return l;
+}
+
+// The first diagnostic of severity `s` in `r`, if any.
+const diagnostic* first_of(const report& r, severity s) {
+  for (const auto& d : r.diagnostics)
+    if (d.level == s) return &d;
+  return nullptr;
+}
+
+struct restore_verdict {
+  int status = -1;
+  std::string output;
+  unsigned line = 0;  // the line iptables-restore names, 0 if none
+};
+
+// The real iptables-restore (or ip6tables-restore), without --test, in a fresh namespace.
+restore_verdict real_restore(const std::string& text, family f) {
+  test::netns ns("val");
+  std::string path = "/tmp/" + test::unique_tag("rw-validate") + ".rules";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << text;
+  }
+  std::string tool = f == family::ipv6 ? "ip6tables-restore" : "iptables-restore";
+  auto r = ns.exec(tool + " < " + path);
+  std::remove(path.c_str());
+  restore_verdict v{r.status, r.output, 0};
+  std::smatch m;
+  if (std::regex_search(r.output, m, std::regex("line:? ([0-9]+)")))
+    v.line = static_cast<unsigned>(std::stoul(m[1]));
+  return v;
+}
+
+}  // namespace
+
+SCENARIO("what iptables refuses is an error at the line and column of its cause",
+         "[rules][validate]") {
+  for (const auto& c : error_cases()) {
+    DYNAMIC_SECTION(c.behaviour) {
+      GIVEN("a restore file") {
+        INFO(c.text);
+        WHEN("it is validated") {
+          report r = check(c);
+          INFO(shown(r, c.text));
+          THEN("the first error names the cause where it stands") {
+            const diagnostic* d = first_of(r, severity::error);
+            REQUIRE(d != nullptr);
+            CHECK(d->file == "t.rules");
+            CHECK(d->what().find(c.says) != std::string::npos);
+            CHECK(d->where.line == c.line);
+            std::string line = line_of(c.text, c.line);
+            std::size_t col = std::string(c.at).empty() ? 0 : line.rfind(c.at);
+            CHECK(d->where.column == col + 1);
+            CHECK_FALSE(r.ok());
+          }
+        }
+      }
+    }
+  }
+}
+
+SCENARIO("what iptables quietly accepts is a warning and the file stays valid",
+         "[rules][validate]") {
+  for (const auto& c : warning_cases()) {
+    DYNAMIC_SECTION(c.behaviour) {
+      GIVEN("a restore file") {
+        INFO(c.text);
+        WHEN("it is validated") {
+          report r = check(c);
+          INFO(shown(r, c.text));
+          THEN("there is no error, and the warning points at its cause") {
+            CHECK(r.ok());
+            if (c.level == severity::warning) {
+              const diagnostic* d = first_of(r, severity::warning);
+              REQUIRE(d != nullptr);
+              CHECK(d->what().find(c.says) != std::string::npos);
+              CHECK(d->where.line == c.line);
+              std::size_t col = line_of(c.text, c.line).rfind(c.at);
+              CHECK(d->where.column == col + 1);
+            } else {
+              CHECK(r.diagnostics.empty());
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+SCENARIO("the seed's misspelt log level comes with the fix", "[rules][validate]") {
+  GIVEN("drds_filter.conf with its commented-out rule switched on") {
+    std::string text = seed_uncommented();
+    auto f = parse(text, "drds_filter.conf");
+    REQUIRE(f);
+    WHEN("it is validated and printed like a compiler") {
+      report r = validate(*f, {family::ipv4, "drds_filter.conf"});
+      std::string shown = format_report(r, *f);
+      THEN("one error says --log-level7 is unknown and suggests --log-level 7") {
+        REQUIRE(r.errors() == 1);
+        CHECK(r.diagnostics[0].hint == "did you mean `--log-level 7`");
+        CHECK(shown.rfind("drds_filter.conf:8:90: error: unknown option '--log-level7' (did you "
+                          "mean `--log-level 7`)\n",
+                          0) == 0);
+        CHECK(shown.find("\n  -A INPUT -p tcp -m tcp ! --dport 3406") != std::string::npos);
+        CHECK(shown.find("\n" + std::string(91, ' ') + "^\n") != std::string::npos);
+      }
+    }
+  }
+  GIVEN("the seed file as the user runs it") {
+    std::string text = seed_text();
+    auto f = parse(text, "drds_filter.conf");
+    REQUIRE(f);
+    WHEN("it is validated") {
+      report r = validate(*f);
+      THEN("there is nothing to say") { CHECK(r.diagnostics.empty()); }
+    }
+  }
+}
+
+SCENARIO("several problems of one file are reported in one pass in file order",
+         "[rules][validate]") {
+  GIVEN("a file with a bad port, a bad log level and a jump to nowhere") {
+    std::string text =
+        "*filter\n-A INPUT -p tcp --dport 70000 -j ACCEPT\n-A INPUT -j LOG --log-level 9\n"
+        "-A OUTPUT -j NOWHERE\nCOMMIT\n";
+    auto f = parse(text);
+    REQUIRE(f);
+    WHEN("it is validated") {
+      report r = validate(*f);
+      THEN("three errors come back on lines 2, 3 and 4") {
+        REQUIRE(r.errors() == 3);
+        CHECK(r.diagnostics[0].where.line == 2);
+        CHECK(r.diagnostics[1].where.line == 3);
+        CHECK(r.diagnostics[2].where.line == 4);
+      }
+    }
+  }
+}
+
+SCENARIO("an option abbreviated as getopt allows is bound to its owner", "[rules][views]") {
+  GIVEN("a LOG rule spelling --log-lev and a tcp rule spelling --dp") {
+    std::string text = "*filter\n-A INPUT -p tcp --destination-p 22 -j LOG --log-lev 3\nCOMMIT\n";
+    auto f = parse(text);
+    REQUIRE(f);
+    WHEN("the rule is viewed") {
+      rule_view v = view_rule(f->lines[1], family::ipv4);
+      THEN("the level and the port are read") {
+        CHECK(v.problems.empty());
+        auto log = log_of(v);
+        REQUIRE(log);
+        CHECK(log->level == 3);
+        auto tcp = tcp_of(v);
+        REQUIRE(tcp);
+        REQUIRE(tcp->destination_port);
+        CHECK(tcp->destination_port->value.first == 22);
+      }
+    }
+  }
+}
+
+SCENARIO("the seed's rules read as typed views", "[rules][views]") {
+  GIVEN("the INPUT rule of drds_filter.conf") {
+    std::string text = seed_text();
+    auto f = parse(text);
+    REQUIRE(f);
+    WHEN("it is viewed") {
+      rule_view v = view_rule(f->lines[6], family::ipv4);
+      THEN("command, chain, tcp match and LOG target are typed") {
+        CHECK(v.cmd == command::append);
+        CHECK(v.chain == "INPUT");
+        CHECK(v.protocol_name() == "tcp");
+        auto tcp = tcp_of(v);
+        REQUIRE(tcp);
+        REQUIRE(tcp->source_port);
+        CHECK(tcp->source_port->negated);
+        CHECK(tcp->source_port->value.first == 3406);
+        REQUIRE(tcp->flags);
+        CHECK(tcp->flags->value.first == 0x04);
+        CHECK(tcp->flags->value.second == 0x04);
+        auto log = log_of(v);
+        REQUIRE(log);
+        CHECK(log->prefix == "[drds] ");
+        CHECK(log->level == 7);
+        CHECK(log->tcp_sequence);
+        CHECK(log->tcp_options);
+        CHECK(log->ip_options);
+        CHECK_FALSE(log->uid);
+      }
+    }
+  }
+}
+
+SCENARIO("the real iptables-restore refuses every error case at the same line or later",
+         "[rules][validate][root]") {
+  if (!test::require_root("restoring rule files into a namespace")) return;
+  for (const auto& c : error_cases()) {
+    DYNAMIC_SECTION(c.behaviour) {
+      GIVEN("a restore file") {
+        INFO(c.text);
+        WHEN("it is restored into a fresh namespace") {
+          auto v = real_restore(c.text, c.fam);
+          INFO(v.output);
+          THEN("iptables refuses it at the line rstwatch names (or at COMMIT)") {
+            CHECK(v.status != 0);
+            CHECK(v.line == (c.iptables_line ? c.iptables_line : c.line));
+          }
+        }
+      }
+    }
+  }
+}
+
+SCENARIO("the real iptables-restore accepts every warning case and the seed",
+         "[rules][validate][root]") {
+  if (!test::require_root("restoring rule files into a namespace")) return;
+  auto cases = warning_cases();
+  cases.push_back({"the seed file is accepted", family::ipv4, seed_text(), severity::note, 0, "",
+                   "", 0});
+  for (const auto& c : cases) {
+    DYNAMIC_SECTION(c.behaviour) {
+      GIVEN("a restore file") {
+        INFO(c.text);
+        WHEN("it is restored into a fresh namespace") {
+          auto v = real_restore(c.text, c.fam);
+          INFO(v.output);
+          THEN("iptables loads it") { CHECK(v.status == 0); }
+        }
+      }
+    }
+  }
+}
+
+namespace {
+
+// The rules branch's conformance files that stand alone (a NAME_base.rules companion means
+// NAME.rules is restored on top of it with --noflush).
+std::vector<std::filesystem::path> standalone_files() {
+  std::vector<std::filesystem::path> out;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(RSTWATCH_TEST_DATA) + "/rules")) {
+    auto p = e.path();
+    if (p.extension() != ".rules") continue;
+    auto base = p.parent_path() / (p.stem().string() + "_base.rules");
+    if (std::filesystem::exists(base)) continue;
+    out.push_back(p);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+family family_of(const std::filesystem::path& p) {
+  return p.filename().string().rfind("ip6_", 0) == 0 ? family::ipv6 : family::ipv4;
+}
+
+}  // namespace
+
+SCENARIO("every standalone conformance file has no error", "[rules][validate]") {
+  auto files = standalone_files();
+  REQUIRE(files.size() >= 10);
+  for (const auto& p : files) {
+    DYNAMIC_SECTION(p.filename().string()) {
+      GIVEN("the file") {
+        std::string text = slurp(p);
+        auto f = parse(text, p.filename().string());
+        REQUIRE(f);
+        WHEN("it is validated") {
+          report r = validate(*f, {family_of(p), p.filename().string()});
+          INFO(format_report(r, *f));
+          THEN("it is valid") { CHECK(r.ok()); }
+        }
+      }
+    }
+  }
+}
+
+SCENARIO("the real iptables-restore accepts every standalone conformance file",
+         "[rules][validate][root]") {
+  if (!test::require_root("restoring rule files into a namespace")) return;
+  for (const auto& p : standalone_files()) {
+    DYNAMIC_SECTION(p.filename().string()) {
+      GIVEN("the file") {
+        WHEN("it is restored into a fresh namespace") {
+          auto v = real_restore(slurp(p), family_of(p));
+          INFO(v.output);
+          THEN("iptables loads it") { CHECK(v.status == 0); }
+        }
+      }
+    }
+  }
+}
