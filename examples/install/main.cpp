@@ -450,6 +450,7 @@ int main(int argc, char** argv) {
 
   if (o.uninstall) return uninstall(o, *planned, c);
   if (!o.apply && !o.verify) {
+    warn_about_namespace();
     std::string out = "# rstwatch-install plan for '" + c->name +
                       "' (dry run: nothing is changed; --apply carries it out)\n";
     print_plan(out, o, *planned);
