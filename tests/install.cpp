@@ -94,7 +94,7 @@ std::string seed_with_typo() {
 
 }  // namespace
 
-SCENARIO("a dry run prints every file and command and changes nothing", "[install][root]") {
+SCENARIO("the installer's dry run prints every file and command and changes nothing", "[install][root]") {
   if (!require_root("rstwatch-install in a private network namespace")) return;
   temp_dir stage("rstw-stage");
   make_stage(stage);
@@ -265,7 +265,7 @@ SCENARIO("uninstall keeps the log file unless purge is given", "[install][root]"
   }
 }
 
-SCENARIO("a step that fails leaves the files and the ruleset as they were", "[install][root]") {
+SCENARIO("an install step that fails leaves the files and the ruleset as they were", "[install][root]") {
   if (!require_root("rstwatch-install in a private network namespace")) return;
   GIVEN("a staging root whose systemd unit directory cannot be written") {
     temp_dir stage("rstw-stage");
@@ -314,6 +314,37 @@ SCENARIO("a step that fails leaves the files and the ruleset as they were", "[in
         CHECK(count(r.output, "step 'load the rules (sh /etc/rstwatch/drds.sh start)' failed") ==
               1);
         CHECK(count(r.output, "rolled back: the system is as it was before") == 1);
+        CHECK(tree(stage) == tree_before);
+        CHECK(ruleset(ns) == rules_before);
+      }
+    }
+  }
+}
+
+SCENARIO("an install over iptables and ip6tables on different backends is refused",
+         "[install][root]") {
+  if (!require_root("rstwatch-install in a private network namespace")) return;
+  GIVEN("a system whose ip6tables is the legacy one while iptables uses nf_tables") {
+    temp_dir stage("rstw-stage");
+    make_stage(stage);
+    netns ns("mix");
+    add_foreign_rules(ns);
+    const auto rules_before = ruleset(ns);
+    const auto tree_before = tree(stage);
+    WHEN("the installer applies") {
+      // In a private mount namespace, a copy of /usr/sbin whose ip6tables is ip6tables-legacy.
+      const std::string mixed =
+          "d=$(mktemp -d /tmp/rstw-sbin-XXXXXX) && cp -a /usr/sbin/. $d/ && rm $d/ip6tables"
+          " && ln -s xtables-legacy-multi $d/ip6tables && mount --bind $d /usr/sbin && " +
+          ns.prefix() + installer + " " + common_args(stage) + " --apply; s=$?; umount /usr/sbin;"
+          " rm -rf $d; exit $s";
+      auto r = run("unshare -m --propagation private sh -c " + shell_quote(mixed));
+      INFO(r.output);
+      THEN("it names both backends, refuses and changes nothing") {
+        CHECK(r.status == 1);
+        CHECK(count(r.output, "iptables uses nf_tables but ip6tables uses legacy; rstwatch never "
+                              "mixes the two") == 1);
+        CHECK(count(r.output, "nothing was changed") == 1);
         CHECK(tree(stage) == tree_before);
         CHECK(ruleset(ns) == rules_before);
       }
@@ -380,7 +411,7 @@ SCENARIO("the seed's rules file installs only its LOG rules in own chains", "[in
   }
 }
 
-SCENARIO("the seed file with its typo uncommented is refused naming line and column",
+SCENARIO("the seed file with its typo uncommented is refused by the installer naming line and column",
          "[install][root]") {
   if (!require_root("rstwatch-install in a private network namespace")) return;
   GIVEN("the seed with '# ' removed from its --log-level7 rule") {
@@ -410,7 +441,7 @@ SCENARIO("the seed file with its typo uncommented is refused naming line and col
   }
 }
 
-SCENARIO("user input that could break a file or a shell is refused before anything is written",
+SCENARIO("the installer refuses user input that could break a file or a shell",
          "[install]") {
   temp_dir stage("rstw-stage");
   GIVEN("bad values for the prefix, the name, the ports and the log file") {
@@ -439,7 +470,7 @@ SCENARIO("user input that could break a file or a shell is refused before anythi
   }
 }
 
-SCENARIO("a dry run inside a namespace warns when the kernel would log nothing from it",
+SCENARIO("the installer warns inside a namespace when the kernel would log nothing from it",
          "[install][kmsg][root]") {
   if (!require_root("rstwatch-install in a private network namespace")) return;
   temp_dir stage("rstw-stage");
@@ -467,7 +498,7 @@ SCENARIO("a dry run inside a namespace warns when the kernel would log nothing f
   }
 }
 
-SCENARIO("resets reach the log file through a real rsyslogd and verify confirms it",
+SCENARIO("after an install resets reach the log file through a real rsyslogd and verify confirms it",
          "[install][kmsg][root]") {
   if (!require_root("a private rsyslogd reading the kernel log through imklog")) return;
   auto holders = kmsg_holders();

@@ -72,7 +72,7 @@ void warn_about_namespace() {
 }
 
 // The backend check of --apply: never mix iptables-nft and iptables-legacy.
-bool probe_backend(const options& o, const emit::valid_config& c, std::string& why) {
+bool probe_backend(const emit::valid_config& c, std::string& why) {
   if (c->backend == emit::firewall_backend::nftables) {
     auto r = run("/usr/sbin/nft --version");
     if (r.status != 0) why = "nft is not usable: " + r.output;
@@ -85,7 +85,6 @@ bool probe_backend(const options& o, const emit::valid_config& c, std::string& w
   }
   say("iptables backend: " + std::string(to_string(*p.variant)) + " (" + p.version +
       "); every rule goes through it");
-  (void)o;
   return true;
 }
 
@@ -126,7 +125,7 @@ std::string staged_text(const options& o, const emit::valid_config& c, std::stri
 
 int apply(const options& o, const plan& p, const emit::valid_config& c) {
   std::string why;
-  if (!probe_backend(o, c, why)) {
+  if (!probe_backend(c, why)) {
     say("error: " + why + "; nothing was changed");
     return 1;
   }
@@ -451,6 +450,8 @@ int main(int argc, char** argv) {
   if (o.uninstall) return uninstall(o, *planned, c);
   if (!o.apply && !o.verify) {
     warn_about_namespace();
+    std::string why;
+    if (!probe_backend(c, why)) say("warning: --apply would stop here: " + why);
     std::string out = "# rstwatch-install plan for '" + c->name +
                       "' (dry run: nothing is changed; --apply carries it out)\n";
     print_plan(out, o, *planned);
