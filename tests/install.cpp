@@ -79,7 +79,7 @@ std::string common_args(const temp_dir& stage) {
 }
 
 int mode_of(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 07777) : -1;
 }
 
@@ -94,7 +94,8 @@ std::string seed_with_typo() {
 
 }  // namespace
 
-SCENARIO("the installer's dry run prints every file and command and changes nothing", "[install][root]") {
+SCENARIO("the installer's dry run prints every file and command and changes nothing",
+         "[install][root]") {
   if (!require_root("rstwatch-install in a private network namespace")) return;
   temp_dir stage("rstw-stage");
   make_stage(stage);
@@ -114,9 +115,10 @@ SCENARIO("the installer's dry run prints every file and command and changes noth
       THEN("the plan shows each file by its final path with its full content") {
         CHECK(count(r.output, "dry run: nothing is changed") == 1);
         for (std::string f :
-             {"/etc/rstwatch/drds.rules (", "/etc/rstwatch/drds.rules6 (", "/etc/rstwatch/drds.sh (",
-              "/etc/rsyslog.d/30-rstwatch-drds.conf (", "/etc/logrotate.d/rstwatch-drds (",
-              "/etc/systemd/system/rstwatch-drds.service (", "/etc/rstwatch/drds.manifest ("})
+             {"/etc/rstwatch/drds.rules (", "/etc/rstwatch/drds.rules6 (",
+              "/etc/rstwatch/drds.sh (", "/etc/rsyslog.d/30-rstwatch-drds.conf (",
+              "/etc/logrotate.d/rstwatch-drds (", "/etc/systemd/system/rstwatch-drds.service (",
+              "/etc/rstwatch/drds.manifest ("})
           CHECK(count(r.output, "== file " + f) == 1);
         CHECK(count(r.output, "staged at " + stage.path() + "/etc/rstwatch/drds.rules\n") == 1);
         CHECK(count(r.output, "-A RSTWATCH-DRDS -p tcp -m multiport --ports 3406 -j RETURN") == 2);
@@ -265,7 +267,8 @@ SCENARIO("uninstall keeps the log file unless purge is given", "[install][root]"
   }
 }
 
-SCENARIO("an install step that fails leaves the files and the ruleset as they were", "[install][root]") {
+SCENARIO("an install step that fails leaves the files and the ruleset as they were",
+         "[install][root]") {
   if (!require_root("rstwatch-install in a private network namespace")) return;
   GIVEN("a staging root whose systemd unit directory cannot be written") {
     temp_dir stage("rstw-stage");
@@ -304,7 +307,8 @@ SCENARIO("an install step that fails leaves the files and the ruleset as they we
           "d=$(mktemp -d /tmp/rstw-sbin-XXXXXX) && cp -a /usr/sbin/. $d/ && rm $d/ip6tables-restore"
           " && printf '#!/bin/sh\\necho broken on purpose >&2\\nexit 1\\n' > $d/ip6tables-restore"
           " && chmod 755 $d/ip6tables-restore && mount --bind $d /usr/sbin && " +
-          ns.prefix() + installer + " " + common_args(stage) + " --apply; s=$?; umount /usr/sbin;"
+          ns.prefix() + installer + " " + common_args(stage) +
+          " --apply; s=$?; umount /usr/sbin;"
           " rm -rf $d; exit $s";
       auto r = run("unshare -m --propagation private sh -c " + shell_quote(broken));
       INFO(r.output);
@@ -336,14 +340,16 @@ SCENARIO("an install over iptables and ip6tables on different backends is refuse
       const std::string mixed =
           "d=$(mktemp -d /tmp/rstw-sbin-XXXXXX) && cp -a /usr/sbin/. $d/ && rm $d/ip6tables"
           " && ln -s xtables-legacy-multi $d/ip6tables && mount --bind $d /usr/sbin && " +
-          ns.prefix() + installer + " " + common_args(stage) + " --apply; s=$?; umount /usr/sbin;"
+          ns.prefix() + installer + " " + common_args(stage) +
+          " --apply; s=$?; umount /usr/sbin;"
           " rm -rf $d; exit $s";
       auto r = run("unshare -m --propagation private sh -c " + shell_quote(mixed));
       INFO(r.output);
       THEN("it names both backends, refuses and changes nothing") {
         CHECK(r.status == 1);
-        CHECK(count(r.output, "iptables uses nf_tables but ip6tables uses legacy; rstwatch never "
-                              "mixes the two") == 1);
+        CHECK(count(r.output,
+                    "iptables uses nf_tables but ip6tables uses legacy; rstwatch never "
+                    "mixes the two") == 1);
         CHECK(count(r.output, "nothing was changed") == 1);
         CHECK(tree(stage) == tree_before);
         CHECK(ruleset(ns) == rules_before);
@@ -367,9 +373,10 @@ SCENARIO("the seed's rules file installs only its LOG rules in own chains", "[in
       INFO(r.output);
       REQUIRE(r.status == 0);
       THEN("its two LOG rules go to the own INPUT and OUTPUT chains, in order, rate-limited") {
-        CHECK(count(r.output, "-A RSTW-DRDS-IN -p tcp -m tcp ! --sport 3406 --tcp-flags RST RST "
-                              "-m limit --limit 1000/sec --limit-burst 2000 -j LOG "
-                              "--log-prefix \"[drds] \" --log-level 7") == 2);
+        CHECK(count(r.output,
+                    "-A RSTW-DRDS-IN -p tcp -m tcp ! --sport 3406 --tcp-flags RST RST "
+                    "-m limit --limit 1000/sec --limit-burst 2000 -j LOG "
+                    "--log-prefix \"[drds] \" --log-level 7") == 2);
         CHECK(count(r.output, "-A RSTW-DRDS-OUT -p tcp -m tcp ! --sport 3406") == 2);
         CHECK(r.output.find(":RSTW-DRDS-IN - [0:0]") < r.output.find(":RSTW-DRDS-OUT - [0:0]"));
         CHECK(count(r.output, "-I INPUT 1 -j RSTW-DRDS-IN") == 1);
@@ -411,8 +418,9 @@ SCENARIO("the seed's rules file installs only its LOG rules in own chains", "[in
   }
 }
 
-SCENARIO("the seed file with its typo uncommented is refused by the installer naming line and column",
-         "[install][root]") {
+SCENARIO(
+    "the seed file with its typo uncommented is refused by the installer naming line and column",
+    "[install][root]") {
   if (!require_root("rstwatch-install in a private network namespace")) return;
   GIVEN("the seed with '# ' removed from its --log-level7 rule") {
     temp_dir stage("rstw-stage");
@@ -423,15 +431,15 @@ SCENARIO("the seed file with its typo uncommented is refused by the installer na
     const auto tree_before = tree(stage);
     const auto rules_before = ruleset(ns);
     WHEN("it is given to --from-rules with --apply") {
-      auto r = install(ns, common_args(stage) + " --from-rules " + (stage / "drds_filter.conf") +
-                               " --apply");
+      auto r = install(
+          ns, common_args(stage) + " --from-rules " + (stage / "drds_filter.conf") + " --apply");
       INFO(r.output);
       const auto line8 = text.substr(text.find("-A INPUT -p tcp -m tcp ! --dport"));
       const auto column = line8.find("--log-level7") + 1;
       THEN("it refuses with file, line 8 and the column of --log-level7, changing nothing") {
         CHECK(r.status == 1);
-        CHECK(count(r.output, stage / ("drds_filter.conf:8:" + std::to_string(column) +
-                                       ": error:")) == 1);
+        CHECK(count(r.output,
+                    stage / ("drds_filter.conf:8:" + std::to_string(column) + ": error:")) == 1);
         CHECK(count(r.output, "--log-level7") >= 2);  // the message and the source line
         CHECK(count(r.output, "nothing was installed") == 1);
         CHECK(tree(stage) == tree_before);
@@ -441,8 +449,7 @@ SCENARIO("the seed file with its typo uncommented is refused by the installer na
   }
 }
 
-SCENARIO("the installer refuses user input that could break a file or a shell",
-         "[install]") {
+SCENARIO("the installer refuses user input that could break a file or a shell", "[install]") {
   temp_dir stage("rstw-stage");
   GIVEN("bad values for the prefix, the name, the ports and the log file") {
     struct bad {
@@ -498,8 +505,9 @@ SCENARIO("the installer warns inside a namespace when the kernel would log nothi
   }
 }
 
-SCENARIO("after an install resets reach the log file through a real rsyslogd and verify confirms it",
-         "[install][kmsg][root]") {
+SCENARIO(
+    "after an install resets reach the log file through a real rsyslogd and verify confirms it",
+    "[install][kmsg][root]") {
   if (!require_root("a private rsyslogd reading the kernel log through imklog")) return;
   auto holders = kmsg_holders();
   if (!holders.empty()) {
@@ -526,8 +534,9 @@ SCENARIO("after an install resets reach the log file through a real rsyslogd and
                                              dropin + "\")\naction(type=\"omfile\" file=\"" +
                                              (work / "rest.log") + "\")\n");
     WHEN("connections to closed ports are reset on IPv4 and IPv6 loopback") {
-      (void)ns.exec("bash -c '(exec 3<>/dev/tcp/127.0.0.1/9); (exec 3<>/dev/tcp/::1/9)' "
-                    "2>/dev/null; true");
+      (void)ns.exec(
+          "bash -c '(exec 3<>/dev/tcp/127.0.0.1/9); (exec 3<>/dev/tcp/::1/9)' "
+          "2>/dev/null; true");
       const std::string prefix = "[" + name + "] ";
       std::string got;
       for (int i = 0; i < 100 && count(got, prefix) < 4; ++i) {

@@ -31,7 +31,7 @@ inline std::optional<file_state> read_state(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
   file_state s;
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) == 0) s.mode = st.st_mode & 07777;
   char buf[65536];
   for (;;) {
@@ -45,12 +45,12 @@ inline std::optional<file_state> read_state(const std::string& path) {
 }
 
 inline bool is_directory(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 inline bool exists(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
 }
 

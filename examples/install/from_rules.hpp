@@ -4,16 +4,15 @@
 #pragma once
 
 #include <optional>
-#include <string>
-#include <string_view>
-#include <vector>
-
 #include <rstwatch/diagnostic.hpp>
 #include <rstwatch/emit/config.hpp>
 #include <rstwatch/netfilter.hpp>
 #include <rstwatch/rules/parse.hpp>
 #include <rstwatch/rules/validate.hpp>
 #include <rstwatch/rules/views.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
 
 namespace rstwatch::install {
 
@@ -27,9 +26,9 @@ struct own_chain {
 };
 
 struct selected_rules {
-  std::vector<own_chain> chains;              // in order of first use
-  std::vector<std::string> not_installed;     // "FILE:LINE: text (why)"
-  std::vector<std::string> log_prefixes;      // distinct LOG prefixes, in order
+  std::vector<own_chain> chains;           // in order of first use
+  std::vector<std::string> not_installed;  // "FILE:LINE: text (why)"
+  std::vector<std::string> log_prefixes;   // distinct LOG prefixes, in order
   bool has_nflog = false;
 };
 
@@ -38,11 +37,16 @@ namespace detail {
 // Short hook names keep RSTW-NAME-HOOK within iptables' 28 characters for most names.
 inline std::string_view hook_suffix(netfilter::hook h) {
   switch (h) {
-    case netfilter::hook::prerouting: return "PRE";
-    case netfilter::hook::input: return "IN";
-    case netfilter::hook::forward: return "FWD";
-    case netfilter::hook::output: return "OUT";
-    case netfilter::hook::postrouting: return "POST";
+    case netfilter::hook::prerouting:
+      return "PRE";
+    case netfilter::hook::input:
+      return "IN";
+    case netfilter::hook::forward:
+      return "FWD";
+    case netfilter::hook::output:
+      return "OUT";
+    case netfilter::hook::postrouting:
+      return "POST";
   }
   return "";
 }
@@ -120,8 +124,7 @@ inline std::string own_chain_name(std::string_view name, netfilter::hook h) {
         }
         auto h = netfilter::builtin_chain(v->command_args.at(0));
         if (!h) {
-          skip(l, "in user-defined chain " + v->command_args[0] +
-                      ", which rstwatch does not copy");
+          skip(l, "in user-defined chain " + v->command_args[0] + ", which rstwatch does not copy");
           break;
         }
         std::string own = own_chain_name(name, *h);
@@ -203,15 +206,15 @@ inline std::string own_chains_script(const selected_rules& s, const emit::valid_
   out += "load() {\n\t/usr/sbin/$1-restore -w --noflush \"$2\" || return 1\n";
   for (auto& k : s.chains)
     out += "\t/usr/sbin/$1 -w -t " + k.table + " -C " + k.hook_chain + " -j " + k.own +
-           " 2>/dev/null ||\n\t\t/usr/sbin/$1 -w -t " + k.table + " -I " + k.hook_chain +
-           " 1 -j " + k.own + " || return 1\n";
+           " 2>/dev/null ||\n\t\t/usr/sbin/$1 -w -t " + k.table + " -I " + k.hook_chain + " 1 -j " +
+           k.own + " || return 1\n";
   out += "}\nunload() {\n";
   for (auto& k : s.chains)
     out += "\twhile /usr/sbin/$1 -w -t " + k.table + " -D " + k.hook_chain + " -j " + k.own +
            " 2>/dev/null; do :; done\n";
   for (auto& k : s.chains)
-    out += "\t/usr/sbin/$1 -w -t " + k.table + " -F " + k.own + " 2>/dev/null\n\t/usr/sbin/$1 -w -t " +
-           k.table + " -X " + k.own + " 2>/dev/null\n";
+    out += "\t/usr/sbin/$1 -w -t " + k.table + " -F " + k.own +
+           " 2>/dev/null\n\t/usr/sbin/$1 -w -t " + k.table + " -X " + k.own + " 2>/dev/null\n";
   out += "\treturn 0\n}\n";
   std::string unload_all = "unload iptables";
   if (ipv6) unload_all += "; unload ip6tables";

@@ -183,8 +183,7 @@ int uninstall(const options& o, const plan& p, const emit::valid_config& c) {
     if (!logs.empty()) log = logs.front();
   } else {
     say("no manifest " + manifest_path(c) + ": removing the files this configuration names");
-    for (auto& f : p.files)
-      (f.path == emit::rc_local_path ? rc_local : files).push_back(f.path);
+    for (auto& f : p.files) (f.path == emit::rc_local_path ? rc_local : files).push_back(f.path);
   }
   files.erase(std::remove(files.begin(), files.end(), manifest_path(c)), files.end());
   files.push_back(manifest_path(c));
@@ -312,8 +311,8 @@ int verify(const options& o, const emit::valid_config& c) {
       return 1;
     }
   }
-  std::cout << "verify: connected to 127.0.0.1:" << port << ", which sent a reset; waiting for it in "
-            << log << "\n";
+  std::cout << "verify: connected to 127.0.0.1:" << port
+            << ", which sent a reset; waiting for it in " << log << "\n";
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.verify_seconds);
   for (;;) {
     std::vector<std::string> seen;
@@ -410,8 +409,8 @@ int main(int argc, char** argv) {
   }
   o.prefix_given = prefix->count() > 0;
   for (auto p : ports) k.excluded_ports.push_back(static_cast<std::uint16_t>(p));
-  k.backend = backend == "nftables" ? emit::firewall_backend::nftables
-                                    : emit::firewall_backend::iptables;
+  k.backend =
+      backend == "nftables" ? emit::firewall_backend::nftables : emit::firewall_backend::iptables;
   k.boot = boot == "rc-local" ? emit::boot_method::rc_local
            : boot == "none"   ? emit::boot_method::none
                               : emit::boot_method::systemd;

@@ -7,15 +7,14 @@
 #include <sys/stat.h>
 
 #include <optional>
-#include <string>
-#include <vector>
-
 #include <rstwatch/emit/config.hpp>
 #include <rstwatch/emit/firewall.hpp>
 #include <rstwatch/emit/logrotate.hpp>
 #include <rstwatch/emit/rc_local.hpp>
 #include <rstwatch/emit/rsyslog.hpp>
 #include <rstwatch/emit/systemd.hpp>
+#include <string>
+#include <vector>
 
 #include "atomic_file.hpp"
 #include "from_rules.hpp"
@@ -42,14 +41,14 @@ struct planned_file {
 struct plan {
   std::optional<emit::valid_config> config;  // validated, with the prefix of --from-rules
   std::vector<planned_file> files;
-  std::vector<std::string> dirs;  // directories the install creates (or created before)
-  std::string log_file;           // final path
-  std::string load_script_path;   // final path
-  std::string load_script_text;   // the load script as written
-  std::string staged_script;      // the load script with staged paths, run by --apply
-  std::vector<std::string> live_commands;     // run under the live system, printed with --root
-  std::vector<std::string> notes;             // rate limiting, backend, warnings
-  std::vector<std::string> not_installed;     // --from-rules lines left out
+  std::vector<std::string> dirs;           // directories the install creates (or created before)
+  std::string log_file;                    // final path
+  std::string load_script_path;            // final path
+  std::string load_script_text;            // the load script as written
+  std::string staged_script;               // the load script with staged paths, run by --apply
+  std::vector<std::string> live_commands;  // run under the live system, printed with --root
+  std::vector<std::string> notes;          // rate limiting, backend, warnings
+  std::vector<std::string> not_installed;  // --from-rules lines left out
 };
 
 // Where a final path lives on this run: under --root, inside it.
@@ -83,7 +82,7 @@ inline std::vector<std::string> manifest_entries(const std::string& text, std::s
 inline emit::directory_facts log_directory_facts(const options& o, const emit::valid_config& c) {
   emit::directory_facts f;
   f.mode = c->dir_mode;
-  struct stat st{};
+  struct stat st {};
   if (::stat(parent_of(staged_log(o, c->log_file)).c_str(), &st) == 0) {
     f.mode = st.st_mode & 07777;
     f.gid = st.st_gid;
@@ -147,9 +146,9 @@ inline std::vector<std::string> directories_to_create(const options& o,
         return emit::detail::config_error(
             o.from_rules, "a LOG rule without --log-prefix cannot be told apart in the kernel log");
       if (o.prefix_given && o.config.prefix != fp)
-        return emit::detail::config_error("--prefix", "--prefix '" + o.config.prefix +
-                                                          "' differs from the file's LOG prefix '" +
-                                                          fp + "'");
+        return emit::detail::config_error(
+            "--prefix",
+            "--prefix '" + o.config.prefix + "' differs from the file's LOG prefix '" + fp + "'");
       o.config.prefix = fp;
     }
   }
@@ -218,8 +217,7 @@ inline std::vector<std::string> directories_to_create(const options& o,
   p.files.push_back({c.load_script(), p.load_script_text, 0755,
                      "load script: sh " + c.load_script() + " start|stop"});
   p.files.push_back({emit::rsyslog_dropin_path(c), emit::rsyslog_dropin(c), 0644,
-                     "rsyslog drop-in: lines with prefix \"" + c->prefix + "\" to " +
-                         c->log_file});
+                     "rsyslog drop-in: lines with prefix \"" + c->prefix + "\" to " + c->log_file});
   auto stanza = emit::logrotate_stanza(c, emit::logrotate_style::safe, log_directory_facts(o, c));
   if (!stanza) return std::move(stanza).error();
   p.files.push_back({emit::logrotate_path(c), *stanza, 0644,
@@ -239,7 +237,8 @@ inline std::vector<std::string> directories_to_create(const options& o,
   p.live_commands.push_back(rsyslog_restart_command());
 
   std::vector<std::string> earlier;
-  if (auto m = read_state(staged(o, manifest_path(c)))) earlier = manifest_entries(m->content, "dir");
+  if (auto m = read_state(staged(o, manifest_path(c))))
+    earlier = manifest_entries(m->content, "dir");
   std::vector<planned_file> all = p.files;
   all.push_back({manifest_path(c), "", 0644, ""});
   p.dirs = directories_to_create(o, all, earlier);
