@@ -31,8 +31,8 @@ std::string tree(const temp_dir& dir) {
 }
 
 // Both families' iptables-save output without comments and with counters zeroed, and nft's
-// view without empty ACCEPT base chains (iptables-nft creates a built-in chain when a first
-// rule goes into it and leaves it, empty, when the rule is deleted: no verdict changes).
+// view of every other table (iptables-nft's tables are what iptables-save shows; nft lists
+// their chains in creation order, which a reload may change without changing a verdict).
 std::string ruleset(const netns& ns) {
   auto r = ns.exec("iptables-save; ip6tables-save");
   REQUIRE(r.status == 0);
@@ -43,12 +43,19 @@ std::string ruleset(const netns& ns) {
     if (line.empty() || line[0] != '#') out += std::regex_replace(line, counters, "[0:0]") + "\n";
   auto n = ns.exec("nft list ruleset");
   REQUIRE(n.status == 0);
-  static const std::regex empty_builtin(
-      "\n?\tchain (INPUT|FORWARD|OUTPUT) \\{\n\t\ttype filter hook [a-z]+ priority filter; "
-      "policy accept;\n\t\\}\n");
-  static const std::regex nft_counters("counter packets [0-9]+ bytes [0-9]+");
-  return out + std::regex_replace(std::regex_replace(n.output, empty_builtin, ""), nft_counters,
-                                  "counter");
+  static const std::regex xtables_table("table ip6? (filter|nat|mangle|raw|security) \\{");
+  std::istringstream tables(n.output);
+  bool skip = false;
+  for (std::string line; std::getline(tables, line);) {
+    if (line.rfind("# Warning: table ", 0) == 0) continue;
+    if (line.rfind("table ", 0) == 0) skip = std::regex_match(line, xtables_table);
+    if (!skip)
+      out +=
+          std::regex_replace(line, std::regex("counter packets [0-9]+ bytes [0-9]+"), "counter") +
+          "\n";
+    if (line == "}") skip = false;
+  }
+  return out;
 }
 
 std::size_t count(const std::string& text, const std::string& needle) {
@@ -81,6 +88,16 @@ std::string common_args(const temp_dir& stage) {
 int mode_of(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 07777) : -1;
+}
+
+// Runs `command` in a private mount namespace whose /usr/sbin is a copy changed by `edit` (run
+// in the copy): how a scenario breaks one tool without touching the machine's.
+command_result with_sbin(const std::string& edit, const std::string& command) {
+  const std::string script =
+      "d=$(mktemp -d /tmp/rstw-sbin-XXXXXX) && cp -a /usr/sbin/. $d/ && (cd $d && " + edit +
+      ") && mount --bind $d /usr/sbin && " + command +
+      "; s=$?; umount /usr/sbin 2>/dev/null; rm -rf $d; exit $s";
+  return run("unshare -m --propagation private sh -c " + shell_quote(script));
 }
 
 // The seed's file with its commented-out second rule (the one with --log-level7) uncommented.
@@ -302,21 +319,46 @@ SCENARIO("an install step that fails leaves the files and the ruleset as they we
     const auto rules_before = ruleset(ns);
     const auto tree_before = tree(stage);
     WHEN("the installer applies") {
-      // In a private mount namespace, a copy of /usr/sbin whose ip6tables-restore exits 1.
-      const std::string broken =
-          "d=$(mktemp -d /tmp/rstw-sbin-XXXXXX) && cp -a /usr/sbin/. $d/ && rm $d/ip6tables-restore"
-          " && printf '#!/bin/sh\\necho broken on purpose >&2\\nexit 1\\n' > $d/ip6tables-restore"
-          " && chmod 755 $d/ip6tables-restore && mount --bind $d /usr/sbin && " +
-          ns.prefix() + installer + " " + common_args(stage) +
-          " --apply; s=$?; umount /usr/sbin;"
-          " rm -rf $d; exit $s";
-      auto r = run("unshare -m --propagation private sh -c " + shell_quote(broken));
+      auto r = with_sbin(
+          "rm ip6tables-restore && printf '#!/bin/sh\\necho broken on purpose >&2\\nexit 1\\n' "
+          "> ip6tables-restore && chmod 755 ip6tables-restore",
+          ns.prefix() + installer + " " + common_args(stage) + " --apply");
       INFO(r.output);
       THEN("the load step is named and the IPv4 rules and every file are gone again") {
         CHECK(r.status == 1);
         CHECK(count(r.output, "broken on purpose") == 1);
         CHECK(count(r.output, "step 'load the rules (sh /etc/rstwatch/drds.sh start)' failed") ==
               1);
+        CHECK(count(r.output, "rolled back: the system is as it was before") == 1);
+        CHECK(tree(stage) == tree_before);
+        CHECK(ruleset(ns) == rules_before);
+      }
+    }
+  }
+  GIVEN("an earlier install and a re-install whose new IPv6 rules fail to load") {
+    temp_dir stage("rstw-stage");
+    make_stage(stage);
+    netns ns("fail3");
+    add_foreign_rules(ns);
+    RSTWATCH_REQUIRE_OK(install(ns, common_args(stage) + " --apply"));
+    const auto rules_before = ruleset(ns);
+    const auto tree_before = tree(stage);
+    // ip6tables-restore refuses only the file that excludes port 22, the new one.
+    temp_dir tools("rstw-tools");
+    write_file(tools / "wrapper",
+               "#!/bin/sh\nfor a; do f=$a; done\n"
+               "if grep -q -e '--ports 22 ' \"$f\"; then echo broken on purpose >&2; exit 1; fi\n"
+               "exec /usr/sbin/xtables-nft-multi ip6tables-restore \"$@\"\n");
+    WHEN("the installer applies the new configuration") {
+      auto r = with_sbin(
+          "rm ip6tables-restore && cp " + (tools / "wrapper") +
+              " ip6tables-restore && chmod 755 ip6tables-restore",
+          ns.prefix() + installer + " " + common_args(stage) + " --exclude-port 22 --apply");
+      INFO(r.output);
+      THEN("the old files are back and the old rules are loaded again") {
+        CHECK(r.status == 1);
+        CHECK(count(r.output, "broken on purpose") == 1);
+        CHECK(count(r.output, "wrote     /etc/rstwatch/drds.rules6\n") == 1);
         CHECK(count(r.output, "rolled back: the system is as it was before") == 1);
         CHECK(tree(stage) == tree_before);
         CHECK(ruleset(ns) == rules_before);
@@ -336,14 +378,8 @@ SCENARIO("an install over iptables and ip6tables on different backends is refuse
     const auto rules_before = ruleset(ns);
     const auto tree_before = tree(stage);
     WHEN("the installer applies") {
-      // In a private mount namespace, a copy of /usr/sbin whose ip6tables is ip6tables-legacy.
-      const std::string mixed =
-          "d=$(mktemp -d /tmp/rstw-sbin-XXXXXX) && cp -a /usr/sbin/. $d/ && rm $d/ip6tables"
-          " && ln -s xtables-legacy-multi $d/ip6tables && mount --bind $d /usr/sbin && " +
-          ns.prefix() + installer + " " + common_args(stage) +
-          " --apply; s=$?; umount /usr/sbin;"
-          " rm -rf $d; exit $s";
-      auto r = run("unshare -m --propagation private sh -c " + shell_quote(mixed));
+      auto r = with_sbin("rm ip6tables && ln -s xtables-legacy-multi ip6tables",
+                         ns.prefix() + installer + " " + common_args(stage) + " --apply");
       INFO(r.output);
       THEN("it names both backends, refuses and changes nothing") {
         CHECK(r.status == 1);

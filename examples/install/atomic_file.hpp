@@ -23,6 +23,7 @@ namespace rstwatch::install {
 struct file_state {
   std::string content;
   unsigned mode = 0;
+  timespec times[2] = {{0, UTIME_OMIT}, {0, UTIME_OMIT}};  // access, modification
 };
 
 inline std::string errno_text(int e) { return std::strerror(e); }
@@ -32,7 +33,11 @@ inline std::optional<file_state> read_state(const std::string& path) {
   if (fd < 0) return std::nullopt;
   file_state s;
   struct stat st {};
-  if (::fstat(fd, &st) == 0) s.mode = st.st_mode & 07777;
+  if (::fstat(fd, &st) == 0) {
+    s.mode = st.st_mode & 07777;
+    s.times[0] = st.st_atim;
+    s.times[1] = st.st_mtim;
+  }
   char buf[65536];
   for (;;) {
     ssize_t n = ::read(fd, buf, sizeof buf);
@@ -85,8 +90,10 @@ inline void sync_directory(const std::string& dir) {
 // Writes `content` with `mode` to `path`: temporary file in the same directory (a rename across
 // file systems would not be atomic), fsync, rename, fsync of the directory. Returns an error
 // text, empty on success; on failure `path` is untouched and no temporary file is left.
+// `times`, when given, become the file's access and modification times (a rollback puts back
+// the file as it was, times included).
 inline std::string write_atomically(const std::string& path, std::string_view content,
-                                    unsigned mode) {
+                                    unsigned mode, const timespec* times = nullptr) {
   const std::string dir = parent_of(path);
   std::string tmp = dir + "/.rstwatch-tmp-XXXXXX";
   int fd = ::mkstemp(tmp.data());
@@ -105,6 +112,7 @@ inline std::string write_atomically(const std::string& path, std::string_view co
     done += static_cast<std::size_t>(n);
   }
   if (::fchmod(fd, mode) != 0) return fail("cannot chmod");
+  if (times && ::futimens(fd, times) != 0) return fail("cannot set the times of");
   if (::fsync(fd) != 0) return fail("cannot fsync");
   if (::close(fd) != 0) {
     int e = errno;
@@ -174,8 +182,9 @@ class journal {
   std::vector<std::string> roll_back() {
     std::vector<std::string> problems;
     for (auto it = files_.rbegin(); it != files_.rend(); ++it) {
-      std::string e = it->old ? write_atomically(it->path, it->old->content, it->old->mode)
-                              : remove_file(it->path);
+      std::string e =
+          it->old ? write_atomically(it->path, it->old->content, it->old->mode, it->old->times)
+                  : remove_file(it->path);
       if (!e.empty()) problems.push_back(e);
     }
     for (auto it = created_dirs_.rbegin(); it != created_dirs_.rend(); ++it)
