@@ -454,6 +454,119 @@ SCENARIO("the seed's rules file installs only its LOG rules in own chains", "[in
   }
 }
 
+SCENARIO("the installer leaves out and lists every rule of a rules file that is not a LOG rule",
+         "[install][root]") {
+  if (!require_root("rstwatch-install in a private network namespace")) return;
+  GIVEN("a rules file with policies, a user chain, NFLOG, -I, and an IPv4-only mangle rule") {
+    temp_dir stage("rstw-stage");
+    make_stage(stage);
+    temp_dir input("rstw-in");
+    const std::string file = input / "web.rules";
+    write_file(file,
+               "*filter\n"
+               ":INPUT DROP [0:0]\n"
+               ":FORWARD ACCEPT [0:0]\n"
+               ":OUTPUT ACCEPT [0:0]\n"
+               ":AUDIT - [0:0]\n"
+               "-A INPUT -i lo -j ACCEPT\n"
+               "-A INPUT -p tcp --tcp-flags RST RST -j LOG --log-prefix \"[web] \" --log-level 6\n"
+               "-A INPUT -j AUDIT\n"
+               "-A AUDIT -p tcp -j LOG --log-prefix \"[web] \"\n"
+               "-A FORWARD -p tcp --tcp-flags RST RST -j NFLOG --nflog-group 5\n"
+               "-I OUTPUT 1 -p tcp -j LOG --log-prefix \"[web] \"\n"
+               "COMMIT\n"
+               "*mangle\n"
+               ":PREROUTING ACCEPT [0:0]\n"
+               "-A PREROUTING -s 10.0.0.0/8 -p tcp --tcp-flags RST RST -j LOG --log-prefix "
+               "\"[web] \"\n"
+               "COMMIT\n");
+    netns ns("web");
+    add_foreign_rules(ns);
+    const auto rules_before = ruleset(ns);
+    const std::string args =
+        common_args(stage) + " --name web --no-limit --boot none --from-rules " + file;
+    WHEN("the plan is printed") {
+      auto r = install(ns, args);
+      INFO(r.output);
+      REQUIRE(r.status == 0);
+      THEN("each line left out is listed with its line number and the reason") {
+        CHECK(count(r.output, file + ":2: :INPUT DROP [0:0]  (policies are the operator's") == 1);
+        CHECK(count(r.output, file + ":5: :AUDIT - [0:0]  (user-defined chain") == 1);
+        CHECK(count(r.output, file + ":6: -A INPUT -i lo -j ACCEPT  (not a LOG or NFLOG rule)") ==
+              1);
+        CHECK(count(r.output, file + ":8: -A INPUT -j AUDIT  (not a LOG or NFLOG rule)") == 1);
+        CHECK(count(r.output, file + ":9: -A AUDIT -p tcp -j LOG --log-prefix \"[web] \"  (in "
+                                     "user-defined chain AUDIT") == 1);
+        CHECK(count(r.output, file + ":11: -I OUTPUT 1") == 1);
+        CHECK(count(r.output, "(only appended (-A) rules are installed") == 1);
+      }
+      THEN("the LOG and NFLOG rules of built-in chains go to own chains of their tables") {
+        CHECK(count(r.output,
+                    "-A RSTW-WEB-IN -p tcp -m tcp --tcp-flags RST RST -j LOG "
+                    "--log-prefix \"[web] \" --log-level 6\n") == 1);
+        CHECK(count(r.output,
+                    "-A RSTW-WEB-FWD -p tcp -m tcp --tcp-flags RST RST -j NFLOG "
+                    "--nflog-group 5\n") == 1);
+        CHECK(count(r.output, "-A RSTW-WEB-PRE -s 10.0.0.0/8 -p tcp -m tcp") == 1);
+        CHECK(count(r.output, "-t mangle -I PREROUTING 1 -j RSTW-WEB-PRE") == 1);
+        CHECK(count(r.output, "RSTW-WEB-OUT") == 0);
+      }
+      THEN("the plan says that NFLOG bypasses rsyslog and why IPv6 is left out") {
+        CHECK(count(r.output, "note: NFLOG rules log through nfnetlink_log") == 1);
+        CHECK(count(r.output, "note: IPv6: not installed, ip6tables would refuse the rules") == 1);
+        CHECK(count(r.output, "== file /etc/rstwatch/web.rules6") == 0);
+      }
+    }
+    WHEN("it is applied and uninstalled") {
+      auto r = install(ns, args + " --apply");
+      INFO(r.output);
+      REQUIRE(r.status == 0);
+      auto v4 = ns.exec("iptables-save").output;
+      auto v6 = ns.exec("ip6tables-save").output;
+      auto u = install(ns, args + " --uninstall");
+      INFO(u.output);
+      REQUIRE(u.status == 0);
+      THEN("IPv4 had the three own chains with their jumps, IPv6 none, and all are gone") {
+        INFO(v4);
+        CHECK(count(v4, "-A PREROUTING -j RSTW-WEB-PRE\n") == 1);
+        CHECK(count(v4, "-A INPUT -j RSTW-WEB-IN\n") == 1);
+        CHECK(count(v4, "-A FORWARD -j RSTW-WEB-FWD\n") == 1);
+        CHECK(count(v6, "RSTW-WEB") == 0);
+        CHECK(ruleset(ns) == rules_before);
+      }
+    }
+  }
+}
+
+SCENARIO("the installer adds its line to an operator's rc.local and uninstall gives it back",
+         "[install][root]") {
+  if (!require_root("rstwatch-install in a private network namespace")) return;
+  GIVEN("an operator's rc.local in the staging root") {
+    temp_dir stage("rstw-stage");
+    make_stage(stage);
+    netns ns("rc");
+    const std::string operators = "#!/bin/sh -e\n# operator's rc.local\necho hello\nexit 0\n";
+    write_file(stage / "etc/rc.local", operators);
+    RSTWATCH_REQUIRE_OK(run("chmod 0750 " + shell_quote(stage / "etc/rc.local")));
+    const std::string args = common_args(stage) + " --boot rc-local";
+    WHEN("the installer applies twice and then uninstalls") {
+      RSTWATCH_REQUIRE_OK(install(ns, args + " --apply"));
+      RSTWATCH_REQUIRE_OK(install(ns, args + " --apply"));
+      const auto installed = read_file(stage / "etc/rc.local");
+      auto u = install(ns, args + " --uninstall");
+      INFO(u.output);
+      REQUIRE(u.status == 0);
+      THEN("the line was there once before exit 0, and the file is back byte for byte") {
+        CHECK(installed ==
+              "#!/bin/sh -e\n# operator's rc.local\necho hello\n/bin/sh /etc/rstwatch/drds.sh "
+              "start || true  # rstwatch:drds\nexit 0\n");
+        CHECK(read_file(stage / "etc/rc.local") == operators);
+        CHECK(mode_of(stage / "etc/rc.local") == 0750);
+      }
+    }
+  }
+}
+
 SCENARIO(
     "the seed file with its typo uncommented is refused by the installer naming line and column",
     "[install][root]") {

@@ -139,6 +139,8 @@ int apply(const options& o, const plan& p, const emit::valid_config& c) {
     auto problems = j.roll_back();
     if (rules_touched && old_script)
       (void)run_script(staged_text(o, c, old_script->content), "start");
+    else if (rules_touched)
+      (void)drop_empty_tables(p.tables);
     for (auto& q : problems) say("rollback: " + q);
     say(problems.empty() ? "rolled back: the system is as it was before"
                          : "rollback was incomplete, see above");
@@ -196,6 +198,9 @@ int uninstall(const options& o, const plan& p, const emit::valid_config& c) {
     return 1;
   }
   std::cout << "unloaded  the rules from this network namespace\n";
+  const auto tables = manifest ? manifest_entries(manifest->content, "table") : p.tables;
+  for (auto& t : drop_empty_tables(tables))
+    std::cout << "dropped   the empty table " << t << " that iptables-nft created for them\n";
   journal j;
   auto fail = [&](const std::string& step, const std::string& problem) {
     say("error: step '" + step + "' failed: " + problem);

@@ -6,6 +6,7 @@
 #include <pwd.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <optional>
 #include <rstwatch/emit/config.hpp>
 #include <rstwatch/emit/firewall.hpp>
@@ -42,6 +43,7 @@ struct plan {
   std::optional<emit::valid_config> config;  // validated, with the prefix of --from-rules
   std::vector<planned_file> files;
   std::vector<std::string> dirs;           // directories the install creates (or created before)
+  std::vector<std::string> tables;         // "ip mangle": iptables-nft tables the install creates
   std::string log_file;                    // final path
   std::string load_script_path;            // final path
   std::string load_script_text;            // the load script as written
@@ -186,6 +188,14 @@ inline std::vector<std::string> directories_to_create(const options& o,
           if (d.level == severity::error && why.empty()) why = format(d);
       }
       if (why.empty()) {
+        // The validator does not know every family difference (an IPv4 address in -s, say):
+        // ip6tables-restore --test parses the file as a load would and commits nothing.
+        auto t = run("printf '%s' " + shell_quote(v6) +
+                     " | /usr/sbin/ip6tables-restore --test --noflush");
+        if (t.status != 0) why = "ip6tables-restore --test: " + t.output;
+        while (!why.empty() && why.back() == '\n') why.pop_back();
+      }
+      if (why.empty()) {
         p.files.push_back({c.rules6_file(), v6, 0644, "IPv6 rules (the same rules)"});
       } else {
         ipv6 = false;
@@ -231,14 +241,38 @@ inline std::vector<std::string> directories_to_create(const options& o,
     auto old = read_state(staged(o, std::string(emit::rc_local_path)));
     std::optional<std::string_view> text;
     if (old) text = old->content;
-    p.files.push_back({std::string(emit::rc_local_path), emit::rc_local_install(text, c),
-                       emit::rc_local_mode, "rc.local: loads the rules at boot"});
+    // An operator's executable rc.local keeps its mode; a new one gets 0755 (rc-local.service
+    // runs it only when it is executable).
+    unsigned mode = old && (old->mode & 0100) ? old->mode : emit::rc_local_mode;
+    p.files.push_back({std::string(emit::rc_local_path), emit::rc_local_install(text, c), mode,
+                       "rc.local: loads the rules at boot"});
   }
   p.live_commands.push_back(rsyslog_restart_command());
 
   std::vector<std::string> earlier;
-  if (auto m = read_state(staged(o, manifest_path(c))))
+  if (auto m = read_state(staged(o, manifest_path(c)))) {
     earlier = manifest_entries(m->content, "dir");
+    p.tables = manifest_entries(m->content, "table");
+  }
+  if (c->backend == emit::firewall_backend::iptables &&
+      variant_of(run("/usr/sbin/iptables -V").output) == iptables_variant::nf_tables) {
+    // iptables-nft creates a table on its first use and leaves it, empty, when its last rule
+    // goes: remember the tables that do not exist yet, so that uninstall can drop them again.
+    std::vector<std::string> used;
+    if (selected)
+      for (auto& k : selected->chains) used.push_back(k.table);
+    else
+      used.push_back("filter");
+    for (std::string fam : {"ip", "ip6"}) {
+      if (fam == "ip6" && !ipv6) continue;
+      for (auto& t : used) {
+        std::string entry = fam + " " + t;
+        if (std::find(p.tables.begin(), p.tables.end(), entry) != p.tables.end()) continue;
+        if (run("/usr/sbin/nft list table " + entry + " >/dev/null 2>&1").status != 0)
+          p.tables.push_back(entry);
+      }
+    }
+  }
   std::vector<planned_file> all = p.files;
   all.push_back({manifest_path(c), "", 0644, ""});
   p.dirs = directories_to_create(o, all, earlier);
@@ -247,6 +281,7 @@ inline std::vector<std::string> directories_to_create(const options& o,
   for (auto& f : p.files)
     manifest += (f.path == emit::rc_local_path ? "rc-local " : "file ") + f.path + "\n";
   for (auto& d : p.dirs) manifest += "dir " + d + "\n";
+  for (auto& t : p.tables) manifest += "table " + t + "\n";
   manifest += "log " + c->log_file + "\n";
   p.files.push_back({manifest_path(c), manifest, 0644, "manifest: what --uninstall removes"});
 
@@ -258,6 +293,27 @@ inline std::vector<std::string> directories_to_create(const options& o,
   else
     p.notes.push_back("rate limit: OFF (--no-limit): every reset is logged, a flood included");
   return p;
+}
+
+// Drops each of `tables` ("ip mangle") that holds no rule and no user chain any more: the
+// empty table iptables-nft left behind after rstwatch's chains went (no verdict depends on it).
+inline std::vector<std::string> drop_empty_tables(const std::vector<std::string>& tables) {
+  std::vector<std::string> dropped;
+  for (auto& entry : tables) {
+    auto sp = entry.find(' ');
+    const std::string fam = entry.substr(0, sp), table = entry.substr(sp + 1);
+    auto saved = run("/usr/sbin/" + std::string(fam == "ip6" ? "ip6tables" : "iptables") +
+                     "-save -t " + table);
+    if (saved.status != 0) continue;
+    bool empty = true;
+    for (auto line : emit::detail::split_lines(saved.output))
+      if (line.rfind("-A ", 0) == 0 ||
+          (line.size() > 1 && line[0] == ':' && line.find(" - ") != std::string_view::npos))
+        empty = false;
+    if (empty && run("/usr/sbin/nft delete table " + entry + " 2>/dev/null").status == 0)
+      dropped.push_back(entry);
+  }
+  return dropped;
 }
 
 inline void print_plan(std::string& out, const options& o, const plan& p) {
