@@ -250,6 +250,42 @@ SCENARIO("uninstall leaves the ruleset and the staging tree exactly as before th
   }
 }
 
+SCENARIO("uninstall drops the empty tables the install created but keeps a DROP policy",
+         "[install][root]") {
+  if (!require_root("rstwatch-install in a private network namespace")) return;
+  GIVEN("an install into a namespace that had no filter table") {
+    temp_dir stage("rstw-stage");
+    make_stage(stage);
+    netns ns("tables");
+    const auto rules_before = ruleset(ns);
+    const std::string args = common_args(stage) + " --boot none";
+    RSTWATCH_REQUIRE_OK(install(ns, args + " --apply"));
+    CHECK(count(read_file(stage / "etc/rstwatch/drds.manifest"), "\ntable ip filter\n") == 1);
+    WHEN("it is uninstalled") {
+      auto u = install(ns, args + " --uninstall");
+      INFO(u.output);
+      REQUIRE(u.status == 0);
+      THEN("the filter tables iptables-nft made for the chains are gone too") {
+        CHECK(ruleset(ns) == rules_before);
+        CHECK(ns.exec("nft list tables").output.empty());
+      }
+    }
+    WHEN("the operator sets a DROP policy meanwhile and it is uninstalled") {
+      RSTWATCH_REQUIRE_OK(ns.exec("iptables -P FORWARD DROP"));
+      auto u = install(ns, args + " --uninstall");
+      INFO(u.output);
+      REQUIRE(u.status == 0);
+      THEN("the IPv4 filter table stays with its policy, the IPv6 one goes") {
+        auto v4 = ns.exec("iptables-save").output;
+        INFO(v4);
+        CHECK(count(v4, ":FORWARD DROP") == 1);
+        CHECK(count(v4, "RSTWATCH") == 0);
+        CHECK(ns.exec("nft list tables").output == "table ip filter\n");
+      }
+    }
+  }
+}
+
 SCENARIO("uninstall keeps the log file unless purge is given", "[install][root]") {
   if (!require_root("rstwatch-install in a private network namespace")) return;
   temp_dir stage("rstw-stage");
@@ -612,7 +648,9 @@ SCENARIO("the installer refuses user input that could break a file or a shell", 
              {many, "--exclude-port: error: at most 15 excluded ports"},
              {"--log-file var/log/x.log", "--log-file: error: log_file 'var/log/x.log' must be"},
              {"--log-file /proc/x.log", "must not be under /proc"},
-             {"--forward 'a;b:514'", "--forward: error: forward host"}}) {
+             {"--forward 'a;b:514'", "--forward: error: forward host"},
+             {"--backend pf", "--backend: pf not in {iptables,nftables}"},
+             {"--purge", "--purge requires --uninstall"}}) {
       WHEN("the installer gets " + b.args.substr(0, 30)) {
         auto r = run(installer + " --root " + stage.path() + " " + b.args + " --apply");
         INFO(r.output);

@@ -410,7 +410,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return app.exit(e) == 0 ? 0 : 2;  // --help is no error; any other is a usage error
   }
   o.prefix_given = prefix->count() > 0;
   for (auto p : ports) k.excluded_ports.push_back(static_cast<std::uint16_t>(p));

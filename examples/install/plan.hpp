@@ -295,7 +295,7 @@ inline std::vector<std::string> directories_to_create(const options& o,
   return p;
 }
 
-// Drops each of `tables` ("ip mangle") that holds no rule and no user chain any more: the
+// Drops each of `tables` ("ip mangle") that holds no rule, no user chain and no DROP policy: the
 // empty table iptables-nft left behind after rstwatch's chains went (no verdict depends on it).
 inline std::vector<std::string> drop_empty_tables(const std::vector<std::string>& tables) {
   std::vector<std::string> dropped;
@@ -308,7 +308,9 @@ inline std::vector<std::string> drop_empty_tables(const std::vector<std::string>
     bool empty = true;
     for (auto line : emit::detail::split_lines(saved.output))
       if (line.rfind("-A ", 0) == 0 ||
-          (line.size() > 1 && line[0] == ':' && line.find(" - ") != std::string_view::npos))
+          (line.size() > 1 && line[0] == ':' &&
+           (line.find(" - ") != std::string_view::npos ||     // a user chain
+            line.find(" DROP ") != std::string_view::npos)))  // a policy that decides
         empty = false;
     if (empty && run("/usr/sbin/nft delete table " + entry + " 2>/dev/null").status == 0)
       dropped.push_back(entry);
