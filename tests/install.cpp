@@ -490,6 +490,60 @@ SCENARIO("the seed's rules file installs only its LOG rules in own chains", "[in
   }
 }
 
+SCENARIO("the seed's LOG rules installed as an own nft table log resets and uninstall cleanly",
+         "[install][kmsg][root]") {
+  if (!require_root("rstwatch-install in a private network namespace")) return;
+  sysctl_guard all_netns("/proc/sys/net/netfilter/nf_log_all_netns", "1");
+  GIVEN("the seed's file with a prefix of its own and the nftables backend") {
+    temp_dir stage("rstw-stage");
+    make_stage(stage);
+    temp_dir input("rstw-in");
+    const std::string name = unique_tag("n");
+    std::string text = read_file(seed);
+    for (auto at = text.find("[drds] "); at != std::string::npos; at = text.find("[drds] "))
+      text.replace(at, 7, "[" + name + "] ");
+    write_file(input / "seed.rules", text);
+    netns ns("nftseed");
+    add_foreign_rules(ns);
+    const auto rules_before = ruleset(ns);
+    const auto tree_before = tree(stage);
+    const std::string args = common_args(stage) + " --name " + name +
+                             " --backend nftables --from-rules " + (input / "seed.rules");
+    WHEN("it is applied twice and a connection to a closed port is reset") {
+      auto r = install(ns, args + " --apply");
+      INFO(r.output);
+      REQUIRE(r.status == 0);
+      const auto once = ruleset(ns);
+      RSTWATCH_REQUIRE_OK(install(ns, args + " --apply"));
+      const auto twice = ruleset(ns);
+      kmsg_reader kmsg;
+      (void)ns.exec("bash -c '(exec 3<>/dev/tcp/127.0.0.1/9)' 2>/dev/null; true");
+      auto lines = kmsg.messages_containing("[" + name + "] ", 2);
+      std::string all;
+      for (auto& l : lines) all += l + "\n";
+      INFO(once << all);
+      auto u = install(ns, args + " --uninstall");
+      INFO(u.output);
+      REQUIRE(u.status == 0);
+      THEN("the own table held both rules, rate-limited, and changed nothing the second time") {
+        CHECK(count(once, "table inet rstwatch-" + name + " {") == 1);
+        CHECK(count(once, "tcp sport != 3406 tcp flags & rst == rst limit rate 1000/second") == 2);
+        CHECK(count(once, "type filter hook input priority filter - 5; policy accept;") == 1);
+        CHECK(twice == once);
+      }
+      THEN("the kernel logged the reset leaving and arriving") {
+        CHECK(count(all, "[" + name + "] IN= OUT=lo ") == 1);
+        CHECK(count(all, "[" + name + "] IN=lo OUT= ") == 1);
+        CHECK(count(all, "SPT=9 ") == 2);
+      }
+      THEN("uninstall left the ruleset and the tree as before") {
+        CHECK(ruleset(ns) == rules_before);
+        CHECK(tree(stage) == tree_before);
+      }
+    }
+  }
+}
+
 SCENARIO("the installer leaves out and lists every rule of a rules file that is not a LOG rule",
          "[install][root]") {
   if (!require_root("rstwatch-install in a private network namespace")) return;

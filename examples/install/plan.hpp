@@ -125,6 +125,7 @@ inline std::vector<std::string> directories_to_create(const options& o,
   plan p;
   std::optional<selected_rules> selected;
   std::string rules_text;  // keeps the AST's views alive
+  std::optional<rules::ast::file> parsed;
   bool ipv6 = o.config.ipv6;
   if (!o.from_rules.empty()) {
     auto s = read_state(o.from_rules);
@@ -132,12 +133,10 @@ inline std::vector<std::string> directories_to_create(const options& o,
     rules_text = std::move(s->content);
     auto f = rules::parse(rules_text, o.from_rules);
     if (!f) return std::move(f).error();
-    auto sel = select_log_rules(*f, o.from_rules, o.config.name, o.config.limit);
+    parsed = std::move(*f);  // selected_rules points into its lines
+    auto sel = select_log_rules(*parsed, o.from_rules, o.config.name, o.config.limit);
     if (!sel) return std::move(sel).error();
     selected = std::move(*sel);
-    if (o.config.backend == emit::firewall_backend::nftables)
-      return emit::detail::config_error(
-          "--from-rules", "--from-rules installs into own iptables chains; use --backend iptables");
     if (selected->log_prefixes.size() > 1)
       return emit::detail::config_error(
           o.from_rules, "its LOG rules use " + std::to_string(selected->log_prefixes.size()) +
@@ -170,7 +169,19 @@ inline std::vector<std::string> directories_to_create(const options& o,
     staged_c = std::move(*sc);
   }
 
-  if (selected) {
+  if (selected && c->backend == emit::firewall_backend::nftables) {
+    auto text = own_table_nft(*selected, c, o.from_rules);
+    if (!text) return std::move(text).error();
+    p.files.push_back({c.nft_file(), *text, 0644,
+                       "nftables rules (own table " + c.nft_table() + ", from --from-rules)"});
+    p.load_script_text = emit::load_script(c);
+    p.staged_script = emit::load_script(staged_c);
+    p.not_installed = selected->not_installed;
+    if (selected->has_nflog)
+      p.notes.push_back(
+          "NFLOG rules log through nfnetlink_log (ulogd), not the kernel log: the rsyslog "
+          "drop-in does not see their lines");
+  } else if (selected) {
     std::string v4 = own_chains_file(*selected, c, o.from_rules, false);
     p.files.push_back({c.rules_file(), v4, 0644, "IPv4 rules (own chains, from --from-rules)"});
     if (ipv6) {
