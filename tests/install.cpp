@@ -688,6 +688,58 @@ SCENARIO(
   }
 }
 
+SCENARIO("without a staging root the installer uses the default paths and runs no missing service",
+         "[install][root]") {
+  if (!require_root("rstwatch-install in private network and mount namespaces")) return;
+  GIVEN("a private mount namespace whose /etc is a copy and a system without systemd or rsyslog") {
+    if (file_exists("/run/systemd/system") || file_exists("/run/rsyslogd.pid")) {
+      WARN("SKIPPED: systemd or the system's rsyslogd runs here; the live commands would run");
+      return;
+    }
+    netns ns("live");
+    add_foreign_rules(ns);
+    const auto rules_before = ruleset(ns);
+    const std::string script =
+        "d=$(mktemp -d /tmp/rstw-etc-XXXXXX) && cp -a /etc/. $d/ && mount --bind $d /etc && { " +
+        ns.prefix() + installer + " --apply; echo \"apply=$?\"; " +
+        "cat /etc/rstwatch/drds.manifest; ls -l /etc/rstwatch/drds.sh; " + ns.prefix() +
+        "iptables-save | grep -c -- '-j RSTWATCH-DRDS'; " + ns.prefix() + installer +
+        " --uninstall; echo \"uninstall=$?\"; ls /etc/rstwatch "
+        "/etc/rsyslog.d/30-rstwatch-drds.conf "
+        "/etc/systemd/system/rstwatch-drds.service 2>&1; }; umount /etc; rm -rf $d";
+    WHEN("it applies and uninstalls") {
+      auto r = run("unshare -m --propagation private sh -c " + shell_quote(script));
+      INFO(r.output);
+      THEN("the files were at their default paths and are gone again") {
+        CHECK(count(r.output, "apply=0\n") == 1);
+        CHECK(count(r.output, "uninstall=0\n") == 1);
+        CHECK(count(r.output,
+                    "\nfile /etc/rstwatch/drds.rules\nfile /etc/rstwatch/drds.rules6\n"
+                    "file /etc/rstwatch/drds.sh\nfile "
+                    "/etc/rsyslog.d/30-rstwatch-drds.conf\nfile "
+                    "/etc/logrotate.d/rstwatch-drds\nfile "
+                    "/etc/systemd/system/rstwatch-drds.service\n") == 1);
+        CHECK(count(r.output, "log /var/log/rstwatch/drds.log\n") == 1);
+        CHECK(count(r.output, "-rwxr-xr-x 1 root root") == 1);
+        CHECK(count(r.output, "\n3\n") == 1);  // one jump per hook
+        CHECK(count(r.output, "ls: cannot access '/etc/rstwatch'") == 1);
+        CHECK(count(r.output, "ls: cannot access '/etc/rsyslog.d/30-rstwatch-drds.conf'") == 1);
+        CHECK(count(r.output, "ls: cannot access '/etc/systemd/system/rstwatch-drds.service'") ==
+              1);
+      }
+      THEN("the systemd commands are left for later and rsyslog is not started") {
+        CHECK(count(r.output,
+                    "systemd is not running: run later: systemctl enable "
+                    "rstwatch-drds.service") == 1);
+        // Once after the apply, once after the uninstall.
+        CHECK(count(r.output, "rsyslog is not running: start it to write the log file") == 2);
+        CHECK(count(r.output, "ran: ") == 0);
+      }
+      THEN("the namespace's ruleset is as before") { CHECK(ruleset(ns) == rules_before); }
+    }
+  }
+}
+
 SCENARIO("the installer refuses user input that could break a file or a shell", "[install]") {
   temp_dir stage("rstw-stage");
   GIVEN("bad values for the prefix, the name, the ports and the log file") {

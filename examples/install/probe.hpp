@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -176,6 +177,15 @@ inline netns_probe probe_netns() {
 // systemd is the init system when this directory exists (sd_booted(3)).
 inline bool systemd_running() { return is_directory("/run/systemd/system"); }
 
-inline bool rsyslog_running() { return run("pidof rsyslogd >/dev/null").status == 0; }
+// The system's rsyslogd, by the pid file Debian's rsyslog writes (rsyslogd -i default): a private
+// rsyslogd with a pid file of its own (a test's, say) is not the one to restart.
+inline bool rsyslog_running() {
+  auto pid = read_state("/run/rsyslogd.pid");
+  if (!pid) return false;
+  int n = std::atoi(pid->content.c_str());
+  if (n <= 0) return false;
+  auto comm = read_state("/proc/" + std::to_string(n) + "/comm");
+  return comm && comm->content == "rsyslogd\n";
+}
 
 }  // namespace rstwatch::install
