@@ -47,6 +47,16 @@ case $case_name in
     printf '*filter\n-A INPUT -s localhost -j ACCEPT\nCOMMIT\n' >"$tmp/host.rules"
     run 0 check "$tmp/host.rules"; has 'warning: host name'
     run 1 check "$tmp/host.rules" --werror ;;
+  syntax-error)
+    printf '*filter\n-A INPUT -p tcp --sport ! 80 -j ACCEPT\nCOMMIT\n' >"$tmp/old.rules"
+    run 1 check "$tmp/old.rules"
+    has "old.rules:2:25: error: intrapositioned negation '--sport ! 80'"
+    has "$(printf '%26s^' '')"; has "(write '! --sport 80')" ;;
+  family)
+    printf '*filter\n-A INPUT -s 2001:db8::/32 -p ipv6-icmp --icmpv6-type echo-request -j ACCEPT\nCOMMIT\n' >"$tmp/v6.rules"
+    run 0 check -6 "$tmp/v6.rules"
+    run 1 check "$tmp/v6.rules" -4
+    run 0 to-nft "$tmp/v6.rules" -6; has 'table ip6 filter'; has 'icmpv6 type 128' ;;
   usage-unknown-subcommand)
     run 2 frob "$seed" ;;
   usage-unknown-option)
@@ -60,6 +70,11 @@ case $case_name in
     has 'line 7: logs TCP packets whose source port is not 3406 with RST set, addressed to this host'
     has 'line 9: logs TCP packets whose source port is not 3406 with RST set, sent by this host'
     has 'with prefix "[drds] " at level 7 (debug)' ;;
+  explain-user-chain)
+    printf '*filter\n:LOGRST - [0:0]\n-A INPUT -p tcp --tcp-flags RST RST -j LOGRST\n-A LOGRST -j LOG --log-prefix rst\nCOMMIT\n' >"$tmp/u.rules"
+    run 0 explain "$tmp/u.rules"
+    has 'LOGRST: user chain, called from INPUT'
+    has 'line 4: logs all packets, in user chain LOGRST (called from INPUT), to the kernel log with prefix "rst" at level 4 (warning)' ;;
   to-nft)
     run 0 to-nft "$seed"; has 'type filter hook input priority 0; policy accept;'
     has 'log prefix "[drds] " level debug flags tcp sequence,options flags ip options' ;;

@@ -174,7 +174,17 @@ int explain(const rules::ast::file& f, nf::family fam) {
       std::string where = where_packets_are(v.chain);
       std::cout << "  line " << line->text.where.line << ": logs " << packets_of(v);
       if (!where.empty()) std::cout << ", " << where;
-      else std::cout << ", when chain " << v.chain << " is reached";
+      else {
+        std::cout << ", in user chain " << v.chain;
+        auto it = callers.find(v.chain);
+        if (it == callers.end()) {
+          std::cout << " (which no rule jumps to)";
+        } else {
+          std::cout << " (called from";
+          for (const auto& from : it->second) std::cout << " " << from;
+          std::cout << ")";
+        }
+      }
       std::cout << ", to the kernel log with prefix \"" << log->prefix << "\" at level "
                 << level_words(log->level);
       std::vector<std::string> extra;

@@ -449,7 +449,7 @@ SCENARIO("the seed's rules read as typed views", "[rules][views]") {
   }
 }
 
-SCENARIO("the real iptables-restore refuses every error case at the same line or later",
+SCENARIO("the real iptables-restore refuses every error case at the expected line",
          "[rules][validate][root]") {
   if (!test::require_root("restoring rule files into a namespace")) return;
   for (const auto& c : error_cases()) {
@@ -542,6 +542,90 @@ SCENARIO("the real iptables-restore accepts every standalone conformance file",
           INFO(v.output);
           THEN("iptables loads it") { CHECK(v.status == 0); }
         }
+      }
+    }
+  }
+}
+
+SCENARIO("typed views read the common matches and targets", "[rules][views]") {
+  GIVEN("rules using multiport, conntrack, state, comment, mark, REJECT, NFLOG and DNAT") {
+    std::string text =
+        "*filter\n"
+        "-A INPUT -p udp -m multiport ! --dports 53,1000:2000 -m conntrack --ctstate new,ESTABLISHED"
+        " -m comment --comment \"dns \\\"and\\\" more\" -j ACCEPT\n"
+        "-A INPUT -m state --state RELATED -m mark --mark 0x10/0xf0 -j REJECT\n"
+        "-A OUTPUT -j NFLOG --nflog-group 7 --nflog-prefix \"rst \" --nflog-size 128\n"
+        "COMMIT\n*nat\n"
+        "-A PREROUTING -p tcp -j DNAT --to-destination 10.0.0.2:8080 --random --persistent\n"
+        "COMMIT\n";
+    auto f = parse(text);
+    REQUIRE(f);
+    auto view = [&](std::size_t i) { return view_rule(f->lines[i], family::ipv4); };
+    WHEN("the first rule is viewed") {
+      auto v = view(1);
+      REQUIRE(v.problems.empty());
+      THEN("multiport, states and comment carry their values") {
+        auto mp = multiport_of(v);
+        REQUIRE(mp);
+        CHECK(mp->which == multiport_view::side::destination);
+        CHECK(mp->negated);
+        REQUIRE(mp->ports.size() == 2);
+        CHECK(mp->ports[1].first == 1000);
+        CHECK(mp->ports[1].last == 2000);
+        auto st = states_of(v);
+        REQUIRE(st);
+        CHECK(st->states == std::vector<std::string>{"NEW", "ESTABLISHED"});
+        CHECK(comment_of(v) == std::optional<std::string>("dns \"and\" more"));
+      }
+    }
+    WHEN("the second rule is viewed") {
+      auto v = view(2);
+      THEN("the state, the mark and the default REJECT answer are read") {
+        REQUIRE(states_of(v));
+        CHECK(states_of(v)->states == std::vector<std::string>{"RELATED"});
+        auto m = mark_of(v);
+        REQUIRE(m);
+        CHECK(m->value.value == 0x10);
+        CHECK(m->value.mask == 0xf0);
+        CHECK(reject_of(v, family::ipv4) == std::optional<std::string>("icmp-port-unreachable"));
+        CHECK(reject_of(v, family::ipv6) == std::optional<std::string>("icmp6-port-unreachable"));
+      }
+    }
+    WHEN("the NFLOG and DNAT rules are viewed") {
+      auto nflog = nflog_of(view(3));
+      auto nat = nat_of(view(6));
+      THEN("group, prefix, size, destination and flags are read") {
+        REQUIRE(nflog);
+        CHECK(nflog->group == 7);
+        CHECK(nflog->prefix == "rst ");
+        CHECK(nflog->size == std::optional<std::uint32_t>(128));
+        REQUIRE(nat);
+        CHECK(nat->to == "10.0.0.2:8080");
+        CHECK(nat->random);
+        CHECK(nat->persistent);
+        CHECK_FALSE(nat->random_fully);
+      }
+    }
+  }
+}
+
+SCENARIO("a very long chain of jumps is validated without exhausting the stack",
+         "[rules][validate]") {
+  GIVEN("50000 user chains each jumping to the next and the last back to the first") {
+    const int n = 50000;
+    std::string text = "*filter\n";
+    for (int i = 0; i < n; ++i) text += ":C" + std::to_string(i) + " - [0:0]\n";
+    text += "-A INPUT -j C0\n";
+    for (int i = 0; i < n; ++i)
+      text += "-A C" + std::to_string(i) + " -j C" + std::to_string((i + 1) % n) + "\n";
+    text += "COMMIT\n";
+    auto f = parse(text);
+    REQUIRE(f);
+    WHEN("it is validated") {
+      report r = validate(*f);
+      THEN("the one loop is an error on the rule that closes it") {
+        REQUIRE(r.errors() == 1);
+        CHECK(r.diagnostics[0].where.line == static_cast<unsigned>(2 * n + 2));
       }
     }
   }

@@ -16,12 +16,16 @@ namespace rstwatch::rules::build {
 
 namespace detail {
 
-// iptables-save quotes strings (LOG prefix, comment, NFLOG prefix) in double quotes with '"'
-// and '\' escaped (libxtables/xtables.c xtables_save_string).
+// iptables-save prints a string (LOG prefix, comment, NFLOG prefix) bare when it is made only
+// of letters, digits, '_' and '-', and otherwise in double quotes with '"', '\\' and '\''
+// escaped by a backslash (libxtables/xtables.c xtables_save_string).
 inline std::string quoted(std::string_view s) {
+  static constexpr std::string_view bare =
+      "_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  if (!s.empty() && s.find_first_not_of(bare) == std::string_view::npos) return std::string(s);
   std::string q = "\"";
   for (char c : s) {
-    if (c == '"' || c == '\\') q += '\\';
+    if (c == '"' || c == '\\' || c == '\'') q += '\\';
     q += c;
   }
   return q + "\"";

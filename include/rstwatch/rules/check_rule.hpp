@@ -885,4 +885,131 @@ inline std::optional<log_view> log_of(const rule_view& r) {
   return v;
 }
 
+
+// multiport: the ports of --sports, --dports or --ports (ranges kept as ranges).
+struct multiport_view {
+  enum class side : std::uint8_t { source, destination, either } which = side::either;
+  bool negated = false;
+  std::vector<port_range> ports;
+};
+
+inline std::optional<multiport_view> multiport_of(const rule_view& r) {
+  const extension_use* e = r.match("multiport");
+  if (!e || e->options.empty() || !e->options.front().spec) return std::nullopt;
+  const bound_option& o = e->options.front();
+  multiport_view v;
+  v.which = o.spec->name == "source-ports"        ? multiport_view::side::source
+            : o.spec->name == "destination-ports" ? multiport_view::side::destination
+                                                  : multiport_view::side::either;
+  v.negated = o.negated();
+  std::string all = o.arg();
+  std::string_view s = all;
+  std::string proto = r.protocol_name() == "udp" ? "udp" : "tcp";
+  while (true) {
+    auto comma = s.find(',');
+    auto p = parse_port_range(s.substr(0, comma), proto);
+    if (!p) return std::nullopt;
+    v.ports.push_back(*p.value);
+    if (comma == std::string_view::npos) break;
+    s.remove_prefix(comma + 1);
+  }
+  return v;
+}
+
+// conntrack --ctstate or state --state: the states in upper case, as written.
+struct states_view {
+  std::vector<std::string> states;
+  bool negated = false;
+};
+
+inline std::optional<states_view> states_of(const rule_view& r) {
+  const bound_option* o = nullptr;
+  if (const extension_use* e = r.match("conntrack")) o = e->find("ctstate");
+  if (!o)
+    if (const extension_use* e = r.match("state")) o = e->find("state");
+  if (!o) return std::nullopt;
+  states_view v;
+  v.negated = o->negated();
+  std::string all = o->arg();
+  std::string_view s = all;
+  while (true) {
+    auto comma = s.find(',');
+    std::string one(s.substr(0, comma));
+    for (auto& c : one) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    v.states.push_back(one);
+    if (comma == std::string_view::npos) break;
+    s.remove_prefix(comma + 1);
+  }
+  return v;
+}
+
+// comment: the text, quotes removed.
+inline std::optional<std::string> comment_of(const rule_view& r) {
+  if (const extension_use* e = r.match("comment"))
+    if (const bound_option* o = e->find("comment")) return o->arg();
+  return std::nullopt;
+}
+
+// mark (the match): value and mask.
+inline std::optional<negatable<mark_mask>> mark_of(const rule_view& r) {
+  if (const extension_use* e = r.match("mark"))
+    if (const bound_option* o = e->find("mark"))
+      if (auto m = parse_mark(o->arg())) return negatable<mark_mask>{*m.value, o->negated()};
+  return std::nullopt;
+}
+
+// REJECT: the ICMP (or TCP reset) answer; without --reject-with the kernel default
+// (icmp-port-unreachable, icmp6-port-unreachable: libipt_REJECT.c / libip6t_REJECT.c init).
+inline std::optional<std::string> reject_of(const rule_view& r, netfilter::family f) {
+  if (!r.target_use || r.target != "REJECT") return std::nullopt;
+  if (const bound_option* o = r.target_use->find("reject-with")) return o->arg();
+  return std::string(f == netfilter::family::ipv6 ? "icmp6-port-unreachable"
+                                                  : "icmp-port-unreachable");
+}
+
+// DNAT, SNAT, MASQUERADE, REDIRECT: where to, and the port-mapping flags.
+struct nat_view {
+  std::string target;  // "DNAT", ...
+  std::string to;      // --to-destination / --to-source / --to-ports, as written
+  bool random = false, random_fully = false, persistent = false;
+};
+
+inline std::optional<nat_view> nat_of(const rule_view& r) {
+  if (!r.target_use) return std::nullopt;
+  const std::string& t = r.target;
+  if (t != "DNAT" && t != "SNAT" && t != "MASQUERADE" && t != "REDIRECT") return std::nullopt;
+  const extension_use& e = *r.target_use;
+  nat_view v;
+  v.target = t;
+  for (auto key : {"to-destination", "to-source", "to-ports"})
+    if (const bound_option* o = e.find(key)) v.to = o->arg();
+  v.random = e.has("random");
+  v.random_fully = e.has("random-fully");
+  v.persistent = e.has("persistent");
+  return v;
+}
+
+// NFLOG: group, prefix and the copy limits.
+struct nflog_view {
+  std::uint16_t group = 0;
+  std::string prefix;
+  std::optional<std::uint32_t> size;       // --nflog-size (or the older --nflog-range)
+  std::optional<std::uint16_t> threshold;  // --nflog-threshold
+};
+
+inline std::optional<nflog_view> nflog_of(const rule_view& r) {
+  if (!r.target_use || r.target != "NFLOG") return std::nullopt;
+  const extension_use& e = *r.target_use;
+  nflog_view v;
+  if (auto o = e.find("nflog-group"))
+    if (auto n = detail::to_uint(o->arg(), 65535)) v.group = static_cast<std::uint16_t>(*n);
+  if (auto o = e.find("nflog-prefix")) v.prefix = o->arg();
+  for (auto key : {"nflog-range", "nflog-size"})
+    if (auto o = e.find(key))
+      if (auto n = detail::to_uint(o->arg(), 0xffffffffu)) v.size = static_cast<std::uint32_t>(*n);
+  if (auto o = e.find("nflog-threshold"))
+    if (auto n = detail::to_uint(o->arg(), 65535)) v.threshold = static_cast<std::uint16_t>(*n);
+  return v;
+}
+
 }  // namespace rstwatch::rules::checks

@@ -9,7 +9,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cstddef>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -88,7 +91,11 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
   auto op = [](bool negated) { return negated ? std::string("!= ") : std::string(); };
   const bool v6 = f == netfilter::family::ipv6;
 
-  if (v.fragment) no(v.fragment->name, "-f (fragments) has no translation in rstwatch");
+  // -f: a second or later IPv4 fragment (net/ipv4/netfilter/ip_tables.c ip_packet_match:
+  // a fragment offset other than 0).
+  if (v.fragment && v6) no(v.fragment->name, "ip6tables -f has no translation in rstwatch");
+  if (v.fragment && !v6)
+    parts.push_back(std::string("ip frag-off & 0x1fff ") + (v.fragment->bang.present() ? "== 0" : "!= 0"));
   std::string proto = v.protocol_name();
   for (auto& c : proto) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (v.protocol && proto != "all" && proto != "0")
@@ -99,6 +106,7 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
     if (!o || o->args.empty()) continue;
     std::string all = o->args[0].value();
     std::vector<std::string> items;
+    std::string masked;  // a non-contiguous mask: `ip saddr & MASK == NET`
     std::string_view s = all;
     while (true) {
       auto comma = s.find(',');
@@ -109,10 +117,15 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
         no(o->args[0], "address '" + one + "' (a host name) has no translation");
       } else if (slash != std::string::npos &&
                  !detail::to_uint(std::string_view(one).substr(slash + 1), 128)) {
-        // A mask written as an address translates only when it is a prefix.
-        if (!contiguous_mask(one.substr(slash + 1), v6))
-          no(o->args[0], "the non-contiguous mask of '" + one + "' has no translation");
-        one = one.substr(0, slash) + "/" + std::to_string(n.value->prefix);
+        // A mask written as an address is a prefix when contiguous, else a bitwise and.
+        if (!contiguous_mask(one.substr(slash + 1), v6)) {
+          if (all.find(',') != std::string::npos)
+            no(o->args[0], "a non-contiguous mask inside an address list has no translation");
+          masked = one.substr(slash + 1);
+          one = one.substr(0, slash);
+        } else {
+          one = one.substr(0, slash) + "/" + std::to_string(n.value->prefix);
+        }
       }
       items.push_back(one);
       if (comma == std::string_view::npos) break;
@@ -123,11 +136,19 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
       for (auto& i : items) j += (j.empty() ? "" : ", ") + i;
       return j;
     }() + " }";
-    parts.push_back(std::string(v6 ? "ip6 " : "ip ") + dir + " " + op(o->bang.present()) + set);
+    if (!masked.empty())
+      parts.push_back(std::string(v6 ? "ip6 " : "ip ") + dir + " & " + masked +
+                      (o->bang.present() ? " != " : " == ") + set);
+    else
+      parts.push_back(std::string(v6 ? "ip6 " : "ip ") + dir + " " + op(o->bang.present()) + set);
   }
   for (auto [o, key] : {std::pair{v.in_interface, "iifname"}, std::pair{v.out_interface, "oifname"}}) {
     if (!o || o->args.empty()) continue;
     std::string name = o->args[0].value();
+    if (name == "+") {  // any interface: nothing to match (nft refuses an all-wildcard name)
+      if (o->bang.present()) no(o->args[0], "'! " + std::string(o->name.text) + " +' matches nothing");
+      continue;
+    }
     if (!name.empty() && name.back() == '+') name.back() = '*';  // iptables' wildcard
     parts.push_back(std::string(key) + " " + op(o->bang.present()) + nft_quoted(name, o->args[0], fail));
   }
@@ -149,6 +170,16 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
             parts.push_back("tcp flags & (" + nft_tcp_flags(*mask.value) + ") " +
                             (o.negated() ? "!= " : "== ") +
                             (*comp.value ? nft_tcp_flags(*comp.value) : std::string("0")));
+        } else if (key == "tcp-option") {
+          // nft(8) TCP OPTIONS: the kinds nft names (RFC 793, 1323, 2018).
+          static constexpr std::string_view kinds[] = {"eol", "nop", "maxseg", "window",
+                                                       "sack-perm", "sack", "", "", "timestamp"};
+          auto n = detail::to_uint(o.arg(), 255);
+          if (!n || *n >= std::size(kinds) || kinds[*n].empty())
+            no(o.opt->args[0], "TCP option " + o.arg() + " has no nft name");
+          else
+            parts.push_back("tcp option " + std::string(kinds[*n]) +
+                            (o.negated() ? " missing" : " exists"));
         } else if (key == "syn") {
           parts.push_back(std::string("tcp flags & (fin|syn|rst|ack) ") +
                           (o.negated() ? "!= " : "== ") + "syn");
@@ -187,6 +218,15 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
     } else if (m.name == "conntrack" || m.name == "state") {
       for (const auto& o : m.options) {
         std::string key(o.spec->name);
+        if (key == "ctstatus") {
+          // libxt_conntrack.c status names → nft(8) CT EXPRESSION status flags.
+          std::string st = o.arg();
+          for (auto& c : st) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          if (st.find("none") != std::string::npos)
+            no(o.opt->args[0], "ctstatus NONE has no translation in rstwatch");
+          parts.push_back("ct status " + op(o.negated()) + st);
+          continue;
+        }
         if (key != "ctstate" && key != "state") {
           no(o.opt->name, "conntrack '--" + key + "' has no translation in rstwatch");
           continue;
@@ -243,6 +283,53 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
         parts.push_back(std::string(key == "uid-owner" ? "meta skuid " : "meta skgid ") +
                         op(o.negated()) + a);
       }
+    } else if (m.name == "addrtype") {
+      // libxt_addrtype.c → nft(8) FIB EXPRESSIONS: `fib saddr|daddr [. iif|. oif] type T`.
+      std::string iface = m.has("limit-iface-in") ? " . iif" : m.has("limit-iface-out") ? " . oif" : "";
+      for (const auto& o : m.options) {
+        std::string key(o.spec->name);
+        if (key != "src-type" && key != "dst-type") continue;
+        std::string types = o.arg();
+        for (auto& c : types) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        for (std::string_view bad : {"throw", "nat", "xresolve"})
+          if (types.find(bad) != std::string::npos)
+            no(o.opt->args[0], "address type '" + std::string(bad) + "' has no nft name");
+        std::string set = types.find(',') == std::string::npos ? types : "{ " + [&] {
+          std::string j;
+          for (char c : types) j += c == ',' ? std::string(", ") : std::string(1, c);
+          return j;
+        }() + " }";
+        parts.push_back(std::string("fib ") + (key == "src-type" ? "saddr" : "daddr") + iface +
+                        " type " + op(o.negated()) + set);
+      }
+    } else if (m.name == "statistic") {
+      // xt_statistic.c: random matches when (random & 0x7fffffff) < lround(p * 2^31)
+      // (libxt_statistic.c); nth counts packets modulo --every, starting at --packet.
+      const bound_option* mode = m.find("mode");
+      bool neg = mode && mode->negated();
+      if (mode && mode->arg() == "random" && m.has("probability")) {
+        double p = std::strtod(m.find("probability")->arg().c_str(), nullptr);
+        auto n = static_cast<unsigned long long>(std::llround(p * 2147483648.0));
+        parts.push_back("numgen random mod 2147483648 " + std::string(neg ? ">= " : "< ") + std::to_string(n));
+      } else if (mode && mode->arg() == "nth" && m.has("every")) {
+        std::string packet = m.has("packet") ? m.find("packet")->arg() : "0";
+        parts.push_back("numgen inc mod " + m.find("every")->arg() + (neg ? " != " : " == ") + packet);
+      } else {
+        no(at, "this statistic match has no translation in rstwatch");
+      }
+    } else if (m.name == "connmark") {
+      if (auto o = m.find("mark"))
+        if (auto mk = parse_mark(o->arg())) {
+          char buf[32];
+          std::snprintf(buf, sizeof buf, "0x%x", mk.value->value);
+          std::string value = buf;
+          if (mk.value->has_mask && mk.value->mask != 0xffffffffu) {
+            std::snprintf(buf, sizeof buf, "0x%x", mk.value->mask);
+            parts.push_back(std::string("ct mark & ") + buf + (o->negated() ? " != " : " == ") + value);
+          } else {
+            parts.push_back("ct mark " + op(o->negated()) + value);
+          }
+        }
     } else if (m.name == "limit") {
       std::string rate = "3/hour";  // libxt_limit.c XT_LIMIT_AVG default
       std::string burst = "5";      // XT_LIMIT_BURST default
@@ -353,14 +440,51 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
         how = word;
       }
     auto mk = o ? parse_mark(o->arg()) : parsed<mark_mask>::fail("");
-    if (!mk || (mk.value->has_mask && mk.value->mask != 0xffffffffu)) {
-      no(v.jump->args[0], "MARK with a partial mask has no translation in rstwatch");
+    if (!mk) {
+      no(v.jump->args[0], "this MARK has no translation in rstwatch");
+    } else if (how == "set" && mk.value->has_mask && mk.value->mask != 0xffffffffu) {
+      // xt_MARK.c: mark = (mark & ~mask) ^ value; --set-mark V/M is --set-xmark V/(V|M)
+      // (libxt_MARK.c), so clearing ~M then or-ing V is the same.
+      char keep[32], value[32];
+      std::snprintf(keep, sizeof keep, "0x%x", ~mk.value->mask);
+      std::snprintf(value, sizeof value, "0x%x", mk.value->value);
+      bool xmark = o->spec && o->spec->name == "set-xmark";
+      verdict = std::string("meta mark set meta mark and ") + keep + (xmark ? " xor " : " or ") + value;
     } else {
       char buf[32];
       std::snprintf(buf, sizeof buf, "0x%x", mk.value->value);
       verdict = how == "set" ? std::string("meta mark set ") + buf
                              : "meta mark set meta mark " + how + " " + buf;
     }
+  } else if (v.target == "TRACE" && t && t->options.empty()) {
+    verdict = "meta nftrace set 1";
+  } else if (v.target == "NOTRACK" ||
+             (v.target == "CT" && t && t->options.size() == 1 &&
+              t->options[0].opt->name.text == "--notrack" && t->options[0].opt->args.empty())) {
+    verdict = "notrack";
+  } else if (v.target == "CONNMARK") {
+    // libxt_CONNMARK.c revision 2, with the default masks of 0xffffffff.
+    has_other({"save-mark", "restore-mark", "set-mark", "set-xmark"});
+    const bound_option* set = t->find("set-xmark");
+    if (!set) set = t->find("set-mark");
+    auto full = [&](const char* key) {
+      const bound_option* o = t->find(key);
+      auto mk = o ? parse_mark(o->arg()) : parsed<mark_mask>::fail("");
+      return !o || (mk && mk.value->value == 0xffffffffu);
+    };
+    if (t->has("save-mark") && full("nfmask") && full("ctmask") && full("mask")) {
+      verdict = "ct mark set meta mark";
+    } else if (t->has("restore-mark") && full("nfmask") && full("ctmask") && full("mask")) {
+      verdict = "meta mark set ct mark";
+    } else if (set) {
+      auto mk = parse_mark(set->arg());
+      if (mk && (!mk.value->has_mask || mk.value->mask == 0xffffffffu)) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "0x%x", mk.value->value);
+        verdict = std::string("ct mark set ") + buf;
+      }
+    }
+    if (verdict.empty()) no(v.jump->args[0], "CONNMARK with partial masks has no translation in rstwatch");
   } else if (!netfilter::parse_target(v.target) && !known_unmodelled(v.target, true)) {
     verdict = (v.go_to ? "goto " : "jump ") + v.target;
   } else {

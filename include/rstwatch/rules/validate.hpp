@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <rstwatch/diagnostic.hpp>
@@ -39,16 +41,26 @@ struct report {
 namespace checks::detail {
 
 struct chain_state {
+  const std::string* name = nullptr;  // the key of this chain in table_state::chains
   std::optional<netfilter::hook> builtin;
   std::vector<std::size_t> rules;  // indices into table_state::rules
   netfilter::hook_mask reached = 0;
+  int colour = 0;  // loop search: 0 new, 1 on the path, 2 done
+};
+
+// What the COMMIT checks need of a rule: its target and where the target is written.
+struct rule_target {
+  std::string target;                      // after -j/-g; empty without one
+  const ast::token* written = nullptr;     // the target's token
 };
 
 struct table_state {
   std::optional<netfilter::table> tbl;  // none: unknown table, only syntax is checked
   std::vector<std::string> order;       // chain names in declaration order
-  std::map<std::string, chain_state> chains;
-  std::vector<rule_view> rules;
+  // Hashed, not ordered: kube-proxy's 30,000 chain names share long prefixes.
+  std::unordered_map<std::string, chain_state> chains;
+  std::vector<rule_target> rules;
+  std::vector<chain_state*> target_of;  // per rule: the user chain it jumps to (at COMMIT)
   const ast::line* header = nullptr;
 };
 
@@ -121,7 +133,9 @@ class validator {
     std::string n(name);
     if (cur_.chains.count(n)) return;
     cur_.order.push_back(n);
-    cur_.chains[n].builtin = h;
+    auto it = cur_.chains.emplace(n, chain_state{}).first;
+    it->second.name = &it->first;
+    it->second.builtin = h;
   }
 
   std::string table_name() const { return std::string(cur_.header->table.text); }
@@ -189,7 +203,7 @@ class validator {
         }
         if (v.cmd == command::delete_) return;
         it->second.rules.push_back(cur_.rules.size());
-        cur_.rules.push_back(std::move(v));
+        cur_.rules.push_back({std::move(v.target), v.jump && !v.jump->args.empty() ? &v.jump->args[0] : nullptr});
         return;
       }
       case command::new_chain: {
@@ -235,16 +249,15 @@ class validator {
         if (cur_.chains.count(to)) return add(v.command_option->args[1], "chain '" + to + "' already exists");
         chain_state s = std::move(it->second);
         cur_.chains.erase(it);
-        cur_.chains[to] = std::move(s);
+        auto moved = cur_.chains.emplace(to, std::move(s)).first;
+        moved->second.name = &moved->first;
         std::replace(cur_.order.begin(), cur_.order.end(), v.chain, to);
-        for (auto& r : cur_.rules)
-          if (r.chain == v.chain) r.chain = to;
         return;
       }
     }
   }
 
-  bool jumps_to_chain(const rule_view& r) const {
+  bool jumps_to_chain(const rule_target& r) const {
     return !r.target.empty() && !netfilter::parse_target(r.target) &&
            !known_unmodelled(r.target, true);
   }
@@ -255,22 +268,29 @@ class validator {
     seen_builtin_.clear();
     if (!cur_.tbl) return;
     const netfilter::table tbl = *cur_.tbl;
-    for (const auto& r : cur_.rules)
-      if (jumps_to_chain(r) && !cur_.chains.count(r.target))
-        add(r.jump->args[0], "jump to undefined chain '" + r.target + "' in table '" + table_name() + "'",
+    cur_.target_of.assign(cur_.rules.size(), nullptr);
+    for (std::size_t i = 0; i < cur_.rules.size(); ++i) {
+      const rule_target& r = cur_.rules[i];
+      if (!jumps_to_chain(r)) continue;
+      auto it = cur_.chains.find(r.target);
+      if (it != cur_.chains.end())
+        cur_.target_of[i] = &it->second;
+      else
+        add(*r.written, "jump to undefined chain '" + r.target + "' in table '" + table_name() + "'",
             severity::error, "iptables-restore reports this at COMMIT");
+    }
 
     // Which hooks reach each chain (a user chain inherits them from every caller).
     for (const auto& name : cur_.order) {
       auto& c = cur_.chains[name];
-      if (c.builtin) reach(name, netfilter::bit(*c.builtin));
+      if (c.builtin) reach(c, netfilter::bit(*c.builtin));
     }
 
     // Targets per hook (net/netfilter/x_tables.c xt_check_target via the netfilter model).
     for (const auto& name : cur_.order) {
       const auto& c = cur_.chains[name];
       for (std::size_t i : c.rules) {
-        const rule_view& r = cur_.rules[i];
+        const rule_target& r = cur_.rules[i];
         auto t = netfilter::parse_target(r.target);
         if (!t) continue;
         for (auto h : netfilter::all_hooks) {
@@ -294,54 +314,77 @@ class validator {
               why = r.target + " is not valid in " + table_name() + " " +
                     std::string(netfilter::chain_name(h));
           }
-          add(r.jump->args[0], why + via);
+          add(*r.written, why + via);
           break;
         }
       }
     }
 
     // Loops: a depth-first search from the built-in chains, then from the rest.
-    std::map<std::string, int> colour;  // 0 new, 1 on the stack, 2 done
-    std::vector<std::string> stack;
-    for (const auto& name : cur_.order)
-      if (!colour[name]) dfs(name, colour, stack);
-  }
-
-  void reach(const std::string& name, netfilter::hook_mask m) {
-    auto& c = cur_.chains[name];
-    if ((c.reached & m) == m) return;
-    c.reached |= m;
-    for (std::size_t i : c.rules) {
-      const auto& r = cur_.rules[i];
-      if (jumps_to_chain(r) && cur_.chains.count(r.target)) reach(r.target, m);
+    for (const auto& name : cur_.order) {
+      auto& c = cur_.chains[name];
+      if (c.colour == 0) dfs(c);
     }
   }
 
-  void dfs(const std::string& name, std::map<std::string, int>& colour,
-           std::vector<std::string>& stack) {
-    colour[name] = 1;
-    stack.push_back(name);
-    for (std::size_t i : cur_.chains[name].rules) {
-      const auto& r = cur_.rules[i];
-      if (!jumps_to_chain(r) || !cur_.chains.count(r.target)) continue;
-      int c = colour[r.target];
-      if (c == 1) {
+  // Iterative (a worklist, not recursion): a file may chain 100,000 user chains in a row.
+  void reach(chain_state& from, netfilter::hook_mask m) {
+    std::vector<chain_state*> todo{&from};
+    while (!todo.empty()) {
+      chain_state& c = *todo.back();
+      todo.pop_back();
+      if ((c.reached & m) == m) continue;
+      c.reached |= m;
+      for (std::size_t i : c.rules)
+        if (chain_state* next = cur_.target_of[i]) todo.push_back(next);
+    }
+  }
+
+  // Depth-first search with an explicit stack of (chain, next rule); a jump to a chain that
+  // is on the path closes a loop.
+  void dfs(chain_state& root) {
+    std::vector<std::pair<chain_state*, std::size_t>> stack{{&root, 0}};
+    std::vector<chain_state*> path{&root};
+    root.colour = 1;
+    while (!stack.empty()) {
+      chain_state& c = *stack.back().first;
+      std::size_t next = stack.back().second;
+      if (next == c.rules.size()) {
+        c.colour = 2;
+        path.pop_back();
+        stack.pop_back();
+        continue;
+      }
+      ++stack.back().second;
+      std::size_t i = c.rules[next];
+      chain_state* to = cur_.target_of[i];
+      if (!to) continue;
+      if (to->colour == 1) {
+        // The chains of the loop; a long one shows its first and last three.
+        auto from = std::find(path.begin(), path.end(), to);
+        std::size_t len = static_cast<std::size_t>(path.end() - from);
         std::string cycle;
-        auto from = std::find(stack.begin(), stack.end(), r.target);
-        for (auto it = from; it != stack.end(); ++it) cycle += *it + " -> ";
-        cycle += r.target;
-        bool reached = cur_.chains[r.target].reached != 0;
-        if (reached)
-          add(r.jump->args[0], "jump loop " + cycle + " reachable from a built-in chain");
+        for (std::size_t k = 0; k < len; ++k) {
+          if (len > 8 && k == 3) {
+            cycle += "... (" + std::to_string(len - 6) + " more) -> ";
+            k = len - 4;
+            continue;
+          }
+          cycle += *from[static_cast<std::ptrdiff_t>(k)]->name + " -> ";
+        }
+        cycle += *to->name;
+        const rule_target& r = cur_.rules[i];
+        if (to->reached != 0)
+          add(*r.written, "jump loop " + cycle + " reachable from a built-in chain");
         else
-          add(r.jump->args[0], "jump loop " + cycle + " (no built-in chain reaches it)",
+          add(*r.written, "jump loop " + cycle + " (no built-in chain reaches it)",
               severity::warning);
-      } else if (c == 0) {
-        dfs(r.target, colour, stack);
+      } else if (to->colour == 0) {
+        to->colour = 1;
+        path.push_back(to);
+        stack.emplace_back(to, 0);
       }
     }
-    stack.pop_back();
-    colour[name] = 2;
   }
 
   const ast::file& file_;
