@@ -100,6 +100,20 @@ command_result with_sbin(const std::string& edit, const std::string& command) {
   return run("unshare -m --propagation private sh -c " + shell_quote(script));
 }
 
+// Whether a process other than `daemon` read /proc/kmsg meanwhile (another suite's rsyslogd on
+// a shared machine): imklog readers steal each other's lines, so a missing line proves nothing.
+// With CI=true that is a failure; otherwise the scenario is skipped with a warning.
+bool kmsg_raced(const private_rsyslogd& daemon) {
+  std::string others;
+  std::istringstream in(kmsg_holders());
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(std::to_string(daemon.pid()) + " ", 0) != 0) others += line + "; ";
+  if (others.empty()) return false;
+  if (in_ci()) FAIL("another process read /proc/kmsg meanwhile: " << others);
+  WARN("SKIPPED: another process read /proc/kmsg meanwhile, lines may have gone to it: " << others);
+  return true;
+}
+
 // The seed's file with its commented-out second rule (the one with --log-level7) uncommented.
 std::string seed_with_typo() {
   std::string text = read_file(seed);
@@ -837,6 +851,7 @@ SCENARIO(
         got = read_file(log);
       }
       INFO(got << "rest.log:\n" << read_file(work / "rest.log"));
+      if (count(got, prefix) < 4 && kmsg_raced(daemon)) return;
       THEN("both resets are in the log file, leaving and arriving, and nowhere else") {
         CHECK(count(got, prefix + "IN= OUT=lo ") == 2);
         CHECK(count(got, prefix + "IN=lo OUT= ") == 2);
@@ -847,6 +862,7 @@ SCENARIO(
       AND_WHEN("the installer verifies") {
         auto v = install(ns, args + " --verify");
         INFO(v.output);
+        if (v.status != 0 && kmsg_raced(daemon)) return;
         THEN("it provoked its own reset and found it in the log file") {
           CHECK(v.status == 0);
           CHECK(count(v.output, "verify: OK, rsyslog wrote ") == 1);
