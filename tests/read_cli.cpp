@@ -324,42 +324,58 @@ SCENARIO("saved trace lines become the same reset events and the kernel's own ab
 SCENARIO("the reader watches the tcp tracepoints live and leaves no ftrace instance behind",
          "[read][cli][trace][root]") {
   if (!t::require_root("a private ftrace instance and a network namespace")) return;
-  GIVEN("a namespace and a reader on --trace for one port") {
+  GIVEN("a namespace and a reader on --trace for the ports of this scenario") {
     t::netns ns("trc");
     temp_dir dir;
-    int port = 20000 + ::getpid() % 20000;
+    // Tracepoints are kernel-wide: unique ports keep other tests' resets out.
+    const std::vector<std::string> modes = {"closed", "server-abort", "client-abort", "unread"};
+    const std::vector<std::string> addrs = {"127.0.0.1", "::1"};
+    const int base = 20000 + static_cast<int>(::getpid() % 2000) * 10;
+    std::string ports;
+    for (int k = 0; k < 8; ++k) ports += " --port " + std::to_string(base + k);
     std::string out = dir / "out.json", err = dir / "err.txt";
-    RSTWATCH_REQUIRE_OK(t::run(reader + " --trace --format json --port " + std::to_string(port) +
-                               " >" + out + " 2>" + err + " & echo $! > " + dir / "pid"));
+    RSTWATCH_REQUIRE_OK(t::run(reader + " --trace --format json" + ports + " >" + out + " 2>" +
+                               err + " & echo $! > " + dir / "pid"));
     std::string pid = lines_of(slurp(dir / "pid")).at(0);
     std::this_thread::sleep_for(std::chrono::milliseconds(700));  // instance set up
-    WHEN("a client connects to a closed port over IPv4 and IPv6 loopback") {
+    WHEN("every kind of reset happens over IPv4 and IPv6 loopback") {
       std::string provoke = std::string(RSTWATCH_SOURCE_DIR) + "/tests/support/provoke_reset.py";
-      for (std::string addr : {"127.0.0.1", "::1"})
-        (void)ns.exec("python3 " + provoke + " client " + addr + " " + std::to_string(port) +
-                      " closed");
-      for (int i = 0; i < 60 && json_lines(slurp(out)).size() < 4; ++i)
+      int k = 0;
+      for (auto& addr : addrs)
+        for (auto& mode : modes) {
+          std::string port = std::to_string(base + k++);
+          std::string ready = dir / ("ready" + port);
+          std::string serve = mode == "closed" ? std::string(":")
+                                               : "python3 " + provoke + " serve " + addr + " " +
+                                                     port + " " + mode + " " + ready + " &";
+          (void)ns.exec(serve + "\nfor i in $(seq 100); do [ " + (mode == "closed" ? "1" : "0") +
+                        " = 1 ] || [ -f " + ready + " ] && break; sleep 0.05; done\npython3 " +
+                        provoke + " client " + addr + " " + port + " " + mode + "; wait");
+        }
+      for (int i = 0; i < 80 && json_lines(slurp(out)).size() < 16; ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       RSTWATCH_REQUIRE_OK(t::run("kill -INT " + pid + "; for i in $(seq 50); do kill -0 " + pid +
                                  " 2>/dev/null || exit 0; sleep 0.1; done; exit 1"));
       auto events = json_lines(slurp(out));
-      THEN("each reset is reported once per end: sent by the closed port, received by the client") {
+      THEN("each reset is reported once by its sender and once by its receiver, same 4-tuple") {
         INFO(slurp(err));
-        std::size_t sent = 0, received = 0;
-        for (auto& e : events) {
-          INFO(e.dump());
-          CHECK(e["origin"] == "trace");
-          CHECK(e["sport"] == port);  // the RST comes from the closed port either way
-          if (e["sender"] == "local") {
-            ++sent;
-            CHECK(e["event"] == "tcp_send_reset");
-          } else {
-            ++received;
-            CHECK(e["event"] == "tcp_receive_reset");
-          }
+        for (int p = base; p < base + 8; ++p) {
+          std::vector<json> mine;
+          for (auto& e : events)
+            if (e["sport"] == p || e["dport"] == p) mine.push_back(e);
+          INFO("port " << p << " (" << modes[(p - base) % 4] << ")");
+          REQUIRE(mine.size() == 2);
+          auto& sent = mine[0]["sender"] == "local" ? mine[0] : mine[1];
+          auto& received = mine[0]["sender"] == "local" ? mine[1] : mine[0];
+          CHECK(sent["sender"] == "local");
+          CHECK(sent["event"] == "tcp_send_reset");
+          CHECK(received["sender"] == "remote");
+          CHECK(received["event"] == "tcp_receive_reset");
+          for (auto key : {"src", "sport", "dst", "dport"}) CHECK(sent[key] == received[key]);
+          // Who sends the RST: the closed port's kernel, the aborting or closing side.
+          bool from_server = modes[(p - base) % 4] != "client-abort";
+          CHECK((sent["sport"] == p) == from_server);
         }
-        CHECK(sent == 2);
-        CHECK(received == 2);
       }
       THEN("the private instance is gone") {
         auto r = t::run("ls /sys/kernel/tracing/instances 2>/dev/null | grep -c '^rstwatch-" + pid +
