@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
 JOBS=${JOBS:-$(nproc)}
+# ccache: paths relative to the checkout, so another clone of the project (CI's) hits the cache.
+export CCACHE_BASEDIR=$ROOT CCACHE_NOHASHDIR=1
 
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
