@@ -14,7 +14,6 @@
 // iptables rule syntax: restore files, iptables-save printing, typed views.
 #include <rstwatch/rules/parse.hpp>
 #include <rstwatch/rules/saved.hpp>
-#include <rstwatch/rules/views.hpp>
 #include <rstwatch/rules/check_rule.hpp>
 #include <rstwatch/rules/validate.hpp>
 #include <rstwatch/rules/build.hpp>

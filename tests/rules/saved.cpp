@@ -4,7 +4,7 @@
 // real tools again on every run.
 #include <rstwatch/rules/parse.hpp>
 #include <rstwatch/rules/saved.hpp>
-#include <rstwatch/rules/views.hpp>
+#include <rstwatch/rules/check_rule.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -408,68 +408,75 @@ SCENARIO("mangled rule files never crash the evaluator, and what loads prints st
 
 namespace {
 
-rule_view view_of(const std::string& text, family fam = family::ipv4) {
-  auto f = parse(text);
-  REQUIRE(f);
-  for (auto& l : f->lines)
-    if (l.kind == ast::line_kind::rule) {
-      auto v = view(l.rule, fam);
-      INFO((v ? "" : format(v.error())));
-      REQUIRE(v);
-      return *v;
-    }
-  FAIL("no rule line");
-  return {};
-}
+// One rule line viewed with the typed views of check_rule.hpp. The view points into the
+// parsed file and the file into the text, so all three live here and never move.
+struct viewed_rule {
+  explicit viewed_rule(std::string input, family fam = family::ipv4) : text(std::move(input)) {
+    auto f = parse(text);
+    REQUIRE(f);
+    file = std::move(*f);
+    for (auto& l : file.lines)
+      if (l.kind == ast::line_kind::rule) {
+        view = checks::view_rule(l, fam);
+        std::string problems;
+        for (auto& d : view.problems) problems += format(d) + "\n";
+        INFO(problems);
+        REQUIRE(errors() == 0);
+        return;
+      }
+    FAIL("no rule line");
+  }
+  viewed_rule(const viewed_rule&) = delete;
+  viewed_rule& operator=(const viewed_rule&) = delete;
+
+  std::size_t errors() const {
+    return static_cast<std::size_t>(
+        std::count_if(view.problems.begin(), view.problems.end(),
+                      [](const diagnostic& d) { return d.level == severity::error; }));
+  }
+
+  std::string text;
+  ast::file file;
+  checks::rule_view view;
+};
 
 }  // namespace
 
 SCENARIO("the seed's LOG rule reads as typed tcp and LOG values", "[rules][views]") {
   GIVEN("the seed's INPUT rule") {
-    std::string text = read_file(data_dir / "drds_filter.rules");
-    auto f = parse(text);
-    REQUIRE(f);
-    const ast::line* rule = nullptr;
-    for (auto& l : f->lines)
-      if (l.kind == ast::line_kind::rule && !rule) rule = &l;
-    REQUIRE(rule);
-    auto v = view(rule->rule);
-    REQUIRE(v);
+    viewed_rule r(read_file(data_dir / "drds_filter.rules"));
+    const checks::rule_view& v = r.view;
     WHEN("its tcp match is read") {
-      auto tcp = tcp_of(*v);
+      auto tcp = checks::tcp_of(v);
       REQUIRE(tcp);
-      REQUIRE(tcp->has_value());
-      const ports_match& m = **tcp;
       THEN("it excludes source port 3406 and selects RST segments") {
-        REQUIRE(m.sport);
-        CHECK(m.sport->low == 3406);
-        CHECK(m.sport->high == 3406);
-        CHECK(m.sport_invert);
-        CHECK_FALSE(m.dport);
-        CHECK(selects_rst(m));
+        REQUIRE(tcp->source_port);
+        CHECK(tcp->source_port->value.first == 3406);
+        CHECK(tcp->source_port->value.last == 3406);
+        CHECK(tcp->source_port->negated);
+        CHECK_FALSE(tcp->destination_port);
+        CHECK(checks::selects_rst(*tcp));
       }
     }
     WHEN("its LOG target is read") {
-      auto log = log_of(*v);
+      auto log = checks::log_of(v);
       REQUIRE(log);
-      REQUIRE(log->has_value());
-      const log_target& t = **log;
       THEN("prefix, level and the three flags are the ones written") {
-        CHECK(t.prefix == "[drds] ");
-        CHECK(t.level == 7);
-        CHECK(t.tcp_sequence);
-        CHECK(t.tcp_options);
-        CHECK(t.ip_options);
-        CHECK_FALSE(t.uid);
-        CHECK_FALSE(t.macdecode);
+        CHECK(log->prefix == "[drds] ");
+        CHECK(log->level == 7);
+        CHECK(log->tcp_sequence);
+        CHECK(log->tcp_options);
+        CHECK(log->ip_options);
+        CHECK_FALSE(log->uid);
+        CHECK_FALSE(log->macdecode);
       }
     }
     WHEN("the command is read") {
       THEN("it appends to INPUT") {
-        CHECK(v->command == 'A');
-        CHECK(v->command_args == std::vector<std::string>{"INPUT"});
-        CHECK(v->target->name == "LOG");
-        CHECK_FALSE(v->target->is_goto);
+        CHECK(v.cmd == checks::command::append);
+        CHECK(v.chain == "INPUT");
+        CHECK(v.target == "LOG");
+        CHECK_FALSE(v.go_to);
       }
     }
   }
@@ -483,57 +490,58 @@ SCENARIO("LOG levels are read by number or by syslog name", "[rules][views]") {
                                                  {"5", 5}};
     for (auto& [name, level] : cases) {
       WHEN("the level is " << name) {
-        auto v = view_of(std::string("*filter\n-A INPUT -j LOG --log-level ") + name + "\nCOMMIT\n");
-        auto log = log_of(v);
+        viewed_rule r(std::string("*filter\n-A INPUT -j LOG --log-level ") + name + "\nCOMMIT\n");
+        auto log = checks::log_of(r.view);
         REQUIRE(log);
-        REQUIRE(log->has_value());
-        THEN("it is syslog level " << level) { CHECK((*log)->level == level); }
+        THEN("it is syslog level " << level) { CHECK(log->level == level); }
       }
     }
   }
   GIVEN("a rule without a level") {
-    auto v = view_of("*filter\n-A INPUT -j LOG --log-prefix \"12345678901234567890123456789\"\nCOMMIT\n");
+    viewed_rule r("*filter\n-A INPUT -j LOG --log-prefix \"12345678901234567890123456789\"\nCOMMIT\n");
     THEN("the level is 4 and a 29-character prefix is accepted") {
-      auto log = log_of(v);
+      auto log = checks::log_of(r.view);
       REQUIRE(log);
-      CHECK((*log)->level == 4);
-      CHECK((*log)->prefix.size() == 29);
+      CHECK(log->level == 4);
+      CHECK(log->prefix.size() == 29);
+      CHECK(r.view.problems.empty());
     }
   }
   GIVEN("a LOG prefix of 33 characters") {
-    auto v = view_of("*filter\n-A INPUT -j LOG --log-prefix \"123456789012345678901234567890xyz\"\nCOMMIT\n");
+    viewed_rule r("*filter\n-A INPUT -j LOG --log-prefix \"123456789012345678901234567890xyz\"\nCOMMIT\n");
     THEN("the kernel's 29 characters are kept and the cut is flagged") {
-      auto log = log_of(v);
+      auto log = checks::log_of(r.view);
       REQUIRE(log);
-      CHECK((*log)->prefix == "12345678901234567890123456789");
-      CHECK((*log)->prefix_cut);
+      CHECK(log->prefix == "12345678901234567890123456789");
+      REQUIRE(r.view.problems.size() == 1);
+      CHECK(r.view.problems[0].level == severity::warning);
+      CHECK(r.view.problems[0].message ==
+            "LOG prefix of 33 characters is cut by the kernel to its first 29");
     }
   }
   GIVEN("a rule that does not jump to LOG") {
-    auto v = view_of("*filter\n-A INPUT -j ACCEPT\nCOMMIT\n");
-    THEN("it has no LOG view") {
-      auto log = log_of(v);
-      REQUIRE(log);
-      CHECK_FALSE(log->has_value());
-    }
+    viewed_rule r("*filter\n-A INPUT -j ACCEPT\nCOMMIT\n");
+    THEN("it has no LOG view") { CHECK_FALSE(checks::log_of(r.view)); }
   }
 }
 
 SCENARIO("-p tcp loads the tcp match that typed views then read", "[rules][views]") {
   GIVEN("--syn and --dport given without -m tcp") {
-    auto v = view_of("*filter\n-A INPUT -p tcp --syn --destination-port 22:23 -j ACCEPT\nCOMMIT\n");
-    auto tcp = tcp_of(v);
+    viewed_rule r("*filter\n-A INPUT -p tcp --syn --destination-port 22:23 -j ACCEPT\nCOMMIT\n");
+    const checks::rule_view& v = r.view;
+    auto tcp = checks::tcp_of(v);
     REQUIRE(tcp);
-    REQUIRE(tcp->has_value());
     THEN("the implicit match holds the port range and the SYN flags") {
       REQUIRE(v.matches.size() == 1);
       CHECK(v.matches[0].name == "tcp");
-      CHECK(v.matches[0].modelled);
-      CHECK((*tcp)->dport->low == 22);
-      CHECK((*tcp)->dport->high == 23);
-      CHECK((*tcp)->flags_mask == 0x17);
-      CHECK((*tcp)->flags_compare == 0x02);
-      CHECK_FALSE(selects_rst(**tcp));
+      CHECK(v.matches[0].implicit);
+      CHECK(v.matches[0].spec);
+      REQUIRE(tcp->destination_port);
+      CHECK(tcp->destination_port->value.first == 22);
+      CHECK(tcp->destination_port->value.last == 23);
+      CHECK(tcp->syn);
+      CHECK_FALSE(tcp->syn_negated);
+      CHECK_FALSE(checks::selects_rst(*tcp));
     }
   }
 }
@@ -544,16 +552,28 @@ SCENARIO("a module rstwatch does not model is kept as written and marked unverif
     std::string text =
         "*mangle\n-A FORWARD -p tcp -m hashlimit --hashlimit-upto 5/sec --hashlimit-name x "
         "-j TCPMSS --clamp-mss-to-pmtu\nCOMMIT\n";
-    auto v = view_of(text);
+    viewed_rule r(text);
+    const checks::rule_view& v = r.view;
     THEN("their options are kept in order and they are not modelled") {
-      REQUIRE(v.matches.size() == 1);
-      CHECK(v.matches[0].name == "hashlimit");
-      CHECK_FALSE(v.matches[0].modelled);
-      REQUIRE(v.matches[0].options.size() == 2);
-      CHECK(v.matches[0].options[0].name == "hashlimit-upto");
-      CHECK(v.matches[0].options[0].args == std::vector<std::string>{"5/sec"});
-      CHECK_FALSE(v.target->modelled);
-      CHECK(v.target->options.at(0).name == "clamp-mss-to-pmtu");
+      const checks::extension_use* m = v.match("hashlimit");
+      REQUIRE(m);
+      CHECK_FALSE(m->spec);
+      REQUIRE(m->options.size() == 2);
+      CHECK(m->options[0].opt->name.text == "--hashlimit-upto");
+      CHECK(m->options[0].arg() == "5/sec");
+      CHECK(m->options[1].opt->name.text == "--hashlimit-name");
+      REQUIRE(v.target_use);
+      CHECK(v.target == "TCPMSS");
+      CHECK_FALSE(v.target_use->spec);
+      REQUIRE(v.target_use->options.size() == 1);
+      CHECK(v.target_use->options[0].opt->name.text == "--clamp-mss-to-pmtu");
+    }
+    THEN("both are reported as not verified") {
+      CHECK(r.errors() == 0);
+      CHECK(std::count_if(v.problems.begin(), v.problems.end(), [](const diagnostic& d) {
+              return d.level == severity::warning &&
+                     d.message.find("not modelled") != std::string::npos;
+            }) == 2);
     }
     THEN("print_saved prints them as written") {
       CHECK(saved_or_error(text).find("-A FORWARD -p tcp -m hashlimit --hashlimit-upto 5/sec "

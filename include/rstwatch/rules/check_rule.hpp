@@ -863,6 +863,14 @@ inline std::optional<tcp_view> tcp_of(const rule_view& r, std::string_view proto
   return v;
 }
 
+// Whether a tcp match selects segments with RST set, as `--tcp-flags RST RST` (the seed's
+// rules) does: RST (0x04) is in the mask and in the compared value, without '!'. --syn
+// compares RST to 0 and so never does.
+inline bool selects_rst(const tcp_view& v) {
+  return v.flags && !v.flags->negated && (v.flags->value.first & 0x04) &&
+         (v.flags->value.second & 0x04);
+}
+
 struct log_view {
   std::string prefix;       // as the kernel keeps it: at most 29 characters
   std::uint8_t level = 4;   // libxt_LOG.c LOG_DEFAULT_LEVEL (warning)

@@ -251,7 +251,9 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
       }
     } else if (m.name == "comment") {
       if (auto o = m.find("comment")) comment = " comment " + nft_quoted(o->arg(), o->opt->args[0], fail);
-    } else if (m.name == "mark") {
+    } else if (m.name == "mark" || m.name == "connmark") {
+      // The same --mark value[/mask], of the packet (mark) or of its connection (connmark).
+      const std::string key = m.name == "mark" ? "meta mark" : "ct mark";
       if (auto o = m.find("mark"))
         if (auto mk = parse_mark(o->arg())) {
           char buf[32];
@@ -259,9 +261,9 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
           std::string value = buf;
           if (mk.value->has_mask && mk.value->mask != 0xffffffffu) {
             std::snprintf(buf, sizeof buf, "0x%x", mk.value->mask);
-            parts.push_back(std::string("meta mark & ") + buf + (o->negated() ? " != " : " == ") + value);
+            parts.push_back(key + " & " + buf + (o->negated() ? " != " : " == ") + value);
           } else {
-            parts.push_back("meta mark " + op(o->negated()) + value);
+            parts.push_back(key + " " + op(o->negated()) + value);
           }
         }
     } else if (m.name == "iprange") {
@@ -317,19 +319,6 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
       } else {
         no(at, "this statistic match has no translation in rstwatch");
       }
-    } else if (m.name == "connmark") {
-      if (auto o = m.find("mark"))
-        if (auto mk = parse_mark(o->arg())) {
-          char buf[32];
-          std::snprintf(buf, sizeof buf, "0x%x", mk.value->value);
-          std::string value = buf;
-          if (mk.value->has_mask && mk.value->mask != 0xffffffffu) {
-            std::snprintf(buf, sizeof buf, "0x%x", mk.value->mask);
-            parts.push_back(std::string("ct mark & ") + buf + (o->negated() ? " != " : " == ") + value);
-          } else {
-            parts.push_back("ct mark " + op(o->negated()) + value);
-          }
-        }
     } else if (m.name == "limit") {
       std::string rate = "3/hour";  // libxt_limit.c XT_LIMIT_AVG default
       std::string burst = "5";      // XT_LIMIT_BURST default

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include <rstwatch/diagnostic.hpp>
+#include <rstwatch/netfilter.hpp>
 #include <rstwatch/rules/ast.hpp>
 #include <rstwatch/rules/detail/command_line.hpp>
 #include <rstwatch/rules/detail/extensions.hpp>
@@ -66,33 +68,34 @@ struct ruleset {
 
 namespace detail {
 
-// iptables-nft lists tables in the order of its nft_table_type enum (iptables/nft.h) and each
-// table's base chains in hook order (iptables/nft.c xtables_ipv4[]), then user chains by name
-// (strcmp order: "Beta" < "ZETA" < "alpha").
-struct table_info {
-  std::string_view name;
-  std::vector<std::string_view> builtins;
-};
-inline const std::vector<table_info>& table_infos() {
-  static const std::vector<table_info> t = {
-      {"mangle", {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"}},
-      {"security", {"INPUT", "FORWARD", "OUTPUT"}},
-      {"raw", {"PREROUTING", "OUTPUT"}},
-      {"filter", {"INPUT", "FORWARD", "OUTPUT"}},
-      {"nat", {"PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"}},
-  };
-  return t;
-}
+// iptables-save (nft) 1.8.9 prints the tables in the order of enum nft_table_type
+// (iptables/nft.h, reordered in 2020 to match iptables-legacy-save; tests/data/rules/
+// all_tables.saved shows it), each table's built-in chains in hook order, then its user
+// chains by name (strcmp order: "Beta" < "ZETA" < "alpha").
+inline constexpr std::array<netfilter::table, 5> save_order = {
+    netfilter::table::mangle, netfilter::table::security, netfilter::table::raw,
+    netfilter::table::filter, netfilter::table::nat};
+static_assert(
+    [] {
+      for (netfilter::table t : netfilter::all_tables) {
+        int n = 0;
+        for (netfilter::table s : save_order) n += s == t;
+        if (n != 1) return false;
+      }
+      return true;
+    }(),
+    "save_order lists every table of netfilter.hpp once");
 
 inline ruleset empty_ruleset(family fam) {
   ruleset r;
   r.fam = fam;
-  for (auto& ti : table_infos()) {
+  for (netfilter::table tbl : save_order) {
     saved_table t;
-    t.name = ti.name;
-    for (auto b : ti.builtins) {
+    t.name = netfilter::to_string(tbl);
+    for (netfilter::hook h : netfilter::all_hooks) {
+      if (!netfilter::has_chain(fam, tbl, h)) continue;
       saved_chain c;
-      c.name = std::string(b);
+      c.name = std::string(netfilter::chain_name(h));
       c.builtin = true;
       t.builtins.push_back(std::move(c));
     }

@@ -13,9 +13,12 @@
 #include <string>
 #include <string_view>
 
+#include <rstwatch/netfilter.hpp>
+
 namespace rstwatch::rules {
 
-enum class family : std::uint8_t { ipv4, ipv6 };
+// Rule files are for one family, ipv4 (iptables) or ipv6 (ip6tables); inet is nftables only.
+using netfilter::family;
 
 }  // namespace rstwatch::rules
 
