@@ -10,7 +10,8 @@
 #include <rstwatch/rules/nft.hpp>
 #include <rstwatch/rules/parse.hpp>
 #include <rstwatch/rules/validate.hpp>
-#include <rstwatch/rules/views.hpp>
+#include <rstwatch/rules/check_rule.hpp>
+#include <rstwatch/rules/detail/command_line.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -109,7 +110,8 @@ inline std::string own_chain_name(std::string_view name, netfilter::hook h) {
           skip(l, "user-defined chain: rstwatch installs only LOG/NFLOG rules");
         break;
       case rules::ast::line_kind::rule: {
-        auto v = rules::view(l.rule);
+        // The rule as iptables-save prints it (the printer's reader of the command line).
+        auto v = rules::detail::parse_command_line(l.rule, rules::family::ipv4);
         if (!v) {
           diagnostic d = std::move(v).error();
           d.file = file_name;
@@ -142,8 +144,10 @@ inline std::string own_chain_name(std::string_view name, netfilter::hook h) {
           out.chains.push_back({table, v->command_args[0], own, {}, {}});
           c = &out.chains.back();
         }
-        std::string spec = v->spec;
-        if (limit && !rules::detail::find_use(*v, "limit")) {
+        std::string spec = v->rule.spec;
+        bool has_limit = false;
+        for (auto& m : v->matches) has_limit = has_limit || m.name == "limit";
+        if (limit && !has_limit) {
           auto at = spec.find(" -j ");
           spec.insert(at == std::string::npos ? spec.size() : at,
                       " -m limit --limit " + std::to_string(limit->per_second) +
@@ -153,8 +157,9 @@ inline std::string own_chain_name(std::string_view name, netfilter::hook h) {
         c->lines.push_back(&l);
         if (v->target->name == "NFLOG") {
           out.has_nflog = true;
-        } else if (auto lt = rules::log_of(*v); lt && *lt) {
-          std::string p = (*lt)->prefix;
+        } else if (auto lt = rules::checks::log_of(
+                       rules::checks::view_rule(l, netfilter::family::ipv4))) {
+          std::string p = lt->prefix;
           bool seen = false;
           for (auto& q : out.log_prefixes) seen = seen || q == p;
           if (!seen) out.log_prefixes.push_back(p);
