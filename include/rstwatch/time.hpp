@@ -43,7 +43,8 @@ struct civil_time {
 
   // Seconds east of UTC in force at this time: the written offset, else the local zone's.
   // mktime() (zone rules, tzset) costs more than parsing a whole line, and zones change their
-  // offset at most on the hour, so the local offset is cached per civil hour and thread.
+  // offset at most on the hour, so the local offset is cached per civil hour and thread, in a
+  // small direct-mapped table (logs that interleave a few hours, or days, still hit it).
   std::optional<std::int64_t> utc_offset_seconds() const noexcept {
     if (has_offset) return std::int64_t{offset_minutes} * 60;
     if (year == 0 || month < 1 || month > 12) return std::nullopt;
@@ -52,7 +53,9 @@ struct civil_time {
       std::uint8_t month = 0, day = 0, hour = 0;
       std::int64_t offset = 0;
     };
-    static thread_local hour_cache cache;
+    static thread_local hour_cache table[64];
+    hour_cache& cache = table[(static_cast<unsigned>(year) * 31u * 24u * 13u + month * 31u * 24u +
+                               day * 24u + hour) % 64u];
     if (cache.year == year && cache.month == month && cache.day == day && cache.hour == hour)
       return cache.offset;
     std::tm tm{};
