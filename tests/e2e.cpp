@@ -226,7 +226,6 @@ class pipeline {
     if (daemon_) daemon_->stop();
   }
 
-  const std::string& prefix_name() const { return name_; }
   const private_rsyslogd& daemon() const { return *daemon_; }
 
   // One reset of `mode` to `port`, as in tests/log_kernel.cpp: a shell command that fails
@@ -269,35 +268,27 @@ class pipeline {
   }
 
   // `burst_size` connections to a closed port from known client ports, IPv4 and IPv6 in turn,
-  // about one every 2 ms, in the background.
+  // about one a millisecond, in the background; it says when a third of them are done.
   void start_burst() {
-    write_file(work_ / "burst.py",
-               "import socket, time\n"
-               "for i in range(" +
-                   std::to_string(burst_size) +
-                   "):\n"
-                   "    a = '" +
-                   families[1].server + "' if i % 2 else '" + families[0].server +
-                   "'\n"
-                   "    s = socket.socket(socket.AF_INET6 if ':' in a else socket.AF_INET)\n"
-                   "    s.bind(('', " +
-                   std::to_string(burst_client_port) +
-                   " + i))\n"
-                   "    try:\n"
-                   "        s.connect((a, " +
-                   std::to_string(burst_port) +
-                   "))\n"
-                   "    except ConnectionRefusedError:\n"
-                   "        pass\n"
-                   "    s.close()\n"
-                   "    if i == " +
-                   std::to_string(burst_size / 3) +
-                   ":\n"
-                   "        open('" +
-                   (work_ / "burst.third") +
-                   "', 'w').close()\n"
-                   "    time.sleep(0.001)\n");
-    RSTWATCH_REQUIRE_OK(run(client_.prefix() + "python3 " + (work_ / "burst.py") + " >" +
+    write_file(work_ / "burst.py", R"(import socket, sys, time
+v4, v6, port, first_client_port, n, third = sys.argv[1:]
+for i in range(int(n)):
+    a = v6 if i % 2 else v4
+    s = socket.socket(socket.AF_INET6 if ':' in a else socket.AF_INET)
+    s.bind(('', int(first_client_port) + i))
+    try:
+        s.connect((a, int(port)))
+    except ConnectionRefusedError:
+        pass
+    s.close()
+    if i == int(n) // 3:
+        open(third, 'w').close()
+    time.sleep(0.001)
+)");
+    const std::string args = " " + families[0].server + " " + families[1].server + " " +
+                             std::to_string(burst_port) + " " + std::to_string(burst_client_port) +
+                             " " + std::to_string(burst_size) + " " + (work_ / "burst.third");
+    RSTWATCH_REQUIRE_OK(run(client_.prefix() + "python3 " + (work_ / "burst.py") + args + " >" +
                             (work_ / "burst.out") + " 2>&1 & echo $! > " + (work_ / "burst.pid")));
     burst_pid_ = std::atoi(read_file(work_ / "burst.pid").c_str());
   }
