@@ -628,6 +628,12 @@ SCENARIO("every refused command names its line, column and reason", "[rules][sav
       {"*filter\nCOMMIT\nCOMMIT\n", {3, 1}, "COMMIT outside a table"},
       {"*filter\n*nat\nCOMMIT\n", {2, 1}, "Bad argument '*nat'"},
       {":INPUT ACCEPT [0:0]\n", {1, 1}, "chain line outside a table"},
+      // Found by fuzz/rules (fuzz/regressions/rules/match-name-with-a-space): quotes inside a
+      // word make one argument with a space, which names no extension iptables could load.
+      {"*filter\n-A INPUT -m comme\" inside\" -j ACCEPT\nCOMMIT\n", {2, 13},
+       "Couldn't load match `comme inside':No such file or directory"},
+      {"*filter\n-A INPUT -j \"NO SUCH\"\nCOMMIT\n", {2, 13},
+       "Couldn't load target `NO SUCH':No such file or directory"},
   };
   for (auto& c : cases) {
     GIVEN("the file " << c.text) {
