@@ -621,6 +621,10 @@ SCENARIO("every refused command names its line, column and reason", "[rules][sav
        "--reject-with tcp-reset needs -p tcp (the kernel refuses the rule)"},
       {"*filter\n-A INPUT -m statistic --mode nth --every 2 -j ACCEPT\nCOMMIT\n", {2, 30},
        "statistic: option \"--every\" also requires \"--packet\"."},
+      // Found by the CI fuzz stage (fuzz/regressions/rules/statistic-without-options): no
+      // option at all left the error without an option to point at.
+      {"*filter\n-A OUTPUT -m statistic -j ACCEPT\nCOMMIT\n", {2, 11},
+       "--probability must be specified when using random mode"},
       {"*filter\n-A INPUT -m limit --limit 5/fortnight -j ACCEPT\nCOMMIT\n", {2, 27},
        "bad rate '5/fortnight'"},
       {"*nat\n-A POSTROUTING -j SNAT --to-source 10.0.0.256\nCOMMIT\n", {2, 36},

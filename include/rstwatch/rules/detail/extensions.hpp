@@ -530,7 +530,14 @@ inline result<std::string> save_statistic(const save_input& in) {
       packet = static_cast<std::uint32_t>(*n);
     }
   }
-  if (mode.empty() && first) return option_error(*first, "statistic: no --mode given");
+  if (!first) {
+    // `-m statistic` alone: libxt_statistic defaults to random mode, which needs a probability
+    // (iptables-restore 1.8.9 says exactly this). The caller points at the -m option.
+    diagnostic d;
+    d.message = "--probability must be specified when using random mode";
+    return d;
+  }
+  if (mode.empty()) return option_error(*first, "statistic: no --mode given");
   std::string neg = invert ? " !" : "";
   if (mode == "random") {
     if (!probability) return option_error(*first, "statistic: --mode random needs --probability");
