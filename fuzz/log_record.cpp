@@ -1,6 +1,8 @@
 // Fuzz target for the nf_log record grammar (the message part of a kernel LOG line).
 // Properties: every view the record holds lies inside the input (zero-copy, no stray
-// pointers); a malformed record's error offset lies inside the input; parsing is deterministic.
+// pointers); a malformed record's error offset lies inside the input; parsing is deterministic;
+// the fast path for the kernel's usual field order gives exactly what the general loop gives
+// (same status, same fields, same error).
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
@@ -23,6 +25,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto again = rstwatch::log::parse_record(input);
   if (r.state != again.state) std::abort();
   using status = rstwatch::log::record_result::status;
+  {
+    rstwatch::log::record_view general;
+    rstwatch::log::parse_error general_error;
+    const auto g = rstwatch::log::detail::parse_record_with(input, general, general_error, false);
+    if (g != r.state) std::abort();
+    if (g == status::record && !(general == r.record)) std::abort();
+    if (g == status::malformed &&
+        (general_error.offset != r.error.offset || general_error.expected != r.error.expected))
+      std::abort();
+  }
   if (r.state == status::malformed && r.error.offset > input.size()) std::abort();
   if (r.state != status::record) return 0;
   const auto& v = r.record;

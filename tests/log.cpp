@@ -478,6 +478,58 @@ SCENARIO("a cut line never yields a wrong answer", "[log][robust]") {
   }
 }
 
+SCENARIO("the fast path for the kernel's usual field order reads every line as the general loop does",
+         "[log][record][robust]") {
+  GIVEN("every captured record, every prefix of it, and variants with one byte changed") {
+    std::vector<std::string> all;
+    for (auto f : {"kmsg.txt", "kmsg-records.txt", "rsyslog-traditional.txt", "dmesg.txt"})
+      for (auto& l : read_lines(f)) all.push_back(std::string(parse_envelope(l).message));
+    // Shapes the captures lack: UID/GID and MARK after the TCP options, IP options, a doubled
+    // "0x", IPv6 extension headers, a compressed IPv6 address.
+    const std::string base = std::string(parse_envelope(seed_line).message);
+    all.push_back(base + " OPT (0101080A) UID=0 GID=0 MARK=0x2a ");
+    all.push_back(base + " UID=7 GID=8 MARK=0x0x5 ");
+    all.push_back(replaced(base, "DF ", "DF OPT (940400) "));
+    all.push_back("IN=eth0 OUT= SRC=fd00:0000:0000:0000:0000:0000:0000:0001 DST=fd00:0000:0000:"
+                  "0000:0000:0000:0000:0002 LEN=60 TC=0 HOPLIMIT=64 FLOWLBL=7 OPT ( FRAG:0 "
+                  "ID:0000abcd ) PROTO=TCP SPT=1 DPT=2 WINDOW=0 RES=0x00 RST URGP=0 ");
+    all.push_back("IN=eth0 OUT= SRC=fd00::1 DST=fd00::2 LEN=60 TC=0 HOPLIMIT=64 FLOWLBL=7 "
+                  "PROTO=TCP SPT=1 DPT=2 WINDOW=0 RES=0x00 ACK RST URGP=0 ");
+    std::size_t compared = 0, records = 0;
+    auto agree = [&](std::string_view m) {
+      record_view fast, general;
+      parse_error fast_error, general_error;
+      const auto a = rstwatch::log::detail::parse_record_with(m, fast, fast_error, true);
+      const auto b = rstwatch::log::detail::parse_record_with(m, general, general_error, false);
+      ++compared;
+      INFO(m);
+      REQUIRE(a == b);
+      if (a == record_result::status::record) {
+        ++records;
+        REQUIRE(fast == general);
+      }
+      if (a == record_result::status::malformed) {
+        REQUIRE(fast_error.offset == general_error.offset);
+        REQUIRE(fast_error.expected == general_error.expected);
+      }
+    };
+    std::mt19937 rng(4242);
+    const char odd[] = {' ', 'x', '0', '9', 'f', ':', '.', '=', '\0', '\xff'};
+    for (auto& l : all) {
+      for (std::size_t n = 0; n <= l.size(); ++n) agree(std::string_view(l).substr(0, n));
+      for (std::size_t at = 0; at < l.size(); ++at) {
+        std::string v = l;
+        v[at] = odd[rng() % sizeof odd];
+        agree(v);
+      }
+    }
+    THEN("both give the same status, the same fields, and the same error") {
+      CHECK(compared > 20000);
+      CHECK(records > 1000);
+    }
+  }
+}
+
 SCENARIO("random bytes, NULs and invalid UTF-8 never crash or hang the classifier", "[log][robust]") {
   GIVEN("real lines with random bytes overwritten") {
     auto lines = read_lines("kmsg.txt");

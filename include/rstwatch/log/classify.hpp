@@ -93,7 +93,8 @@ inline void fill_event(const classified_line& c, reset_event& e) noexcept {
   e.sender = r.in.empty() ? reset_sender::local
              : r.out.empty() ? reset_sender::remote
                              : reset_sender::transit;
-  e.loopback = r.in == "lo" || r.out == "lo";
+  auto is_lo = [](std::string_view d) { return d.size() == 2 && d[0] == 'l' && d[1] == 'o'; };
+  e.loopback = is_lo(r.in) || is_lo(r.out);
   e.source = {p.source, p.source_port};
   e.destination = {p.destination, p.destination_port};
   e.in_interface = r.in;

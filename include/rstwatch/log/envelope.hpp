@@ -181,19 +181,28 @@ constexpr bool read_ctime(std::string_view s, std::size_t& i, civil_time& t) noe
   return true;
 }
 
-constexpr std::string_view word_at(std::string_view s, std::size_t i) noexcept {
-  std::size_t e = s.find(' ', i);
-  return s.substr(i, e == std::string_view::npos ? s.size() - i : e - i);
+inline std::string_view word_at(std::string_view s, std::size_t i) noexcept {
+  if (i >= s.size()) return {};
+  return s.substr(i, find_space(s.data(), i, s.size()) - i);
+}
+
+// Whether w holds c; a plain loop, as the words here are too short for a memchr call to pay.
+constexpr bool holds(std::string_view w, char c) noexcept {
+  for (char x : w)
+    if (x == c) return true;
+  return false;
 }
 
 // A syslog tag: "kernel:" or "name[123]:".
 constexpr bool is_tag(std::string_view w) noexcept {
   if (w.size() < 2 || w.back() != ':') return false;
   w.remove_suffix(1);
-  std::size_t bracket = w.find('[');
-  if (bracket != std::string_view::npos) {
-    if (w.back() != ']') return false;
+  if (w.back() == ']') {
+    std::size_t bracket = w.find('[');
+    if (bracket == std::string_view::npos) return false;
     w = w.substr(0, bracket);
+  } else if (holds(w, '[')) {
+    return false;
   }
   if (w.empty()) return false;
   for (char c : w) {
@@ -204,17 +213,19 @@ constexpr bool is_tag(std::string_view w) noexcept {
 }
 
 // After a syslog time: "[HOST] [TAG: ]MESSAGE", then the kernel's uptime if imklog kept it.
-constexpr void read_host_tag(std::string_view s, std::size_t i, envelope& e) noexcept {
+inline void read_host_tag(std::string_view s, std::size_t i, envelope& e) noexcept {
   std::string_view w1 = word_at(s, i);
   if (is_tag(w1)) {
     e.tag = w1.substr(0, w1.size() - 1);
     i += w1.size() + 1;
-  } else if (!w1.empty() && w1.find('=') == std::string_view::npos && w1[0] != '[' &&
+  } else if (!w1.empty() && !holds(w1, '=') && w1[0] != '[' &&
              i + w1.size() < s.size()) {
-    std::string_view w2 = word_at(s, i + w1.size() + 1);
     e.host = w1;
     i += w1.size() + 1;
-    if (is_tag(w2)) {
+    if (s.size() - i >= 8 && equal_literal(s.data() + i, "kernel: ")) {  // the usual tag
+      e.tag = s.substr(i, 6);
+      i += 8;
+    } else if (std::string_view w2 = word_at(s, i); is_tag(w2)) {
       e.tag = w2.substr(0, w2.size() - 1);
       i += w2.size() + 1;
     }
@@ -233,7 +244,7 @@ constexpr void read_host_tag(std::string_view s, std::size_t i, envelope& e) noe
 
 // Recognises the envelope of one line (no trailing newline) by its shape. Never fails: a line
 // no envelope fits is all message (kind none).
-constexpr envelope parse_envelope(std::string_view line) noexcept {
+inline envelope parse_envelope(std::string_view line) noexcept {
   using namespace detail;
   envelope e;
   e.message = line;
