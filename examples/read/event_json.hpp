@@ -6,7 +6,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <string>
 #include <string_view>
@@ -20,27 +22,74 @@ inline constexpr std::string_view json_keys[] = {
     "time", "uptime", "host", "prefix", "sender", "src",  "sport", "dst",   "dport",  "local",
     "remote", "in",   "out",  "loopback", "seq",  "ack",  "flags", "origin", "event", "source"};
 
-// RFC 3339 text of an envelope time: as written when it carried an offset, else in the local
-// zone of this process (where syslog wrote it). Empty when the time or its year is unknown.
-inline std::string rfc3339(const civil_time& t) {
+namespace detail {
+// Writes v in exactly `width` decimal digits (zero-padded) and returns the end.
+inline char* put_digits(char* out, std::uint64_t v, int width) {
+  for (int k = width - 1; k >= 0; --k, v /= 10) out[k] = static_cast<char>('0' + v % 10);
+  return out + width;
+}
+// Writes v in decimal, without padding, and returns the end.
+inline char* put_uint(char* out, std::uint64_t v) {
+  char tmp[20];
+  int n = 0;
+  do tmp[n++] = static_cast<char>('0' + v % 10); while (v /= 10);
+  while (n) *out++ = tmp[--n];
+  return out;
+}
+}  // namespace detail
+
+// Longest RFC 3339 text written here: "-99999-12-31T23:59:60.999999+23:59" fits with room.
+inline constexpr std::size_t rfc3339_max_size = 48;
+
+// RFC 3339 text of an envelope time into buf (rfc3339_max_size bytes): as written when it
+// carried an offset, else in the local zone of this process (where syslog wrote it). Returns
+// the length; 0 when the time or its year is unknown. Digits are written by hand rather than
+// by snprintf: this runs for every event of a JSON or CSV output.
+inline std::size_t rfc3339_chars(const civil_time& t, char* buf) {
   auto offset_seconds = t.utc_offset_seconds();
-  if (!offset_seconds || !t.unix_microseconds()) return {};
-  int offset = static_cast<int>(*offset_seconds / 60);
-  char buf[48];
-  char sign = offset < 0 ? '-' : '+';
-  int off = offset < 0 ? -offset : offset;
-  int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02u:%02u:%02u", int(t.year),
-                        unsigned(t.month), unsigned(t.day), unsigned(t.hour), unsigned(t.minute),
-                        unsigned(t.second));
-  if (t.microsecond != 0)
-    n += std::snprintf(buf + n, sizeof buf - n, ".%06u", unsigned(t.microsecond));
-  std::snprintf(buf + n, sizeof buf - n, "%c%02d:%02d", sign, off / 60, off % 60);
-  return buf;
+  if (!offset_seconds || !t.unix_microseconds() || t.year < 0 || t.year > 9999) return 0;
+  const int offset = static_cast<int>(*offset_seconds / 60);
+  const int off = offset < 0 ? -offset : offset;
+  char* o = buf;
+  o = detail::put_digits(o, static_cast<std::uint64_t>(t.year), 4);
+  *o++ = '-';
+  o = detail::put_digits(o, t.month, 2);
+  *o++ = '-';
+  o = detail::put_digits(o, t.day, 2);
+  *o++ = 'T';
+  o = detail::put_digits(o, t.hour, 2);
+  *o++ = ':';
+  o = detail::put_digits(o, t.minute, 2);
+  *o++ = ':';
+  o = detail::put_digits(o, t.second, 2);
+  if (t.microsecond != 0) {
+    *o++ = '.';
+    o = detail::put_digits(o, t.microsecond, 6);
+  }
+  *o++ = offset < 0 ? '-' : '+';
+  o = detail::put_digits(o, static_cast<std::uint64_t>(off / 60), 2);
+  *o++ = ':';
+  o = detail::put_digits(o, static_cast<std::uint64_t>(off % 60), 2);
+  return static_cast<std::size_t>(o - buf);
+}
+
+inline std::string rfc3339(const civil_time& t) {
+  char buf[rfc3339_max_size];
+  return std::string(buf, rfc3339_chars(t, buf));
 }
 
 // Seconds since boot with microseconds, e.g. 2347.180373.
 inline double uptime_seconds(kernel_uptime u) {
   return static_cast<double>(u.microseconds) / 1e6;
+}
+
+// The same as exact decimal text ("2347.180373", always six decimals) into buf (32 bytes):
+// no binary floating point on the way, so the JSON number is the kernel's, digit for digit.
+inline std::size_t uptime_chars(kernel_uptime u, char* buf) {
+  char* o = detail::put_uint(buf, u.microseconds / 1000000);
+  *o++ = '.';
+  o = detail::put_digits(o, u.microseconds % 1000000, 6);
+  return static_cast<std::size_t>(o - buf);
 }
 
 namespace detail {
@@ -100,6 +149,17 @@ void write_string(Writer& w, std::string_view s) {
   w.String(clean.data(), static_cast<rapidjson::SizeType>(clean.size()));
 }
 
+// A constant key or a constant ASCII value: its length known at compile time, nothing to
+// check for UTF-8 (RapidJSON still escapes it).
+template <class Writer, std::size_t N>
+void key(Writer& w, const char (&k)[N]) {
+  w.Key(k, static_cast<rapidjson::SizeType>(N - 1));
+}
+template <class Writer>
+void write_ascii(Writer& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
 template <class Writer>
 void write_endpoint(Writer& w, const std::optional<endpoint>& e, char* scratch) {
   if (!e) {
@@ -107,9 +167,9 @@ void write_endpoint(Writer& w, const std::optional<endpoint>& e, char* scratch) 
     return;
   }
   w.StartObject();
-  w.Key("addr");
-  write_string(w, address_text(e->address, scratch));
-  w.Key("port");
+  key(w, "addr");
+  write_ascii(w, address_text(e->address, scratch));
+  key(w, "port");
   w.Uint(e->port);
   w.EndObject();
 }
@@ -122,81 +182,88 @@ void write_event_json(Writer& w, const reset_event& e, std::string_view source_n
   char addr[64];
   const bool from_log = e.origin == event_origin::log;
   w.StartObject();
-  w.Key("time");
-  if (std::string t = e.time ? rfc3339(*e.time) : std::string(); !t.empty())
-    detail::write_string(w, t);
+  detail::key(w, "time");
+  char text[rfc3339_max_size];
+  if (std::size_t n = e.time ? rfc3339_chars(*e.time, text) : 0)
+    detail::write_ascii(w, std::string_view(text, n));
   else
     w.Null();
-  w.Key("uptime");
+  detail::key(w, "uptime");
   if (e.uptime)
-    w.Double(uptime_seconds(*e.uptime));
+    w.RawValue(text, uptime_chars(*e.uptime, text), rapidjson::kNumberType);
   else
     w.Null();
-  w.Key("host");
+  detail::key(w, "host");
   if (e.host.empty())
     w.Null();
   else
     detail::write_string(w, e.host);
-  w.Key("prefix");
+  detail::key(w, "prefix");
   if (from_log)
     detail::write_string(w, e.prefix);
   else
     w.Null();
-  w.Key("sender");
-  detail::write_string(w, to_string(e.sender));
-  w.Key("src");
-  detail::write_string(w, detail::address_text(e.source.address, addr));
-  w.Key("sport");
+  detail::key(w, "sender");
+  detail::write_ascii(w, to_string(e.sender));
+  detail::key(w, "src");
+  detail::write_ascii(w, detail::address_text(e.source.address, addr));
+  detail::key(w, "sport");
   w.Uint(e.source.port);
-  w.Key("dst");
-  detail::write_string(w, detail::address_text(e.destination.address, addr));
-  w.Key("dport");
+  detail::key(w, "dst");
+  detail::write_ascii(w, detail::address_text(e.destination.address, addr));
+  detail::key(w, "dport");
   w.Uint(e.destination.port);
-  w.Key("local");
+  detail::key(w, "local");
   detail::write_endpoint(w, e.local_endpoint(), addr);
-  w.Key("remote");
+  detail::key(w, "remote");
   detail::write_endpoint(w, e.remote_endpoint(), addr);
   // A LOG line always says IN= and OUT= (empty when the hook had no such device); a
   // tracepoint knows no interface at all.
-  w.Key("in");
+  detail::key(w, "in");
   if (from_log)
     detail::write_string(w, e.in_interface);
   else
     w.Null();
-  w.Key("out");
+  detail::key(w, "out");
   if (from_log)
     detail::write_string(w, e.out_interface);
   else
     w.Null();
-  w.Key("loopback");
+  detail::key(w, "loopback");
   w.Bool(e.loopback);
-  w.Key("seq");
+  detail::key(w, "seq");
   if (e.has_sequence)
     w.Uint(e.sequence);
   else
     w.Null();
-  w.Key("ack");
+  detail::key(w, "ack");
   if (e.has_sequence)
     w.Uint(e.acknowledgment);
   else
     w.Null();
-  w.Key("flags");
+  detail::key(w, "flags");
   w.StartArray();
   for (std::size_t k = 0; k < std::size(tcp_flags::kernel_order); ++k)
-    if (e.flags.bits() & tcp_flags::kernel_order[k]) detail::write_string(w, tcp_flags::names[k]);
+    if (e.flags.bits() & tcp_flags::kernel_order[k]) detail::write_ascii(w, tcp_flags::names[k]);
   w.EndArray();
-  w.Key("origin");
-  detail::write_string(w, to_string(e.origin));
-  w.Key("event");
+  detail::key(w, "origin");
+  detail::write_ascii(w, to_string(e.origin));
+  detail::key(w, "event");
   if (e.tracepoint.empty())
     w.Null();
   else
     detail::write_string(w, e.tracepoint);
-  w.Key("source");
-  std::string src(source_name);
-  src += ':';
-  src += std::to_string(e.line_number);
-  detail::write_string(w, src);
+  detail::key(w, "source");
+  if (source_name.size() <= 200) {  // "file:line" without a heap string
+    char src[224];
+    std::memcpy(src, source_name.data(), source_name.size());
+    char* o = src + source_name.size();
+    *o++ = ':';
+    o = detail::put_uint(o, e.line_number);
+    detail::write_string(w, std::string_view(src, static_cast<std::size_t>(o - src)));
+  } else {
+    detail::write_string(w, std::string(source_name) + ':' + std::to_string(e.line_number));
+  }
   w.EndObject();
 }
 

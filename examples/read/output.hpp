@@ -66,8 +66,7 @@ inline std::string time_column(const reset_event& e) {
     if (std::string t = rfc3339(*e.time); !t.empty()) return t;
   if (e.uptime) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "[%.6f]", uptime_seconds(*e.uptime));
-    return buf;
+    return "[" + std::string(buf, uptime_chars(*e.uptime, buf)) + "]";
   }
   return std::string(e.time_text.empty() ? "-" : e.time_text);
 }
@@ -87,16 +86,13 @@ class csv_sink final : public sink {
       detail::csv_field(row_, v);
       row_ += ',';
     };
+    char text[rfc3339_max_size];
     auto number = [&](std::uint64_t v) {
-      row_ += std::to_string(v);
+      row_.append(text, static_cast<std::size_t>(detail::put_uint(text, v) - text));
       row_ += ',';
     };
-    field(e.time ? rfc3339(*e.time) : std::string());
-    if (e.uptime) {
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%.6f", uptime_seconds(*e.uptime));
-      row_ += buf;
-    }
+    field(std::string_view(text, e.time ? rfc3339_chars(*e.time, text) : 0));
+    if (e.uptime) row_.append(text, uptime_chars(*e.uptime, text));
     row_ += ',';
     field(e.host);
     field(e.prefix);
@@ -122,10 +118,23 @@ class csv_sink final : public sink {
     } else {
       row_ += ",,";
     }
-    field(e.flags.to_string());
+    for (std::size_t k = 0, n = 0; k < std::size(tcp_flags::kernel_order); ++k) {
+      if (!(e.flags.bits() & tcp_flags::kernel_order[k])) continue;
+      if (n++) row_ += ' ';
+      row_ += tcp_flags::names[k];  // as tcp_flags::to_string() spells them, without a string
+    }
+    row_ += ',';
     field(to_string(e.origin));
     field(e.tracepoint);
-    detail::csv_field(row_, std::string(source_name) + ":" + std::to_string(e.line_number));
+    const std::size_t at = row_.size();
+    detail::csv_field(row_, source_name);
+    if (row_.size() != at + source_name.size()) {  // quoted: the line number goes inside
+      row_.resize(at);
+      detail::csv_field(row_, std::string(source_name) + ":" + std::to_string(e.line_number));
+    } else {
+      row_ += ':';
+      row_.append(text, static_cast<std::size_t>(detail::put_uint(text, e.line_number) - text));
+    }
     row_ += "\r\n";
     emit(row_);
   }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -20,11 +21,73 @@ namespace rstwatch::read {
 
 struct address_hash {
   std::size_t operator()(const ip_address& a) const noexcept {
-    // FNV-1a over the address bytes and family.
-    std::uint64_t h = 1469598103934665603ull ^ static_cast<unsigned>(a.family());
-    for (auto b : a.bytes()) h = (h ^ b) * 1099511628211ull;
-    return static_cast<std::size_t>(h);
+    // The 16 bytes as two words, mixed by multiplication (one per word, not one per byte).
+    std::uint64_t lo = 0, hi = 0;
+    std::memcpy(&lo, a.bytes().data(), 8);
+    std::memcpy(&hi, a.bytes().data() + 8, 8);
+    std::uint64_t h = (lo ^ (static_cast<std::uint64_t>(a.family()) << 56)) * 0x9e3779b97f4a7c15ull;
+    h = (h ^ (h >> 29) ^ hi) * 0xbf58476d1ce4e5b9ull;
+    return static_cast<std::size_t>(h ^ (h >> 32));
   }
+  // Two word compares, where std::array's == calls memcmp.
+  static bool equal(const ip_address& a, const ip_address& b) noexcept {
+    std::uint64_t x[2], y[2];
+    std::memcpy(x, a.bytes().data(), 16);
+    std::memcpy(y, b.bytes().data(), 16);
+    return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0 && a.family() == b.family();
+  }
+};
+
+struct minute_hash {
+  std::size_t operator()(std::int64_t m) const noexcept {
+    return static_cast<std::size_t>(static_cast<std::uint64_t>(m) * 0x9e3779b97f4a7c15ull >> 20);
+  }
+  static bool equal(std::int64_t a, std::int64_t b) noexcept { return a == b; }
+};
+
+// Counts per key in one flat, open-addressed array (linear probing, grown at 50% load): one
+// probe and no allocation per event, where std::unordered_map allocates a node per key and
+// chases a pointer per lookup. Keys are never removed.
+template <class Key, class Hash>
+class counter_table {
+ public:
+  std::uint64_t& operator[](const Key& k) {
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = Hash{}(k) & mask;; i = (i + 1) & mask) {
+      slot& s = slots_[i];
+      if (!s.used) {
+        s.used = true;
+        s.key = k;
+        ++size_;
+        return s.count;
+      }
+      if (Hash::equal(s.key, k)) return s.count;
+    }
+  }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  template <class F>
+  void for_each(F f) const {
+    for (const slot& s : slots_)
+      if (s.used) f(s.key, s.count);
+  }
+
+ private:
+  struct slot {  // 32 bytes for an ip_address key: two slots per cache line
+    Key key{};
+    bool used = false;
+    std::uint64_t count = 0;
+  };
+  void grow() {
+    std::vector<slot> old(slots_.empty() ? 64 : slots_.size() * 2);
+    old.swap(slots_);
+    size_ = 0;
+    for (const slot& s : old)
+      if (s.used) (*this)[s.key] = s.count;
+  }
+  std::vector<slot> slots_;
+  std::size_t size_ = 0;
 };
 
 class summary {
@@ -45,11 +108,18 @@ class summary {
     ++total_;
     ++by_sender_[static_cast<std::size_t>(e.sender)];
     if (auto r = e.remote_endpoint()) ++peers_[r->address];
-    if (auto l = e.local_endpoint()) ++local_ports_[l->port];
+    if (auto l = e.local_endpoint()) ++local_ports_[l->port], has_local_ports_ = true;
     std::optional<std::int64_t> when;
     if (e.time) when = e.time->unix_microseconds();
     if (when) {
-      ++per_minute_[*when / 60000000];
+      // Consecutive events mostly share a minute: count a run, store it when the minute changes.
+      const std::int64_t minute = *when / 60000000;
+      if (!run_count_ || minute != run_minute_) {
+        if (run_count_) per_minute_[run_minute_] += run_count_;
+        run_minute_ = minute;
+        run_count_ = 0;
+      }
+      ++run_count_;
       // Keep the civil times; their text is made once, when printed.
       if (!first_ || *when < *first_) first_ = *when, first_time_ = *e.time;
       if (!last_ || *when >= *last_) last_ = *when, last_time_ = *e.time;
@@ -70,14 +140,14 @@ class summary {
     for (auto& [addr, n] : top_of(peers_, top))
       std::fprintf(out, "  %-40s %llu\n", addr.to_string().c_str(), ull(n));
     std::fprintf(out, "\ntop local ports:\n");
-    for (auto& [port, n] : top_of(local_ports_, top))
+    for (auto& [port, n] : top_ports(top))
       std::fprintf(out, "  %-40u %llu\n", unsigned(port), ull(n));
-    if (per_minute_.empty()) return;
+    if (!run_count_) return;  // no event had a time
     std::fprintf(out, "\nresets per minute:\n");
     if (terminal)
       print_chart(out);
     else
-      for (auto& [minute, n] : per_minute_)
+      for (auto& [minute, n] : minutes())
         std::fprintf(out, "  %s  %llu\n", minute_text(minute).c_str(), ull(n));
   }
 
@@ -113,7 +183,7 @@ class summary {
     w.EndArray();
     w.Key("top_local_ports");
     w.StartArray();
-    for (auto& [port, n] : top_of(local_ports_, top)) {
+    for (auto& [port, n] : top_ports(top)) {
       w.StartObject();
       w.Key("port");
       w.Uint(port);
@@ -124,7 +194,7 @@ class summary {
     w.EndArray();
     w.Key("per_minute");
     w.StartArray();
-    for (auto& [minute, n] : per_minute_) {
+    for (auto& [minute, n] : minutes()) {
       w.StartObject();
       w.Key("minute");
       w.String(minute_text(minute).c_str());
@@ -153,16 +223,46 @@ class summary {
 
   static unsigned long long ull(std::uint64_t v) { return v; }
 
-  template <class Map>
-  static std::vector<std::pair<typename Map::key_type, std::uint64_t>> top_of(const Map& m,
-                                                                             std::size_t n) {
-    std::vector<std::pair<typename Map::key_type, std::uint64_t>> v(m.begin(), m.end());
+  template <class Key>
+  static void keep_top(std::vector<std::pair<Key, std::uint64_t>>& v, std::size_t n) {
     auto cut = v.begin() + static_cast<std::ptrdiff_t>(std::min(n, v.size()));
     std::partial_sort(v.begin(), cut, v.end(), [](const auto& a, const auto& b) {
       return a.second != b.second ? a.second > b.second : a.first < b.first;
     });
     v.erase(cut, v.end());
+  }
+  template <class Key, class Hash>
+  static std::vector<std::pair<Key, std::uint64_t>> top_of(const counter_table<Key, Hash>& m,
+                                                           std::size_t n) {
+    std::vector<std::pair<Key, std::uint64_t>> v;
+    v.reserve(m.size());
+    m.for_each([&](const Key& k, std::uint64_t c) { v.emplace_back(k, c); });
+    keep_top(v, n);
     return v;
+  }
+  std::vector<std::pair<std::uint16_t, std::uint64_t>> top_ports(std::size_t n) const {
+    std::vector<std::pair<std::uint16_t, std::uint64_t>> v;
+    if (has_local_ports_)
+      for (std::size_t p = 0; p < local_ports_.size(); ++p)
+        if (local_ports_[p]) v.emplace_back(static_cast<std::uint16_t>(p), local_ports_[p]);
+    keep_top(v, n);
+    return v;
+  }
+  // Minutes in time order.
+  std::vector<std::pair<std::int64_t, std::uint64_t>> minutes() const {
+    std::vector<std::pair<std::int64_t, std::uint64_t>> v;
+    v.reserve(per_minute_.size());
+    per_minute_.for_each([&](std::int64_t m, std::uint64_t c) { v.emplace_back(m, c); });
+    if (run_count_) v.emplace_back(run_minute_, run_count_);
+    std::sort(v.begin(), v.end());
+    std::vector<std::pair<std::int64_t, std::uint64_t>> merged;
+    for (auto& [m, c] : v) {
+      if (!merged.empty() && merged.back().first == m)
+        merged.back().second += c;
+      else
+        merged.emplace_back(m, c);
+    }
+    return merged;
   }
 
   // "2026-04-26T15:27" in UTC.
@@ -178,10 +278,11 @@ class summary {
   // One bar per minute, or per hour when the span is long, drawn with Unicode eighth blocks so
   // a burst stands out.
   void print_chart(std::FILE* out) const {
-    std::int64_t from = per_minute_.begin()->first, to = per_minute_.rbegin()->first;
+    const auto all = minutes();
+    std::int64_t from = all.front().first, to = all.back().first;
     std::int64_t step = (to - from) > 120 ? 60 : 1;
     std::map<std::int64_t, std::uint64_t> buckets;
-    for (auto& [m, n] : per_minute_) buckets[(m - from) / step] += n;
+    for (auto& [m, n] : all) buckets[(m - from) / step] += n;
     std::uint64_t peak = 0;
     for (auto& [b, n] : buckets) peak = std::max(peak, n);
     static const char* blocks[] = {" ", "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
@@ -203,9 +304,12 @@ class summary {
   std::uint64_t total_ = 0;
   std::uint64_t by_sender_[3] = {0, 0, 0};
   std::uint64_t loopback_twins_ = 0;
-  std::unordered_map<ip_address, std::uint64_t, address_hash> peers_;
-  std::unordered_map<std::uint16_t, std::uint64_t> local_ports_;
-  std::map<std::int64_t, std::uint64_t> per_minute_;
+  counter_table<ip_address, address_hash> peers_;
+  std::vector<std::uint64_t> local_ports_ = std::vector<std::uint64_t>(65536);  // by port
+  bool has_local_ports_ = false;
+  counter_table<std::int64_t, minute_hash> per_minute_;
+  std::int64_t run_minute_ = 0;
+  std::uint64_t run_count_ = 0;
   std::unordered_set<loop_key, loop_hash> pending_loop_;
   std::optional<std::int64_t> first_, last_;
   civil_time first_time_, last_time_;

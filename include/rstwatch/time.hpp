@@ -44,7 +44,8 @@ struct civil_time {
   // Seconds east of UTC in force at this time: the written offset, else the local zone's.
   // mktime() (zone rules, tzset) costs more than parsing a whole line, and zones change their
   // offset at most on the hour, so the local offset is cached per civil hour and thread, in a
-  // small direct-mapped table (logs that interleave a few hours, or days, still hit it).
+  // direct-mapped table of 1024 hours (16 KiB): logs that interleave hours, days or months
+  // (several merged files) still hit it.
   std::optional<std::int64_t> utc_offset_seconds() const noexcept {
     if (has_offset) return std::int64_t{offset_minutes} * 60;
     if (year == 0 || month < 1 || month > 12) return std::nullopt;
@@ -53,9 +54,9 @@ struct civil_time {
       std::uint8_t month = 0, day = 0, hour = 0;
       std::int64_t offset = 0;
     };
-    static thread_local hour_cache table[64];
-    hour_cache& cache = table[(static_cast<unsigned>(year) * 31u * 24u * 13u + month * 31u * 24u +
-                               day * 24u + hour) % 64u];
+    static thread_local hour_cache table[1024];
+    const auto hours = static_cast<std::uint64_t>(days_from_civil(year, month, day) * 24 + hour);
+    hour_cache& cache = table[(hours * 0x9e3779b97f4a7c15ull) >> 54];
     if (cache.year == year && cache.month == month && cache.day == day && cache.hour == hour)
       return cache.offset;
     std::tm tm{};
