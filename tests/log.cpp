@@ -530,6 +530,33 @@ SCENARIO("the fast path for the kernel's usual field order reads every line as t
   }
 }
 
+SCENARIO("a number of more than 20 digits is malformed even when its value is small",
+         "[log][record][robust]") {
+  // Found by fuzzing (fuzz/regressions/log_record/ack-47-digits): the fast path accepted
+  // ACK= with 47 digits of leading zeros that the general loop refuses.
+  GIVEN("the seed's line with ACK= written in 21 digits") {
+    const std::string m = replaced(std::string(parse_envelope(seed_line).message),
+                                   "ACK=1747027778", "ACK=000000000001747027778");
+    WHEN("it is parsed") {
+      auto r = parse_record(m);
+      THEN("it is malformed at the number, with the reason") {
+        REQUIRE(r.state == record_result::status::malformed);
+        CHECK(m.substr(r.error.offset, 3) == "000");
+        CHECK(r.error.expected == "an acknowledgment number after ACK=");
+      }
+    }
+  }
+  GIVEN("the same number in 20 digits") {
+    const std::string m = replaced(std::string(parse_envelope(seed_line).message),
+                                   "ACK=1747027778", "ACK=00000000001747027778");
+    THEN("it is read") {
+      auto r = parse_record(m);
+      REQUIRE(r.state == record_result::status::record);
+      CHECK(r.record.packet.acknowledgment == 1747027778u);
+    }
+  }
+}
+
 SCENARIO("random bytes, NULs and invalid UTF-8 never crash or hang the classifier", "[log][robust]") {
   GIVEN("real lines with random bytes overwritten") {
     auto lines = read_lines("kmsg.txt");

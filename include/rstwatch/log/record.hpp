@@ -403,7 +403,8 @@ class packet_scanner {
       if (v > std::numeric_limits<T>::max()) return false;
       ++k;
     }
-    if (k == i || k >= n || d[k] != ' ') return false;
+    // parse_uint's limits: 1 to 20 digits, leading zeros included.
+    if (k == i || k - i > 20 || k >= n || d[k] != ' ') return false;
     out = static_cast<T>(v);
     i = k + 1;
     return true;
