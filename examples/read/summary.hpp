@@ -20,14 +20,20 @@
 namespace rstwatch::read {
 
 struct address_hash {
+  // MurmurHash3's 64-bit finalizer: every input bit reaches every output bit, so the low bits
+  // that index the table differ even for addresses that differ only in their last byte.
+  static constexpr std::uint64_t mix(std::uint64_t k) noexcept {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ull;
+    return k ^ (k >> 33);
+  }
   std::size_t operator()(const ip_address& a) const noexcept {
-    // The 16 bytes as two words, mixed by multiplication (one per word, not one per byte).
     std::uint64_t lo = 0, hi = 0;
     std::memcpy(&lo, a.bytes().data(), 8);
     std::memcpy(&hi, a.bytes().data() + 8, 8);
-    std::uint64_t h = (lo ^ (static_cast<std::uint64_t>(a.family()) << 56)) * 0x9e3779b97f4a7c15ull;
-    h = (h ^ (h >> 29) ^ hi) * 0xbf58476d1ce4e5b9ull;
-    return static_cast<std::size_t>(h ^ (h >> 32));
+    return static_cast<std::size_t>(mix(lo ^ mix(hi ^ static_cast<std::uint64_t>(a.family()))));
   }
   // Two word compares, where std::array's == calls memcmp.
   static bool equal(const ip_address& a, const ip_address& b) noexcept {
@@ -40,7 +46,7 @@ struct address_hash {
 
 struct minute_hash {
   std::size_t operator()(std::int64_t m) const noexcept {
-    return static_cast<std::size_t>(static_cast<std::uint64_t>(m) * 0x9e3779b97f4a7c15ull >> 20);
+    return static_cast<std::size_t>(address_hash::mix(static_cast<std::uint64_t>(m)));
   }
   static bool equal(std::int64_t a, std::int64_t b) noexcept { return a == b; }
 };

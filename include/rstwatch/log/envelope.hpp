@@ -213,7 +213,7 @@ constexpr bool is_tag(std::string_view w) noexcept {
 }
 
 // After a syslog time: "[HOST] [TAG: ]MESSAGE", then the kernel's uptime if imklog kept it.
-inline void read_host_tag(std::string_view s, std::size_t i, envelope& e) noexcept {
+[[gnu::flatten]] inline void read_host_tag(std::string_view s, std::size_t i, envelope& e) noexcept {
   std::string_view w1 = word_at(s, i);
   if (is_tag(w1)) {
     e.tag = w1.substr(0, w1.size() - 1);
@@ -244,7 +244,7 @@ inline void read_host_tag(std::string_view s, std::size_t i, envelope& e) noexce
 
 // Recognises the envelope of one line (no trailing newline) by its shape. Never fails: a line
 // no envelope fits is all message (kind none).
-inline envelope parse_envelope(std::string_view line) noexcept {
+[[gnu::flatten]] inline envelope parse_envelope(std::string_view line) noexcept {
   using namespace detail;
   envelope e;
   e.message = line;

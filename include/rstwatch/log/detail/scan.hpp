@@ -84,6 +84,14 @@ inline std::uint32_t load_le32(const char* p) noexcept {
   return w;
 }
 
+// A four-byte literal as load_le32 reads it.
+constexpr std::uint32_t word4(const char (&w)[5]) noexcept {
+  return static_cast<std::uint32_t>(static_cast<unsigned char>(w[0])) |
+         static_cast<std::uint32_t>(static_cast<unsigned char>(w[1])) << 8 |
+         static_cast<std::uint32_t>(static_cast<unsigned char>(w[2])) << 16 |
+         static_cast<std::uint32_t>(static_cast<unsigned char>(w[3])) << 24;
+}
+
 // Whether the N-1 bytes at p equal the literal l (the caller checked that they exist). Two
 // overlapping loads per side instead of a memcmp call, which compilers keep for odd sizes.
 template <std::size_t N>
