@@ -6,6 +6,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cassert>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -149,12 +150,54 @@ void write_string(Writer& w, std::string_view s) {
   w.String(clean.data(), static_cast<rapidjson::SizeType>(clean.size()));
 }
 
-// A constant key or a constant ASCII value: its length known at compile time, nothing to
-// check for UTF-8 (RapidJSON still escapes it).
+// Whether JSON can hold s between quotes as it is: printable ASCII without '"' or '\\'.
+constexpr bool plain_text(std::string_view s) noexcept {
+  for (char c : s)
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return false;
+  return true;
+}
+
+}  // namespace detail
+
+// RapidJSON's Writer with one addition: a string that needs no escaping *by construction* — a
+// constant key, an address ip_address::to_chars wrote, a time rfc3339_chars wrote, a flag or
+// sender name — is copied in one piece instead of being scanned byte by byte (the scan was a
+// third of the JSON output's cost). Everything that comes from the input (prefix, host,
+// interfaces, file names) still goes through Writer::String and its escaping.
+class json_writer : public rapidjson::Writer<rapidjson::StringBuffer> {
+  using base = rapidjson::Writer<rapidjson::StringBuffer>;
+
+ public:
+  using base::base;
+
+  // s must be plain_text (checked in debug builds).
+  void plain(std::string_view s) {
+    assert(detail::plain_text(s));
+    Prefix(rapidjson::kStringType);
+    char* out = os_->Push(s.size() + 2);
+    out[0] = '"';
+    std::memcpy(out + 1, s.data(), s.size());
+    out[s.size() + 1] = '"';
+    EndValue(true);
+  }
+  template <std::size_t N>
+  void plain_key(const char (&k)[N]) {
+    plain(std::string_view(k, N - 1));
+  }
+};
+
+namespace detail {
+// A constant key: copied as it is (plain_text, asserted in debug builds and by the tests).
+template <std::size_t N>
+void key(json_writer& w, const char (&k)[N]) {
+  w.plain_key(k);
+}
 template <class Writer, std::size_t N>
 void key(Writer& w, const char (&k)[N]) {
   w.Key(k, static_cast<rapidjson::SizeType>(N - 1));
 }
+// Text plain by construction (addresses, times, constant names).
+inline void write_ascii(json_writer& w, std::string_view s) { w.plain(s); }
 template <class Writer>
 void write_ascii(Writer& w, std::string_view s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
@@ -270,7 +313,7 @@ void write_event_json(Writer& w, const reset_event& e, std::string_view source_n
 // The event as one line of JSON text (no newline), for callers without a Writer of their own.
 inline std::string event_json(const reset_event& e, std::string_view source_name) {
   rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  json_writer w(buf);
   write_event_json(w, e, source_name);
   return std::string(buf.GetString(), buf.GetSize());
 }

@@ -35,14 +35,15 @@ class json_sink final : public sink {
   using sink::sink;
   void event(const reset_event& e, std::string_view source_name) override {
     buf_.Clear();
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf_);
-    write_event_json(w, e, source_name);
+    w_.Reset(buf_);  // one writer for the whole run: its level stack is allocated once
+    write_event_json(w_, e, source_name);
     buf_.Put('\n');
     emit(std::string_view(buf_.GetString(), buf_.GetSize()));
   }
 
  private:
   rapidjson::StringBuffer buf_;
+  json_writer w_{buf_};
 };
 
 namespace detail {
