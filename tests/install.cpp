@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <regex>
 #include <support/daemons.hpp>
 
@@ -30,17 +31,23 @@ std::string tree(const temp_dir& dir) {
   return r.output;
 }
 
+// iptables-save output without its comment lines and with the counters zeroed.
+std::string without_counters(const std::string& saved) {
+  std::string out;
+  std::istringstream in(saved);
+  static const std::regex counters(R"(\[[0-9]+:[0-9]+\])");
+  for (std::string line; std::getline(in, line);)
+    if (line.empty() || line[0] != '#') out += std::regex_replace(line, counters, "[0:0]") + "\n";
+  return out;
+}
+
 // Both families' iptables-save output without comments and with counters zeroed, and nft's
 // view of every other table (iptables-nft's tables are what iptables-save shows; nft lists
 // their chains in creation order, which a reload may change without changing a verdict).
 std::string ruleset(const netns& ns) {
   auto r = ns.exec("iptables-save; ip6tables-save");
   REQUIRE(r.status == 0);
-  std::string out;
-  std::istringstream in(r.output);
-  static const std::regex counters(R"(\[[0-9]+:[0-9]+\])");
-  for (std::string line; std::getline(in, line);)
-    if (line.empty() || line[0] != '#') out += std::regex_replace(line, counters, "[0:0]") + "\n";
+  std::string out = without_counters(r.output);
   auto n = ns.exec("nft list ruleset");
   REQUIRE(n.status == 0);
   static const std::regex xtables_table("table ip6? (filter|nat|mangle|raw|security) \\{");
@@ -64,10 +71,12 @@ std::size_t count(const std::string& text, const std::string& needle) {
   return n;
 }
 
-// Rules another tool put there first; they must survive install and uninstall.
-void add_foreign_rules(const netns& ns) {
+// Rules another tool put there first; they must survive install and uninstall. `backend` ""
+// goes through the system's iptables, "-legacy" or "-nft" through that one.
+void add_foreign_rules(const netns& ns, const std::string& backend = "") {
   RSTWATCH_REQUIRE_OK(ns.exec(
-      "for t in iptables ip6tables; do $t -A INPUT -p udp --dport 9999 -j ACCEPT && "
+      "for t in iptables" + backend + " ip6tables" + backend +
+      "; do $t -A INPUT -p udp --dport 9999 -j ACCEPT && "
       "$t -N FOREIGN && $t -A FOREIGN -j RETURN && $t -A OUTPUT -j FOREIGN || exit 1; done; "
       "nft add table inet foreign && "
       "nft add chain inet foreign c '{ type filter hook input priority 10; }' && "
@@ -90,14 +99,43 @@ int mode_of(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 07777) : -1;
 }
 
-// Runs `command` in a private mount namespace whose /usr/sbin is a copy changed by `edit` (run
-// in the copy): how a scenario breaks one tool without touching the machine's.
-command_result with_sbin(const std::string& edit, const std::string& command) {
+// Runs `command` in a private mount namespace whose `dir` is a copy changed by `edit` (run in
+// the copy): how a scenario changes the system's tools without touching the machine's.
+command_result with_copy_of(const std::string& dir, const std::string& edit,
+                            const std::string& command) {
   const std::string script =
-      "d=$(mktemp -d /tmp/rstw-sbin-XXXXXX) && cp -a /usr/sbin/. $d/ && (cd $d && " + edit +
-      ") && mount --bind $d /usr/sbin && " + command +
-      "; s=$?; umount /usr/sbin 2>/dev/null; rm -rf $d; exit $s";
+      "d=$(mktemp -d /tmp/rstw-copy-XXXXXX) && cp -a " + dir + "/. $d/ && (cd $d && " + edit +
+      ") && mount --bind $d " + dir + " && " + command + "; s=$?; umount " + dir +
+      " 2>/dev/null; rm -rf $d; exit $s";
   return run("unshare -m --propagation private sh -c " + shell_quote(script));
+}
+
+command_result with_sbin(const std::string& edit, const std::string& command) {
+  return with_copy_of("/usr/sbin", edit, command);
+}
+
+// Runs `command` as on a system whose iptables is the legacy one: /usr/sbin/iptables and its
+// kin are links through /etc/alternatives, and a private copy of that directory points them at
+// the *-legacy programs, as `update-alternatives --set iptables /usr/sbin/iptables-legacy`
+// (and ip6tables) would. The machine's alternatives stay as they are.
+command_result on_legacy_system(const std::string& command) {
+  return with_copy_of("/etc/alternatives",
+                      "for t in iptables ip6tables; do for s in '' -save -restore; do "
+                      "ln -sfn /usr/sbin/$t-legacy$s $t$s || exit 1; done; done",
+                      command);
+}
+
+// The legacy tables of `ns` as iptables-legacy-save shows them, normalized like ruleset().
+// Only tables that exist are dumped, so looking creates none.
+std::string legacy_ruleset(const netns& ns) {
+  auto r = ns.exec("iptables-legacy-save; ip6tables-legacy-save");
+  REQUIRE(r.status == 0);
+  return without_counters(r.output);
+}
+
+// The names of the legacy tables that exist in `ns` (the kernel makes one on first use).
+std::string legacy_tables(const netns& ns) {
+  return ns.exec("cat /proc/net/ip_tables_names /proc/net/ip6_tables_names").output;
 }
 
 // Whether a process other than `daemon` read /proc/kmsg meanwhile (another suite's rsyslogd on
@@ -440,6 +478,192 @@ SCENARIO("an install over iptables and ip6tables on different backends is refuse
         CHECK(tree(stage) == tree_before);
         CHECK(ruleset(ns) == rules_before);
       }
+    }
+  }
+}
+
+SCENARIO("on a system whose iptables is the legacy one the installer goes through it alone",
+         "[install][kmsg][root]") {
+  if (!require_root("rstwatch-install in private network and mount namespaces")) return;
+  sysctl_guard all_netns("/proc/sys/net/netfilter/nf_log_all_netns", "1");
+  GIVEN("a namespace with foreign legacy rules and a native nft table, and a staging root") {
+    temp_dir stage("rstw-stage");
+    make_stage(stage);
+    netns ns("leg");
+    add_foreign_rules(ns, "-legacy");
+    const auto legacy_before = legacy_ruleset(ns);
+    const auto nft_before = ns.exec("nft list ruleset").output;
+    const auto tree_before = tree(stage);
+    const std::string name = unique_tag("l");
+    const std::string args = common_args(stage) + " --name " + name;
+    std::string chain = "RSTWATCH-" + name;
+    for (char& ch : chain) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    WHEN("the installer applies twice, a reset happens, and it uninstalls") {
+      auto first = on_legacy_system(ns.prefix() + installer + " " + args + " --apply");
+      INFO(first.output);
+      REQUIRE(first.status == 0);
+      const auto once = legacy_ruleset(ns);
+      const auto nft_once = ns.exec("nft list ruleset").output;
+      const auto tree_once = tree(stage);
+      auto second = on_legacy_system(ns.prefix() + installer + " " + args + " --apply");
+      INFO(second.output);
+      REQUIRE(second.status == 0);
+      const auto twice = legacy_ruleset(ns);
+      const auto tree_twice = tree(stage);
+      kmsg_reader kmsg;
+      (void)ns.exec("bash -c '(exec 3<>/dev/tcp/127.0.0.1/9); (exec 3<>/dev/tcp/::1/9)' "
+                    "2>/dev/null; true");
+      auto lines = kmsg.messages_containing("[" + name + "] ", 4);
+      auto u = on_legacy_system(ns.prefix() + installer + " " + args + " --uninstall");
+      INFO(u.output);
+      REQUIRE(u.status == 0);
+      INFO("legacy rules once installed:\n" << once);
+      THEN("it named the legacy backend and loaded its chain and jumps there, next to the "
+           "foreign rules") {
+        CHECK(count(first.output, "iptables backend: legacy (iptables v1.8") == 1);
+        CHECK(count(once, "-j " + chain + "\n") == 6);  // 3 hooks, 2 families
+        CHECK(count(once, "--log-prefix \"[" + name + "] \"") == 2);
+        CHECK(count(once, "-A INPUT -p udp -m udp --dport 9999 -j ACCEPT") == 2);
+        CHECK(count(once, "-A OUTPUT -j FOREIGN") == 2);
+      }
+      THEN("nothing went to nf_tables: nft shows only the foreign native table") {
+        CHECK(nft_once == nft_before);
+        CHECK(count(nft_once, "table inet foreign") == 1);
+      }
+      THEN("the second apply changed neither the legacy rules nor the files") {
+        CHECK(twice == once);
+        CHECK(tree_twice == tree_once);
+        CHECK(count(second.output, "wrote ") == 0);
+      }
+      THEN("the legacy LOG rules logged the resets, leaving and arriving, in both families") {
+        std::string all;
+        for (auto& l : lines) all += l + "\n";
+        INFO(all);
+        CHECK(count(all, "[" + name + "] IN= OUT=lo ") == 2);
+        CHECK(count(all, "[" + name + "] IN=lo OUT= ") == 2);
+      }
+      THEN("uninstall left the legacy rules, nft and the tree exactly as before") {
+        CHECK(legacy_ruleset(ns) == legacy_before);
+        CHECK(ns.exec("nft list ruleset").output == nft_before);
+        CHECK(tree(stage) == tree_before);
+      }
+    }
+  }
+  GIVEN("a legacy system whose namespace holds a rule loaded through iptables-nft") {
+    temp_dir stage("rstw-stage");
+    make_stage(stage);
+    netns ns("legx");
+    RSTWATCH_REQUIRE_OK(ns.exec("iptables-nft -A INPUT -p udp --dport 9999 -j ACCEPT"));
+    const auto nft_before = ns.exec("nft list ruleset").output;
+    const auto tree_before = tree(stage);
+    WHEN("the installer applies") {
+      auto r = on_legacy_system(ns.prefix() + installer + " " + common_args(stage) + " --apply");
+      INFO(r.output);
+      THEN("it refuses naming the other backend's table and changes nothing") {
+        CHECK(r.status == 1);
+        CHECK(count(r.output,
+                    "/usr/sbin/iptables is legacy but this network namespace holds rules of the "
+                    "other backend (iptables-nft: table filter); rstwatch never mixes the two") ==
+              1);
+        CHECK(count(r.output, "nothing was changed") == 1);
+        CHECK(legacy_tables(ns).empty());
+        CHECK(ns.exec("nft list ruleset").output == nft_before);
+        CHECK(tree(stage) == tree_before);
+      }
+    }
+  }
+  GIVEN("an nf_tables system whose namespace holds a rule loaded through ip6tables-legacy") {
+    temp_dir stage("rstw-stage");
+    make_stage(stage);
+    netns ns("nftx");
+    RSTWATCH_REQUIRE_OK(ns.exec("ip6tables-legacy -A INPUT -p udp --dport 9999 -j ACCEPT"));
+    const auto legacy_before = legacy_ruleset(ns);
+    const auto rules_before = ruleset(ns);
+    const auto tree_before = tree(stage);
+    WHEN("the installer applies") {
+      auto r = install(ns, common_args(stage) + " --apply");
+      INFO(r.output);
+      THEN("it refuses naming the legacy table and changes nothing") {
+        CHECK(r.status == 1);
+        CHECK(count(r.output,
+                    "/usr/sbin/iptables is nf_tables but this network namespace holds rules of "
+                    "the other backend (ip6tables-legacy: table filter)") == 1);
+        CHECK(count(r.output, "nothing was changed") == 1);
+        CHECK(legacy_ruleset(ns) == legacy_before);
+        CHECK(ruleset(ns) == rules_before);
+        CHECK(tree(stage) == tree_before);
+      }
+    }
+    WHEN("the installer installs IPv4 only") {
+      auto r = install(ns, common_args(stage) + " --no-ipv6 --boot none --apply");
+      INFO(r.output);
+      THEN("the IPv6 legacy rule is no mix: the IPv4 rules go to nf_tables") {
+        CHECK(r.status == 0);
+        CHECK(count(ns.exec("iptables-nft-save").output, "-j RSTWATCH-DRDS\n") == 3);
+        CHECK(legacy_ruleset(ns) == legacy_before);
+      }
+    }
+  }
+}
+
+SCENARIO("a shell PATH that names the legacy tools first does not split an install",
+         "[install][root]") {
+  if (!require_root("rstwatch-install in a private network namespace")) return;
+  GIVEN("an nf_tables system and a PATH whose first directory links iptables* to *-legacy") {
+    temp_dir stage("rstw-stage");
+    make_stage(stage);
+    temp_dir bin("rstw-bin");
+    RSTWATCH_REQUIRE_OK(run("cd " + shell_quote(bin.path()) +
+                            " && for t in iptables ip6tables; do for s in '' -save -restore; do "
+                            "ln -s /usr/sbin/$t-legacy$s $t$s || exit 1; done; done"));
+    REQUIRE(count(run("PATH=" + bin.path() + ":$PATH iptables -V").output, "(legacy)") == 1);
+    netns ns("path");
+    WHEN("the installer applies with that PATH") {
+      auto r = run("PATH=" + bin.path() + ":$PATH " + ns.prefix() + installer + " " +
+                   common_args(stage) + " --apply");
+      INFO(r.output);
+      // The installer and the load script it writes (run at boot with systemd's PATH) name
+      // /usr/sbin/iptables, the system's choice: a shell's PATH cannot put half of the rules
+      // into the other backend.
+      THEN("every rule went through the system's nf_tables backend and no legacy table exists") {
+        CHECK(r.status == 0);
+        CHECK(count(r.output, "iptables backend: nf_tables") == 1);
+        CHECK(count(ns.exec("iptables-nft-save; ip6tables-nft-save").output,
+                    "-j RSTWATCH-DRDS\n") == 6);
+        CHECK(legacy_tables(ns).empty());
+      }
+    }
+  }
+}
+
+SCENARIO("the legacy tables an install made go away with its namespace", "[install][root]") {
+  if (!require_root("rstwatch-install in private network and mount namespaces")) return;
+  GIVEN("an install on a legacy system in a namespace that is then deleted") {
+    const std::string names = "cat /proc/net/ip_tables_names /proc/net/ip6_tables_names";
+    const auto initial_tables = run(names + " 2>/dev/null").output;
+    temp_dir stage("rstw-stage");
+    make_stage(stage);
+    std::string name, tables, pids;
+    {
+      netns ns("legdel");
+      name = ns.name();
+      RSTWATCH_REQUIRE_OK(
+          on_legacy_system(ns.prefix() + installer + " " + common_args(stage) + " --apply"));
+      tables = legacy_tables(ns);
+      pids = run("ip netns pids " + name).output;
+    }
+    // The kernel keeps a network namespace, and with it its legacy tables (which cannot be
+    // dropped otherwise), while a process or a mount refers to it: the installer must leave no
+    // process behind, and the netns helper unmounts its name.
+    THEN("the namespace had its legacy tables, no process of the install stayed in it, and its "
+         "name is gone") {
+      CHECK(tables == "filter\nfilter\n");
+      CHECK(pids.empty());
+      CHECK_FALSE(file_exists("/run/netns/" + name));
+      CHECK(count(run("ip netns list").output, name) == 0);
+    }
+    THEN("the initial namespace got no legacy table") {
+      CHECK(run(names + " 2>/dev/null").output == initial_tables);
     }
   }
 }

@@ -316,14 +316,8 @@ inline std::vector<std::string> drop_empty_tables(const std::vector<std::string>
     auto saved = run("/usr/sbin/" + std::string(fam == "ip6" ? "ip6tables" : "iptables") +
                      "-save -t " + table);
     if (saved.status != 0) continue;
-    bool empty = true;
-    for (auto line : emit::detail::split_lines(saved.output))
-      if (line.rfind("-A ", 0) == 0 ||
-          (line.size() > 1 && line[0] == ':' &&
-           (line.find(" - ") != std::string_view::npos ||     // a user chain
-            line.find(" DROP ") != std::string_view::npos)))  // a policy that decides
-        empty = false;
-    if (empty && run("/usr/sbin/nft delete table " + entry + " 2>/dev/null").status == 0)
+    if (tables_with_rules(saved.output).empty() &&
+        run("/usr/sbin/nft delete table " + entry + " 2>/dev/null").status == 0)
       dropped.push_back(entry);
   }
   return dropped;

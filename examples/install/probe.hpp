@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "atomic_file.hpp"
 
@@ -66,6 +67,47 @@ inline std::string_view to_string(iptables_variant v) {
   return v == iptables_variant::nf_tables ? "nf_tables" : "legacy";
 }
 
+// The tables of an iptables-save dump that decide something: a rule, a user chain or a DROP
+// policy. A table with only ACCEPT policies is what either backend shows after its last rule
+// went (iptables-legacy cannot drop a table; it lives as long as the namespace).
+inline std::vector<std::string> tables_with_rules(std::string_view save_output) {
+  std::vector<std::string> tables;
+  std::string table;
+  while (!save_output.empty()) {
+    auto nl = save_output.find('\n');
+    std::string_view line = save_output.substr(0, nl);
+    save_output.remove_prefix(nl == std::string_view::npos ? save_output.size() : nl + 1);
+    if (!line.empty() && line[0] == '*') table = std::string(line.substr(1));
+    bool decides = line.rfind("-A ", 0) == 0 ||
+                   (line.size() > 1 && line[0] == ':' &&
+                    (line.find(" - ") != std::string_view::npos ||     // a user chain
+                     line.find(" DROP ") != std::string_view::npos));  // a policy that decides
+    if (decides && (tables.empty() || tables.back() != table)) tables.push_back(table);
+  }
+  return tables;
+}
+
+// What the backend not in use holds in this namespace, as "iptables-legacy: filter, mangle"
+// lines; empty when nothing. Only tables that exist are dumped: the -save commands without -t
+// read the kernel's list of tables (/proc/net/ip_tables_names for legacy) and create none.
+inline std::string rules_of_other_backend(iptables_variant used, bool ipv6) {
+  const std::string other = used == iptables_variant::nf_tables ? "legacy" : "nft";
+  std::string found;
+  for (std::string tool : {"iptables", "ip6tables"}) {
+    if (tool == "ip6tables" && !ipv6) continue;
+    const std::string save = "/usr/sbin/" + tool + "-" + other + "-save";
+    if (::access(save.c_str(), X_OK) != 0) continue;  // that backend is not installed
+    auto r = run(save);
+    if (r.status != 0) continue;
+    auto tables = tables_with_rules(r.output);
+    if (tables.empty()) continue;
+    found += (found.empty() ? "" : "; ") + tool + "-" + other + ": table";
+    if (tables.size() > 1) found += "s";
+    for (std::size_t i = 0; i < tables.size(); ++i) found += (i ? ", " : " ") + tables[i];
+  }
+  return found;
+}
+
 inline iptables_probe probe_iptables(bool ipv6) {
   iptables_probe p;
   auto v4 = run("/usr/sbin/iptables -V");
@@ -93,6 +135,16 @@ inline iptables_probe probe_iptables(bool ipv6) {
                   "; rstwatch never mixes the two (update-alternatives --config ip6tables)";
       return p;
     }
+  }
+  // Rules of the other backend live in other kernel tables, hooked in at the same priorities:
+  // the host's firewall would then be split over two programs that do not see each other's
+  // rules (iptables-nft-save only warns that legacy tables are present). Refuse instead.
+  if (auto other = rules_of_other_backend(*a, ipv6); !other.empty()) {
+    p.problem = "/usr/sbin/iptables is " + std::string(to_string(*a)) +
+                " but this network namespace holds rules of the other backend (" + other +
+                "); rstwatch never mixes the two: remove those rules, or install with the "
+                "backend that holds them (update-alternatives --config iptables)";
+    return p;
   }
   p.variant = a;
   return p;
