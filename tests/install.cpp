@@ -198,7 +198,11 @@ SCENARIO("the installer's dry run prints every file and command and changes noth
         CHECK(count(r.output, "\nsh /etc/rstwatch/drds.sh start    # load the rules") == 1);
         CHECK(count(r.output, "systemctl enable rstwatch-drds.service    # not run under --root") ==
               1);
-        CHECK(count(r.output, "restart    # not run under --root") == 1);
+        // systemctl, service(8), or the installer's own restart by pid file: whichever fits.
+        static const std::regex restart(
+            "\n[^\n]*(rsyslog[^\n]*restart|restart[^\n]*rsyslog)[^\n]*    # not run under "
+            "--root\n");
+        CHECK(std::regex_search(r.output, restart));
       }
       THEN("it says that logging is rate-limited") {
         CHECK(count(r.output, "rate limit: at most 1000 LOG lines per second") == 1);
@@ -974,6 +978,120 @@ SCENARIO("without a staging root the installer uses the default paths and runs n
         CHECK(count(r.output, "ran: ") == 0);
       }
       THEN("the namespace's ruleset is as before") { CHECK(ruleset(ns) == rules_before); }
+    }
+  }
+}
+
+// Runs `steps` inside `ns` and a private mount namespace that looks like a Debian 12 system
+// without systemd whose rsyslogd runs: copies of /etc (with a main rsyslog.conf of the test's:
+// imklog, the drop-ins, everything else to /var/log/rest.log; never imuxsock, which would take
+// over the machine's /dev/log) and empty /run, /var/log and /var/spool/rsyslog, so that the
+// installer's default paths and /run/rsyslogd.pid are the sandbox's. `start` starts the
+// sandbox's rsyslogd; whatever rsyslogd the pid file names at the end is stopped.
+command_result in_rsyslog_sandbox(const netns& ns, const std::string& start,
+                                  const std::string& steps) {
+  const std::string script =
+      "d=$(mktemp -d /tmp/rstw-etc-XXXXXX) && cp -a /etc/. $d/ && mount --bind $d /etc && "
+      "mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /var/log && "
+      "mkdir -p /var/spool/rsyslog && mount -t tmpfs tmpfs /var/spool/rsyslog || exit 1\n"
+      "rm -f /etc/rsyslog.d/*; printf '%s\\n' 'module(load=\"imklog\")' "
+      "'$IncludeConfig /etc/rsyslog.d/*.conf' '*.* /var/log/rest.log' > /etc/rsyslog.conf\n" +
+      start +
+      "\nfor i in $(seq 200); do [ -s /run/rsyslogd.pid ] && break; sleep 0.05; done\n"
+      "echo \"before=$(cat /run/rsyslogd.pid)\"\n" +
+      steps +
+      "\np=$(cat /run/rsyslogd.pid); kill $p; for i in $(seq 200); do "
+      "grep -qs '^State:.*[^Z] ' /proc/$p/status || break; sleep 0.05; done\n"
+      "umount /var/spool/rsyslog /var/log /run /etc; rm -rf $d\n";
+  return run(ns.prefix() + "unshare -m --propagation private sh -c " + shell_quote(script));
+}
+
+// The number after `key=` in the sandbox's output.
+int value_of(const std::string& output, const std::string& key) {
+  const std::string text = "\n" + output;
+  auto at = text.find("\n" + key + "=");
+  return at == std::string::npos ? -1 : std::atoi(text.c_str() + at + key.size() + 2);
+}
+
+SCENARIO("apply restarts a running rsyslogd that no service manager runs so it reads the drop-in",
+         "[install][kmsg][root]") {
+  if (!require_root("a sandboxed system rsyslogd in private mount and network namespaces")) return;
+  if (file_exists("/run/systemd/system") || file_exists("/etc/init.d/rsyslog")) {
+    WARN("SKIPPED: systemd or an rsyslog init script would restart rsyslog here");
+    return;
+  }
+  auto holders = kmsg_holders();
+  if (!holders.empty()) {
+    // imklog consumes /proc/kmsg: with another reader, lines go to one of us at random.
+    if (in_ci()) FAIL("another process reads /proc/kmsg: " << holders);
+    WARN("SKIPPED: another process reads /proc/kmsg, imklog would race it: " << holders);
+    return;
+  }
+  sysctl_guard all_netns("/proc/sys/net/netfilter/nf_log_all_netns", "1");
+  const std::string name = unique_tag("r");
+  const std::string prefix = "[" + name + "] ";
+  const std::string log = "/var/log/rstwatch/" + name + ".log";
+  GIVEN("a sandboxed Debian system without systemd whose rsyslogd runs with its pid file") {
+    netns ns("rsd");
+    WHEN("the installer applies without a staging root, a reset happens, and it uninstalls") {
+      auto r = in_rsyslog_sandbox(
+          ns, "rsyslogd",
+          installer + " --name " + name + " --apply; echo \"apply=$?\"\n"
+          "p=$(cat /run/rsyslogd.pid); echo \"after=$p\"; echo \"comm=$(cat /proc/$p/comm)\"\n"
+          "bash -c '(exec 3<>/dev/tcp/127.0.0.1/9)' 2>/dev/null\n"
+          "for i in $(seq 100); do grep -qs 'IN=lo OUT=' " + log + " && break; sleep 0.1; done\n"
+          "echo '== log'; cat " + log + "; echo '== rest'; cat /var/log/rest.log; echo '== end'\n" +
+          installer + " --name " + name + " --uninstall; echo \"uninstall=$?\"\n"
+          "echo \"final=$(cat /run/rsyslogd.pid)\"");
+      INFO(r.output);
+      const int before = value_of(r.output, "before"), after = value_of(r.output, "after"),
+                final = value_of(r.output, "final");
+      const auto log_text = r.output.substr(0, r.output.find("\n== rest"));
+      const auto rest_text = r.output.substr(r.output.find("\n== rest") + 1);
+      if (count(log_text, prefix) < 2 && !kmsg_holders().empty()) {
+        if (in_ci()) FAIL("another process read /proc/kmsg meanwhile: " << kmsg_holders());
+        WARN("SKIPPED: another process read /proc/kmsg meanwhile: " << kmsg_holders());
+        return;
+      }
+      THEN("the apply stopped the running rsyslogd and started it again") {
+        CHECK(count(r.output, "\napply=0\n") == 1);
+        REQUIRE(before > 0);
+        CHECK(after > 0);
+        CHECK(after != before);
+        CHECK(count(r.output, "\ncomm=rsyslogd\n") == 1);
+        CHECK(count(r.output, "restarted rsyslogd: pid " + std::to_string(before) +
+                                  " stopped, pid " + std::to_string(after) +
+                                  " started ('/usr/sbin/rsyslogd')") == 1);
+      }
+      THEN("the new rsyslogd read the drop-in: the reset is in the log file and nowhere else") {
+        CHECK(count(log_text, prefix + "IN= OUT=lo ") == 1);
+        CHECK(count(log_text, prefix + "IN=lo OUT= ") == 1);
+        CHECK(count(rest_text, prefix) == 0);
+      }
+      THEN("the uninstall restarted it once more, without the drop-in") {
+        CHECK(count(r.output, "\nuninstall=0\n") == 1);
+        CHECK(count(r.output, "removed   /etc/rsyslog.d/30-rstwatch-" + name + ".conf") == 1);
+        CHECK(final > 0);
+        CHECK(final != after);
+        CHECK(count(r.output, "restarted rsyslogd: pid ") == 2);
+      }
+    }
+  }
+  GIVEN("a sandboxed system whose rsyslogd runs in the foreground (-n), as under a supervisor") {
+    netns ns("rsdn");
+    WHEN("the installer applies") {
+      auto r = in_rsyslog_sandbox(ns, "rsyslogd -n >/dev/null 2>&1 &",
+                                  installer + " --name " + name +
+                                      " --boot none --apply; echo \"apply=$?\"\n"
+                                      "echo \"after=$(cat /run/rsyslogd.pid)\"");
+      INFO(r.output);
+      THEN("it leaves that rsyslogd running and says to restart it through its supervisor") {
+        CHECK(count(r.output, "\napply=0\n") == 1);
+        REQUIRE(value_of(r.output, "before") > 0);
+        CHECK(value_of(r.output, "after") == value_of(r.output, "before"));
+        CHECK(count(r.output, "runs in the foreground (-n) under a supervisor: restart it "
+                              "through that") == 1);
+      }
     }
   }
 }

@@ -20,6 +20,7 @@
 #include "atomic_file.hpp"
 #include "from_rules.hpp"
 #include "probe.hpp"
+#include "restart.hpp"
 
 namespace rstwatch::install {
 
@@ -92,11 +93,6 @@ inline emit::directory_facts log_directory_facts(const options& o, const emit::v
     if (const group* gr = ::getgrgid(st.st_gid)) f.group = gr->gr_name;
   }
   return f;
-}
-
-inline std::string rsyslog_restart_command() {
-  // A HUP only reopens the output files; a new drop-in is read at start (rsyslogd(8), SIGHUP).
-  return systemd_running() ? "systemctl restart rsyslog.service" : "service rsyslog restart";
 }
 
 // The directories of `files` that do not exist yet under --root, outermost first, merged with

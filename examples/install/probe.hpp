@@ -1,6 +1,6 @@
 // What the installer needs to know about the running system before it changes anything: which
 // iptables backend is in use, whether this network namespace's LOG lines reach the kernel log,
-// and whether rsyslog and systemd are running. Also the one way it runs a command.
+// and whether systemd is running. Also the one way it runs a command.
 #pragma once
 
 #include <fcntl.h>
@@ -228,16 +228,5 @@ inline netns_probe probe_netns() {
 
 // systemd is the init system when this directory exists (sd_booted(3)).
 inline bool systemd_running() { return is_directory("/run/systemd/system"); }
-
-// The system's rsyslogd, by the pid file Debian's rsyslog writes (rsyslogd -i default): a private
-// rsyslogd with a pid file of its own (a test's, say) is not the one to restart.
-inline bool rsyslog_running() {
-  auto pid = read_state("/run/rsyslogd.pid");
-  if (!pid) return false;
-  int n = std::atoi(pid->content.c_str());
-  if (n <= 0) return false;
-  auto comm = read_state("/proc/" + std::to_string(n) + "/comm");
-  return comm && comm->content == "rsyslogd\n";
-}
 
 }  // namespace rstwatch::install
