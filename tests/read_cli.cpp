@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -381,6 +382,107 @@ SCENARIO("the reader watches the tcp tracepoints live and leaves no ftrace insta
         auto r = t::run("ls /sys/kernel/tracing/instances 2>/dev/null | grep -c '^rstwatch-" + pid +
                         "$'");
         CHECK(r.output.find('0') == 0);
+      }
+    }
+  }
+}
+
+namespace {
+
+// A large log for the progress line: the sample's lines, each followed by three lines of other
+// daemons, `lines` in all, and how many resets it holds.
+std::size_t write_large_log(const std::string& path, std::size_t lines) {
+  auto sample_lines = lines_of(slurp(sample));
+  std::ofstream out(path, std::ios::binary);
+  std::size_t resets = 0;
+  for (std::size_t i = 0; i < lines; ++i) {
+    if (i % 4 == 0) {
+      const auto& l = sample_lines[(i / 4) % sample_lines.size()];
+      resets += l.find(" RST ") != std::string::npos;
+      out << l << "\n";
+    } else {
+      out << "Nov 25 10:00:00 vm sshd[" << i << "]: Connection closed by peer\n";
+    }
+  }
+  return resets;
+}
+
+// The reader on `file`, fed through a pipe whose writer pauses for 0.4 s after the first 70000
+// lines: the progress line is drawn at most every 250 ms and every 65536 lines, so a pause
+// before line 131072 makes it appear at least once however fast the machine reads.
+std::string slow_feed(const std::string& file) {
+  return "{ head -n 70000 " + file + "; sleep 0.4; tail -n +70001 " + file + "; } | " + reader +
+         " --format json -";
+}
+
+}  // namespace
+
+SCENARIO("on a terminal the reader shows its progress on stderr and erases it before the stats",
+         "[read][cli][progress]") {
+  GIVEN("a 200000-line log read through a pipe that pauses, with stderr on a pseudo-terminal") {
+    temp_dir dir;
+    const std::size_t total = 200000;
+    const auto resets = write_large_log(dir / "big.log", total);
+    const std::string on_pty =
+        "python3 " + std::string(RSTWATCH_SOURCE_DIR) + "/tests/support/on_pty.py";
+    WHEN("the reader reads it") {
+      auto r = t::run(on_pty + " sh -c " + t::shell_quote(slow_feed(dir / "big.log") + " >" +
+                                                           dir / "out.json"));
+      const std::string& shown = r.output;  // what the terminal showed
+      INFO(json(shown).dump());
+      static const std::regex progress(
+          "\r\x1b\\[K([0-9]+\\.[0-9]) MB, ([0-9]+) lines, ([0-9]+) lines/s, ([0-9]+) events");
+      std::vector<std::smatch> drawn;
+      for (std::sregex_iterator it(shown.begin(), shown.end(), progress), end; it != end; ++it)
+        drawn.push_back(*it);
+      THEN("it succeeded and wrote every reset to stdout, not to the terminal") {
+        CHECK(r.status == 0);
+        CHECK(json_lines(slurp(dir / "out.json")).size() == resets);
+        CHECK(shown.find("{\"time\"") == std::string::npos);
+      }
+      THEN("the progress line showed bytes, lines, lines/s and events read so far") {
+        REQUIRE(!drawn.empty());
+        for (auto& m : drawn) {
+          const auto lines = std::stoul(m[2]);
+          CHECK(lines % 65536 == 0);
+          CHECK(lines < total);
+          CHECK(std::stoul(m[4]) <= resets);
+          CHECK(std::stoul(m[4]) > 0);
+          CHECK(std::stod(m[1]) > 0);
+        }
+      }
+      THEN("it was erased, and the stats line came after it on a clean line") {
+        REQUIRE(!drawn.empty());
+        const auto after = shown.substr(drawn.back().position() + drawn.back().length());
+        CHECK(after.rfind("\r\x1b[Krstwatch-read: " + std::to_string(total) + " lines: " +
+                              std::to_string(resets) + " resets, ",
+                          0) == 0);
+        CHECK(after.find('\n') == after.size() - 1);  // the stats line is the last thing shown
+      }
+    }
+  }
+}
+
+SCENARIO("with stderr not a terminal the reader shows no progress line", "[read][cli][progress]") {
+  GIVEN("the same large log and a pausing pipe, with stderr a file") {
+    temp_dir dir;
+    const std::size_t total = 200000;
+    const auto resets = write_large_log(dir / "big.log", total);
+    WHEN("the reader reads it") {
+      auto r = t::run(slow_feed(dir / "big.log") + " >" + dir / "out.json" + " 2>" +
+                      dir / "err.txt");
+      const auto err = slurp(dir / "err.txt");
+      THEN("stderr holds the stats line alone: no progress text, no terminal control") {
+        INFO(err);
+        CHECK(r.status == 0);
+        CHECK(err.rfind("rstwatch-read: ", 0) == 0);
+        CHECK(err.find('\n') == err.size() - 1);
+        CHECK(err.find_first_of("\r\x1b") == std::string::npos);
+        CHECK(err.find("lines/s") == std::string::npos);
+        auto n = accounting(err);
+        CHECK(n[0] == total);
+        CHECK(n[1] == resets);
+        CHECK(json_lines(slurp(dir / "out.json")).size() == resets);
       }
     }
   }
