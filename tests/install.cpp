@@ -6,6 +6,7 @@
 #include <cctype>
 #include <regex>
 #include <support/daemons.hpp>
+#include <support/firewall.hpp>
 
 using namespace rstwatch::test;
 
@@ -31,23 +32,11 @@ std::string tree(const temp_dir& dir) {
   return r.output;
 }
 
-// iptables-save output without its comment lines and with the counters zeroed.
-std::string without_counters(const std::string& saved) {
-  std::string out;
-  std::istringstream in(saved);
-  static const std::regex counters(R"(\[[0-9]+:[0-9]+\])");
-  for (std::string line; std::getline(in, line);)
-    if (line.empty() || line[0] != '#') out += std::regex_replace(line, counters, "[0:0]") + "\n";
-  return out;
-}
-
 // Both families' iptables-save output without comments and with counters zeroed, and nft's
 // view of every other table (iptables-nft's tables are what iptables-save shows; nft lists
 // their chains in creation order, which a reload may change without changing a verdict).
 std::string ruleset(const netns& ns) {
-  auto r = ns.exec("iptables-save; ip6tables-save");
-  REQUIRE(r.status == 0);
-  std::string out = without_counters(r.output);
+  std::string out = iptables_state(ns);
   auto n = ns.exec("nft list ruleset");
   REQUIRE(n.status == 0);
   static const std::regex xtables_table("table ip6? (filter|nat|mangle|raw|security) \\{");
@@ -63,24 +52,6 @@ std::string ruleset(const netns& ns) {
     if (line == "}") skip = false;
   }
   return out;
-}
-
-std::size_t count(const std::string& text, const std::string& needle) {
-  std::size_t n = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
-// Rules another tool put there first; they must survive install and uninstall. `backend` ""
-// goes through the system's iptables, "-legacy" or "-nft" through that one.
-void add_foreign_rules(const netns& ns, const std::string& backend = "") {
-  RSTWATCH_REQUIRE_OK(ns.exec(
-      "for t in iptables" + backend + " ip6tables" + backend +
-      "; do $t -A INPUT -p udp --dport 9999 -j ACCEPT && "
-      "$t -N FOREIGN && $t -A FOREIGN -j RETURN && $t -A OUTPUT -j FOREIGN || exit 1; done; "
-      "nft add table inet foreign && "
-      "nft add chain inet foreign c '{ type filter hook input priority 10; }' && "
-      "nft add rule inet foreign c udp dport 9998 accept"));
 }
 
 // The staging tree an operator's machine would have: the directories exist, rc.local not.
@@ -123,14 +94,6 @@ command_result on_legacy_system(const std::string& command) {
                       "for t in iptables ip6tables; do for s in '' -save -restore; do "
                       "ln -sfn /usr/sbin/$t-legacy$s $t$s || exit 1; done; done",
                       command);
-}
-
-// The legacy tables of `ns` as iptables-legacy-save shows them, normalized like ruleset().
-// Only tables that exist are dumped, so looking creates none.
-std::string legacy_ruleset(const netns& ns) {
-  auto r = ns.exec("iptables-legacy-save; ip6tables-legacy-save");
-  REQUIRE(r.status == 0);
-  return without_counters(r.output);
 }
 
 // The names of the legacy tables that exist in `ns` (the kernel makes one on first use).
@@ -495,7 +458,7 @@ SCENARIO("on a system whose iptables is the legacy one the installer goes throug
     make_stage(stage);
     netns ns("leg");
     add_foreign_rules(ns, "-legacy");
-    const auto legacy_before = legacy_ruleset(ns);
+    const auto legacy_before = iptables_state(ns, "-legacy");
     const auto nft_before = ns.exec("nft list ruleset").output;
     const auto tree_before = tree(stage);
     const std::string name = unique_tag("l");
@@ -506,13 +469,13 @@ SCENARIO("on a system whose iptables is the legacy one the installer goes throug
       auto first = on_legacy_system(ns.prefix() + installer + " " + args + " --apply");
       INFO(first.output);
       REQUIRE(first.status == 0);
-      const auto once = legacy_ruleset(ns);
+      const auto once = iptables_state(ns, "-legacy");
       const auto nft_once = ns.exec("nft list ruleset").output;
       const auto tree_once = tree(stage);
       auto second = on_legacy_system(ns.prefix() + installer + " " + args + " --apply");
       INFO(second.output);
       REQUIRE(second.status == 0);
-      const auto twice = legacy_ruleset(ns);
+      const auto twice = iptables_state(ns, "-legacy");
       const auto tree_twice = tree(stage);
       kmsg_reader kmsg;
       (void)ns.exec("bash -c '(exec 3<>/dev/tcp/127.0.0.1/9); (exec 3<>/dev/tcp/::1/9)' "
@@ -547,64 +510,57 @@ SCENARIO("on a system whose iptables is the legacy one the installer goes throug
         CHECK(count(all, "[" + name + "] IN=lo OUT= ") == 2);
       }
       THEN("uninstall left the legacy rules, nft and the tree exactly as before") {
-        CHECK(legacy_ruleset(ns) == legacy_before);
+        CHECK(iptables_state(ns, "-legacy") == legacy_before);
         CHECK(ns.exec("nft list ruleset").output == nft_before);
         CHECK(tree(stage) == tree_before);
       }
     }
   }
-  GIVEN("a legacy system whose namespace holds a rule loaded through iptables-nft") {
-    temp_dir stage("rstw-stage");
-    make_stage(stage);
-    netns ns("legx");
-    RSTWATCH_REQUIRE_OK(ns.exec("iptables-nft -A INPUT -p udp --dport 9999 -j ACCEPT"));
-    const auto nft_before = ns.exec("nft list ruleset").output;
-    const auto tree_before = tree(stage);
-    WHEN("the installer applies") {
-      auto r = on_legacy_system(ns.prefix() + installer + " " + common_args(stage) + " --apply");
-      INFO(r.output);
-      THEN("it refuses naming the other backend's table and changes nothing") {
-        CHECK(r.status == 1);
-        CHECK(count(r.output,
-                    "/usr/sbin/iptables is legacy but this network namespace holds rules of the "
-                    "other backend (iptables-nft: table filter); rstwatch never mixes the two") ==
-              1);
-        CHECK(count(r.output, "nothing was changed") == 1);
-        CHECK(legacy_tables(ns).empty());
-        CHECK(ns.exec("nft list ruleset").output == nft_before);
-        CHECK(tree(stage) == tree_before);
+  struct mixed {
+    std::string system, foreign, says;
+    bool legacy;
+  };
+  for (const auto& m : std::vector<mixed>{
+           {"a legacy system", "iptables-nft -A INPUT -p udp --dport 9999 -j ACCEPT",
+            "legacy but this network namespace holds rules of the other backend (iptables-nft: "
+            "table filter)",
+            true},
+           {"an nf_tables system", "ip6tables-legacy -A INPUT -p udp --dport 9999 -j ACCEPT",
+            "nf_tables but this network namespace holds rules of the other backend "
+            "(ip6tables-legacy: table filter)",
+            false}}) {
+    GIVEN(m.system + " whose namespace holds a rule loaded through the other backend") {
+      temp_dir stage("rstw-stage");
+      make_stage(stage);
+      netns ns("mixed");
+      RSTWATCH_REQUIRE_OK(ns.exec(m.foreign));
+      const auto legacy_before = iptables_state(ns, "-legacy");
+      const auto rules_before = ruleset(ns);
+      const auto tree_before = tree(stage);
+      WHEN("the installer applies") {
+        const std::string apply = ns.prefix() + installer + " " + common_args(stage) + " --apply";
+        auto r = m.legacy ? on_legacy_system(apply) : run(apply);
+        INFO(r.output);
+        THEN("it refuses naming the other backend's table and changes nothing") {
+          CHECK(r.status == 1);
+          CHECK(count(r.output,
+                      "/usr/sbin/iptables is " + m.says + "; rstwatch never mixes the two") == 1);
+          CHECK(count(r.output, "nothing was changed") == 1);
+          CHECK(iptables_state(ns, "-legacy") == legacy_before);
+          CHECK(ruleset(ns) == rules_before);
+          CHECK(tree(stage) == tree_before);
+        }
       }
-    }
-  }
-  GIVEN("an nf_tables system whose namespace holds a rule loaded through ip6tables-legacy") {
-    temp_dir stage("rstw-stage");
-    make_stage(stage);
-    netns ns("nftx");
-    RSTWATCH_REQUIRE_OK(ns.exec("ip6tables-legacy -A INPUT -p udp --dport 9999 -j ACCEPT"));
-    const auto legacy_before = legacy_ruleset(ns);
-    const auto rules_before = ruleset(ns);
-    const auto tree_before = tree(stage);
-    WHEN("the installer applies") {
-      auto r = install(ns, common_args(stage) + " --apply");
-      INFO(r.output);
-      THEN("it refuses naming the legacy table and changes nothing") {
-        CHECK(r.status == 1);
-        CHECK(count(r.output,
-                    "/usr/sbin/iptables is nf_tables but this network namespace holds rules of "
-                    "the other backend (ip6tables-legacy: table filter)") == 1);
-        CHECK(count(r.output, "nothing was changed") == 1);
-        CHECK(legacy_ruleset(ns) == legacy_before);
-        CHECK(ruleset(ns) == rules_before);
-        CHECK(tree(stage) == tree_before);
-      }
-    }
-    WHEN("the installer installs IPv4 only") {
-      auto r = install(ns, common_args(stage) + " --no-ipv6 --boot none --apply");
-      INFO(r.output);
-      THEN("the IPv6 legacy rule is no mix: the IPv4 rules go to nf_tables") {
-        CHECK(r.status == 0);
-        CHECK(count(ns.exec("iptables-nft-save").output, "-j RSTWATCH-DRDS\n") == 3);
-        CHECK(legacy_ruleset(ns) == legacy_before);
+      if (!m.legacy) {
+        WHEN("the installer installs IPv4 only") {
+          auto r = install(ns, common_args(stage) + " --no-ipv6 --boot none --apply");
+          INFO(r.output);
+          THEN("the IPv6 legacy rule is no mix: the IPv4 rules go to nf_tables") {
+            CHECK(r.status == 0);
+            CHECK(count(ns.exec("iptables-nft-save").output, "-j RSTWATCH-DRDS\n") == 3);
+            CHECK(iptables_state(ns, "-legacy") == legacy_before);
+          }
+        }
       }
     }
   }
