@@ -1050,6 +1050,23 @@ SCENARIO("apply restarts a running rsyslogd that no service manager runs so it r
       }
     }
   }
+  GIVEN("a sandboxed system whose rsyslogd runs in another network namespace than the installer") {
+    netns ns("rsdo");
+    WHEN("the installer applies from a network namespace of its own") {
+      auto r = in_rsyslog_sandbox(ns, "rsyslogd",
+                                  "unshare --net " + installer + " --name " + name +
+                                      " --boot none --apply; echo \"apply=$?\"\n"
+                                      "echo \"after=$(cat /run/rsyslogd.pid)\"");
+      INFO(r.output);
+      THEN("it does not move that rsyslogd into its namespace, and says to restart it there") {
+        CHECK(count(r.output, "\napply=0\n") == 1);
+        REQUIRE(value_of(r.output, "before") > 0);
+        CHECK(value_of(r.output, "after") == value_of(r.output, "before"));
+        CHECK(count(r.output, "runs in another net namespace than this installer: restart it "
+                              "from there") == 1);
+      }
+    }
+  }
 }
 
 SCENARIO("the installer refuses user input that could break a file or a shell", "[install]") {

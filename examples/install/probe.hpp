@@ -160,9 +160,10 @@ struct netns_probe {
   std::optional<bool> all_netns;  // its value, when it could be read
 };
 
-inline std::string namespace_id(int pid) {
+// The namespace of kind `kind` ("net", "mnt") that `pid` (0: this process) is in.
+inline std::string namespace_id(int pid, const std::string& kind = "net") {
   char buf[128];
-  std::string link = "/proc/" + (pid ? std::to_string(pid) : std::string("self")) + "/ns/net";
+  std::string link = "/proc/" + (pid ? std::to_string(pid) : std::string("self")) + "/ns/" + kind;
   ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
   return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
 }

@@ -63,7 +63,7 @@ struct restart_result {
 // forks and writes the pid file again). Checks the configuration with -N1 first, so that a
 // drop-in rsyslogd cannot read never stops the logger. A daemon started with -n runs in the
 // foreground under some supervisor: killing it would leave the start to that supervisor, or
-// make two, so it is left alone with a warning.
+// make two, so it is left alone with a warning; so is one in another namespace.
 inline restart_result restart_rsyslogd_by_pid_file() {
   using namespace std::chrono;
   const int old = system_rsyslogd_pid();
@@ -80,6 +80,13 @@ inline restart_result restart_rsyslogd_by_pid_file() {
   char exe[PATH_MAX];
   ssize_t n = ::readlink(("/proc/" + std::to_string(old) + "/exe").c_str(), exe, sizeof exe - 1);
   if (args.empty() || n <= 0) return {false, "cannot read the command line of " + who};
+  // A daemon in another network or mount namespace (the installer run with `ip netns exec`,
+  // say) would be started again in the installer's: its sockets and files would change.
+  for (std::string ns : {"net", "mnt"})
+    if (namespace_id(old, ns) != namespace_id(0, ns))
+      return {true, "warning: " + who + " runs in another " + ns +
+                        " namespace than this installer: restart it from there, so that it reads "
+                        "the new drop-in"};
   for (auto& a : args)
     if (a == "-n")
       return {true, "warning: " + who +
