@@ -15,6 +15,7 @@
 #include <sstream>
 #include <string>
 #include <support/daemons.hpp>
+#include <support/json_lines.hpp>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -65,20 +66,6 @@ std::multiset<seen> expected_lines(const std::string& mode) {
   if (mode == "client-abort")
     return {{"server", "remote", "s0", "", false}, {"router", "transit", "r1", "r2", false}};
   return {{"server", "local", "", "s0", true}, {"router", "transit", "r2", "r1", true}};
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
-
-std::vector<json> json_lines(const std::string& text) {
-  std::vector<json> out;
-  for (auto& l : lines_of(text))
-    if (!l.empty() && l[0] == '{') out.push_back(json::parse(l));
-  return out;
 }
 
 std::string logger_of(const json& e) {

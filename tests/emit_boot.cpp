@@ -4,6 +4,7 @@
 #include <rstwatch/emit/rc_local.hpp>
 #include <rstwatch/emit/systemd.hpp>
 #include <support/daemons.hpp>
+#include <support/firewall.hpp>
 
 using namespace rstwatch;
 using namespace rstwatch::emit;
@@ -26,19 +27,6 @@ void write_rule_files(const valid_config& c) {
   write_file(c.load_script(), load_script(c));
 }
 
-// Both families' iptables-save output without the comment lines and with counters zeroed:
-// what must be identical across loads.
-std::string iptables_state(const netns& ns) {
-  auto r = ns.exec("iptables-save; ip6tables-save");
-  REQUIRE(r.status == 0);
-  std::string out;
-  std::istringstream in(r.output);
-  static const std::regex counters(R"(\[[0-9]+:[0-9]+\])");
-  for (std::string line; std::getline(in, line);)
-    if (line.empty() || line[0] != '#') out += std::regex_replace(line, counters, "[0:0]") + "\n";
-  return out;
-}
-
 std::string nft_state(const netns& ns) {
   auto r = ns.exec("nft list ruleset");
   REQUIRE(r.status == 0);
@@ -53,22 +41,6 @@ std::string nft_state_without_empty_builtins(const netns& ns) {
       "\n?\tchain (INPUT|FORWARD|OUTPUT) \\{\n\t\ttype filter hook [a-z]+ priority filter; "
       "policy accept;\n\t\\}\n");
   return std::regex_replace(nft_state(ns), empty_builtin, "");
-}
-
-std::size_t count(const std::string& text, const std::string& needle) {
-  std::size_t n = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
-// Rules another tool put there first; they must survive every load and unload.
-void add_foreign_rules(const netns& ns) {
-  RSTWATCH_REQUIRE_OK(ns.exec(
-      "for t in iptables ip6tables; do $t -A INPUT -p udp --dport 9999 -j ACCEPT && "
-      "$t -N FOREIGN && $t -A FOREIGN -j RETURN && $t -A OUTPUT -j FOREIGN || exit 1; done; "
-      "nft add table inet foreign && "
-      "nft add chain inet foreign c '{ type filter hook input priority 10; }' && "
-      "nft add rule inet foreign c udp dport 9998 accept"));
 }
 
 install_config config_in(const temp_dir& dir, firewall_backend backend) {

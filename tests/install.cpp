@@ -3,8 +3,10 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <regex>
 #include <support/daemons.hpp>
+#include <support/firewall.hpp>
 
 using namespace rstwatch::test;
 
@@ -34,13 +36,7 @@ std::string tree(const temp_dir& dir) {
 // view of every other table (iptables-nft's tables are what iptables-save shows; nft lists
 // their chains in creation order, which a reload may change without changing a verdict).
 std::string ruleset(const netns& ns) {
-  auto r = ns.exec("iptables-save; ip6tables-save");
-  REQUIRE(r.status == 0);
-  std::string out;
-  std::istringstream in(r.output);
-  static const std::regex counters(R"(\[[0-9]+:[0-9]+\])");
-  for (std::string line; std::getline(in, line);)
-    if (line.empty() || line[0] != '#') out += std::regex_replace(line, counters, "[0:0]") + "\n";
+  std::string out = iptables_state(ns);
   auto n = ns.exec("nft list ruleset");
   REQUIRE(n.status == 0);
   static const std::regex xtables_table("table ip6? (filter|nat|mangle|raw|security) \\{");
@@ -56,22 +52,6 @@ std::string ruleset(const netns& ns) {
     if (line == "}") skip = false;
   }
   return out;
-}
-
-std::size_t count(const std::string& text, const std::string& needle) {
-  std::size_t n = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
-// Rules another tool put there first; they must survive install and uninstall.
-void add_foreign_rules(const netns& ns) {
-  RSTWATCH_REQUIRE_OK(ns.exec(
-      "for t in iptables ip6tables; do $t -A INPUT -p udp --dport 9999 -j ACCEPT && "
-      "$t -N FOREIGN && $t -A FOREIGN -j RETURN && $t -A OUTPUT -j FOREIGN || exit 1; done; "
-      "nft add table inet foreign && "
-      "nft add chain inet foreign c '{ type filter hook input priority 10; }' && "
-      "nft add rule inet foreign c udp dport 9998 accept"));
 }
 
 // The staging tree an operator's machine would have: the directories exist, rc.local not.
@@ -90,14 +70,35 @@ int mode_of(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 07777) : -1;
 }
 
-// Runs `command` in a private mount namespace whose /usr/sbin is a copy changed by `edit` (run
-// in the copy): how a scenario breaks one tool without touching the machine's.
-command_result with_sbin(const std::string& edit, const std::string& command) {
+// Runs `command` in a private mount namespace whose `dir` is a copy changed by `edit` (run in
+// the copy): how a scenario changes the system's tools without touching the machine's.
+command_result with_copy_of(const std::string& dir, const std::string& edit,
+                            const std::string& command) {
   const std::string script =
-      "d=$(mktemp -d /tmp/rstw-sbin-XXXXXX) && cp -a /usr/sbin/. $d/ && (cd $d && " + edit +
-      ") && mount --bind $d /usr/sbin && " + command +
-      "; s=$?; umount /usr/sbin 2>/dev/null; rm -rf $d; exit $s";
+      "d=$(mktemp -d /tmp/rstw-copy-XXXXXX) && cp -a " + dir + "/. $d/ && (cd $d && " + edit +
+      ") && mount --bind $d " + dir + " && " + command + "; s=$?; umount " + dir +
+      " 2>/dev/null; rm -rf $d; exit $s";
   return run("unshare -m --propagation private sh -c " + shell_quote(script));
+}
+
+command_result with_sbin(const std::string& edit, const std::string& command) {
+  return with_copy_of("/usr/sbin", edit, command);
+}
+
+// Runs `command` as on a system whose iptables is the legacy one: /usr/sbin/iptables and its
+// kin are links through /etc/alternatives, and a private copy of that directory points them at
+// the *-legacy programs, as `update-alternatives --set iptables /usr/sbin/iptables-legacy`
+// (and ip6tables) would. The machine's alternatives stay as they are.
+command_result on_legacy_system(const std::string& command) {
+  return with_copy_of("/etc/alternatives",
+                      "for t in iptables ip6tables; do for s in '' -save -restore; do "
+                      "ln -sfn /usr/sbin/$t-legacy$s $t$s || exit 1; done; done",
+                      command);
+}
+
+// The names of the legacy tables that exist in `ns` (the kernel makes one on first use).
+std::string legacy_tables(const netns& ns) {
+  return ns.exec("cat /proc/net/ip_tables_names /proc/net/ip6_tables_names").output;
 }
 
 // Whether a process other than `daemon` read /proc/kmsg meanwhile (another suite's rsyslogd on
@@ -160,7 +161,11 @@ SCENARIO("the installer's dry run prints every file and command and changes noth
         CHECK(count(r.output, "\nsh /etc/rstwatch/drds.sh start    # load the rules") == 1);
         CHECK(count(r.output, "systemctl enable rstwatch-drds.service    # not run under --root") ==
               1);
-        CHECK(count(r.output, "restart    # not run under --root") == 1);
+        // systemctl, service(8), or the installer's own restart by pid file: whichever fits.
+        static const std::regex restart(
+            "\n[^\n]*(rsyslog[^\n]*restart|restart[^\n]*rsyslog)[^\n]*    # not run under "
+            "--root\n");
+        CHECK(std::regex_search(r.output, restart));
       }
       THEN("it says that logging is rate-limited") {
         CHECK(count(r.output, "rate limit: at most 1000 LOG lines per second") == 1);
@@ -440,6 +445,185 @@ SCENARIO("an install over iptables and ip6tables on different backends is refuse
         CHECK(tree(stage) == tree_before);
         CHECK(ruleset(ns) == rules_before);
       }
+    }
+  }
+}
+
+SCENARIO("on a system whose iptables is the legacy one the installer goes through it alone",
+         "[install][kmsg][root]") {
+  if (!require_root("rstwatch-install in private network and mount namespaces")) return;
+  sysctl_guard all_netns("/proc/sys/net/netfilter/nf_log_all_netns", "1");
+  GIVEN("a namespace with foreign legacy rules and a native nft table, and a staging root") {
+    temp_dir stage("rstw-stage");
+    make_stage(stage);
+    netns ns("leg");
+    add_foreign_rules(ns, "-legacy");
+    const auto legacy_before = iptables_state(ns, "-legacy");
+    const auto nft_before = ns.exec("nft list ruleset").output;
+    const auto tree_before = tree(stage);
+    const std::string name = unique_tag("l");
+    const std::string args = common_args(stage) + " --name " + name;
+    std::string chain = "RSTWATCH-" + name;
+    for (char& ch : chain) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    WHEN("the installer applies twice, a reset happens, and it uninstalls") {
+      auto first = on_legacy_system(ns.prefix() + installer + " " + args + " --apply");
+      INFO(first.output);
+      REQUIRE(first.status == 0);
+      const auto once = iptables_state(ns, "-legacy");
+      const auto nft_once = ns.exec("nft list ruleset").output;
+      const auto tree_once = tree(stage);
+      auto second = on_legacy_system(ns.prefix() + installer + " " + args + " --apply");
+      INFO(second.output);
+      REQUIRE(second.status == 0);
+      const auto twice = iptables_state(ns, "-legacy");
+      const auto tree_twice = tree(stage);
+      kmsg_reader kmsg;
+      (void)ns.exec("bash -c '(exec 3<>/dev/tcp/127.0.0.1/9); (exec 3<>/dev/tcp/::1/9)' "
+                    "2>/dev/null; true");
+      auto lines = kmsg.messages_containing("[" + name + "] ", 4);
+      auto u = on_legacy_system(ns.prefix() + installer + " " + args + " --uninstall");
+      INFO(u.output);
+      REQUIRE(u.status == 0);
+      INFO("legacy rules once installed:\n" << once);
+      THEN("it named the legacy backend and loaded its chain and jumps there, next to the "
+           "foreign rules") {
+        CHECK(count(first.output, "iptables backend: legacy (iptables v1.8") == 1);
+        CHECK(count(once, "-j " + chain + "\n") == 6);  // 3 hooks, 2 families
+        CHECK(count(once, "--log-prefix \"[" + name + "] \"") == 2);
+        CHECK(count(once, "-A INPUT -p udp -m udp --dport 9999 -j ACCEPT") == 2);
+        CHECK(count(once, "-A OUTPUT -j FOREIGN") == 2);
+      }
+      THEN("nothing went to nf_tables: nft shows only the foreign native table") {
+        CHECK(nft_once == nft_before);
+        CHECK(count(nft_once, "table inet foreign") == 1);
+      }
+      THEN("the second apply changed neither the legacy rules nor the files") {
+        CHECK(twice == once);
+        CHECK(tree_twice == tree_once);
+        CHECK(count(second.output, "wrote ") == 0);
+      }
+      THEN("the legacy LOG rules logged the resets, leaving and arriving, in both families") {
+        std::string all;
+        for (auto& l : lines) all += l + "\n";
+        INFO(all);
+        CHECK(count(all, "[" + name + "] IN= OUT=lo ") == 2);
+        CHECK(count(all, "[" + name + "] IN=lo OUT= ") == 2);
+      }
+      THEN("uninstall left the legacy rules, nft and the tree exactly as before") {
+        CHECK(iptables_state(ns, "-legacy") == legacy_before);
+        CHECK(ns.exec("nft list ruleset").output == nft_before);
+        CHECK(tree(stage) == tree_before);
+      }
+    }
+  }
+  struct mixed {
+    std::string system, foreign, says;
+    bool legacy;
+  };
+  for (const auto& m : std::vector<mixed>{
+           {"a legacy system", "iptables-nft -A INPUT -p udp --dport 9999 -j ACCEPT",
+            "legacy but this network namespace holds rules of the other backend (iptables-nft: "
+            "table filter)",
+            true},
+           {"an nf_tables system", "ip6tables-legacy -A INPUT -p udp --dport 9999 -j ACCEPT",
+            "nf_tables but this network namespace holds rules of the other backend "
+            "(ip6tables-legacy: table filter)",
+            false}}) {
+    GIVEN(m.system + " whose namespace holds a rule loaded through the other backend") {
+      temp_dir stage("rstw-stage");
+      make_stage(stage);
+      netns ns("mixed");
+      RSTWATCH_REQUIRE_OK(ns.exec(m.foreign));
+      const auto legacy_before = iptables_state(ns, "-legacy");
+      const auto rules_before = ruleset(ns);
+      const auto tree_before = tree(stage);
+      WHEN("the installer applies") {
+        const std::string apply = ns.prefix() + installer + " " + common_args(stage) + " --apply";
+        auto r = m.legacy ? on_legacy_system(apply) : run(apply);
+        INFO(r.output);
+        THEN("it refuses naming the other backend's table and changes nothing") {
+          CHECK(r.status == 1);
+          CHECK(count(r.output,
+                      "/usr/sbin/iptables is " + m.says + "; rstwatch never mixes the two") == 1);
+          CHECK(count(r.output, "nothing was changed") == 1);
+          CHECK(iptables_state(ns, "-legacy") == legacy_before);
+          CHECK(ruleset(ns) == rules_before);
+          CHECK(tree(stage) == tree_before);
+        }
+      }
+      if (!m.legacy) {
+        WHEN("the installer installs IPv4 only") {
+          auto r = install(ns, common_args(stage) + " --no-ipv6 --boot none --apply");
+          INFO(r.output);
+          THEN("the IPv6 legacy rule is no mix: the IPv4 rules go to nf_tables") {
+            CHECK(r.status == 0);
+            CHECK(count(ns.exec("iptables-nft-save").output, "-j RSTWATCH-DRDS\n") == 3);
+            CHECK(iptables_state(ns, "-legacy") == legacy_before);
+          }
+        }
+      }
+    }
+  }
+}
+
+SCENARIO("a shell PATH that names the legacy tools first does not split an install",
+         "[install][root]") {
+  if (!require_root("rstwatch-install in a private network namespace")) return;
+  GIVEN("an nf_tables system and a PATH whose first directory links iptables* to *-legacy") {
+    temp_dir stage("rstw-stage");
+    make_stage(stage);
+    temp_dir bin("rstw-bin");
+    RSTWATCH_REQUIRE_OK(run("cd " + shell_quote(bin.path()) +
+                            " && for t in iptables ip6tables; do for s in '' -save -restore; do "
+                            "ln -s /usr/sbin/$t-legacy$s $t$s || exit 1; done; done"));
+    REQUIRE(count(run("PATH=" + bin.path() + ":$PATH iptables -V").output, "(legacy)") == 1);
+    netns ns("path");
+    WHEN("the installer applies with that PATH") {
+      auto r = run("PATH=" + bin.path() + ":$PATH " + ns.prefix() + installer + " " +
+                   common_args(stage) + " --apply");
+      INFO(r.output);
+      // The installer and the load script it writes (run at boot with systemd's PATH) name
+      // /usr/sbin/iptables, the system's choice: a shell's PATH cannot put half of the rules
+      // into the other backend.
+      THEN("every rule went through the system's nf_tables backend and no legacy table exists") {
+        CHECK(r.status == 0);
+        CHECK(count(r.output, "iptables backend: nf_tables") == 1);
+        CHECK(count(ns.exec("iptables-nft-save; ip6tables-nft-save").output,
+                    "-j RSTWATCH-DRDS\n") == 6);
+        CHECK(legacy_tables(ns).empty());
+      }
+    }
+  }
+}
+
+SCENARIO("the legacy tables an install made go away with its namespace", "[install][root]") {
+  if (!require_root("rstwatch-install in private network and mount namespaces")) return;
+  GIVEN("an install on a legacy system in a namespace that is then deleted") {
+    const std::string names = "cat /proc/net/ip_tables_names /proc/net/ip6_tables_names";
+    const auto initial_tables = run(names + " 2>/dev/null").output;
+    temp_dir stage("rstw-stage");
+    make_stage(stage);
+    std::string name, tables, pids;
+    {
+      netns ns("legdel");
+      name = ns.name();
+      RSTWATCH_REQUIRE_OK(
+          on_legacy_system(ns.prefix() + installer + " " + common_args(stage) + " --apply"));
+      tables = legacy_tables(ns);
+      pids = run("ip netns pids " + name).output;
+    }
+    // The kernel keeps a network namespace, and with it its legacy tables (which cannot be
+    // dropped otherwise), while a process or a mount refers to it: the installer must leave no
+    // process behind, and the netns helper unmounts its name.
+    THEN("the namespace had its legacy tables, no process of the install stayed in it, and its "
+         "name is gone") {
+      CHECK(tables == "filter\nfilter\n");
+      CHECK(pids.empty());
+      CHECK_FALSE(file_exists("/run/netns/" + name));
+      CHECK(count(run("ip netns list").output, name) == 0);
+    }
+    THEN("the initial namespace got no legacy table") {
+      CHECK(run(names + " 2>/dev/null").output == initial_tables);
     }
   }
 }
@@ -750,6 +934,137 @@ SCENARIO("without a staging root the installer uses the default paths and runs n
         CHECK(count(r.output, "ran: ") == 0);
       }
       THEN("the namespace's ruleset is as before") { CHECK(ruleset(ns) == rules_before); }
+    }
+  }
+}
+
+// Runs `steps` inside `ns` and a private mount namespace that looks like a Debian 12 system
+// without systemd whose rsyslogd runs: copies of /etc (with a main rsyslog.conf of the test's:
+// imklog, the drop-ins, everything else to /var/log/rest.log; never imuxsock, which would take
+// over the machine's /dev/log) and empty /run, /var/log and /var/spool/rsyslog, so that the
+// installer's default paths and /run/rsyslogd.pid are the sandbox's. `start` starts the
+// sandbox's rsyslogd; whatever rsyslogd the pid file names at the end is stopped.
+command_result in_rsyslog_sandbox(const netns& ns, const std::string& start,
+                                  const std::string& steps) {
+  const std::string script =
+      "d=$(mktemp -d /tmp/rstw-etc-XXXXXX) && cp -a /etc/. $d/ && mount --bind $d /etc && "
+      "mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /var/log && "
+      "mkdir -p /var/spool/rsyslog && mount -t tmpfs tmpfs /var/spool/rsyslog || exit 1\n"
+      "rm -f /etc/rsyslog.d/*; printf '%s\\n' 'module(load=\"imklog\")' "
+      "'$IncludeConfig /etc/rsyslog.d/*.conf' '*.* /var/log/rest.log' > /etc/rsyslog.conf\n" +
+      start +
+      "\nfor i in $(seq 200); do [ -s /run/rsyslogd.pid ] && break; sleep 0.05; done\n"
+      "echo \"before=$(cat /run/rsyslogd.pid)\"\n" +
+      steps +
+      "\np=$(cat /run/rsyslogd.pid); kill $p; for i in $(seq 200); do "
+      "grep -qs '^State:.*[^Z] ' /proc/$p/status || break; sleep 0.05; done\n"
+      "umount /var/spool/rsyslog /var/log /run /etc; rm -rf $d\n";
+  return run(ns.prefix() + "unshare -m --propagation private sh -c " + shell_quote(script));
+}
+
+// The number after `key=` in the sandbox's output.
+int value_of(const std::string& output, const std::string& key) {
+  const std::string text = "\n" + output;
+  auto at = text.find("\n" + key + "=");
+  return at == std::string::npos ? -1 : std::atoi(text.c_str() + at + key.size() + 2);
+}
+
+SCENARIO("apply restarts a running rsyslogd that no service manager runs so it reads the drop-in",
+         "[install][kmsg][root]") {
+  if (!require_root("a sandboxed system rsyslogd in private mount and network namespaces")) return;
+  if (file_exists("/run/systemd/system") || file_exists("/etc/init.d/rsyslog")) {
+    WARN("SKIPPED: systemd or an rsyslog init script would restart rsyslog here");
+    return;
+  }
+  auto holders = kmsg_holders();
+  if (!holders.empty()) {
+    // imklog consumes /proc/kmsg: with another reader, lines go to one of us at random.
+    if (in_ci()) FAIL("another process reads /proc/kmsg: " << holders);
+    WARN("SKIPPED: another process reads /proc/kmsg, imklog would race it: " << holders);
+    return;
+  }
+  sysctl_guard all_netns("/proc/sys/net/netfilter/nf_log_all_netns", "1");
+  const std::string name = unique_tag("r");
+  const std::string prefix = "[" + name + "] ";
+  const std::string log = "/var/log/rstwatch/" + name + ".log";
+  GIVEN("a sandboxed Debian system without systemd whose rsyslogd runs with its pid file") {
+    netns ns("rsd");
+    WHEN("the installer applies without a staging root, a reset happens, and it uninstalls") {
+      auto r = in_rsyslog_sandbox(
+          ns, "rsyslogd",
+          installer + " --name " + name + " --apply; echo \"apply=$?\"\n"
+          "p=$(cat /run/rsyslogd.pid); echo \"after=$p\"; echo \"comm=$(cat /proc/$p/comm)\"\n"
+          "bash -c '(exec 3<>/dev/tcp/127.0.0.1/9)' 2>/dev/null\n"
+          "for i in $(seq 100); do grep -qs 'IN=lo OUT=' " + log + " && break; sleep 0.1; done\n"
+          "echo '== log'; cat " + log + "; echo '== rest'; cat /var/log/rest.log; echo '== end'\n" +
+          installer + " --name " + name + " --uninstall; echo \"uninstall=$?\"\n"
+          "echo \"final=$(cat /run/rsyslogd.pid)\"");
+      INFO(r.output);
+      const int before = value_of(r.output, "before"), after = value_of(r.output, "after"),
+                final = value_of(r.output, "final");
+      const auto log_text = r.output.substr(0, r.output.find("\n== rest"));
+      const auto rest_text = r.output.substr(r.output.find("\n== rest") + 1);
+      if (count(log_text, prefix) < 2 && !kmsg_holders().empty()) {
+        if (in_ci()) FAIL("another process read /proc/kmsg meanwhile: " << kmsg_holders());
+        WARN("SKIPPED: another process read /proc/kmsg meanwhile: " << kmsg_holders());
+        return;
+      }
+      THEN("the apply stopped the running rsyslogd and started it again") {
+        CHECK(count(r.output, "\napply=0\n") == 1);
+        REQUIRE(before > 0);
+        CHECK(after > 0);
+        CHECK(after != before);
+        CHECK(count(r.output, "\ncomm=rsyslogd\n") == 1);
+        CHECK(count(r.output, "restarted rsyslogd: pid " + std::to_string(before) +
+                                  " stopped, pid " + std::to_string(after) +
+                                  " started ('/usr/sbin/rsyslogd')") == 1);
+      }
+      THEN("the new rsyslogd read the drop-in: the reset is in the log file and nowhere else") {
+        CHECK(count(log_text, prefix + "IN= OUT=lo ") == 1);
+        CHECK(count(log_text, prefix + "IN=lo OUT= ") == 1);
+        CHECK(count(rest_text, prefix) == 0);
+      }
+      THEN("the uninstall restarted it once more, without the drop-in") {
+        CHECK(count(r.output, "\nuninstall=0\n") == 1);
+        CHECK(count(r.output, "removed   /etc/rsyslog.d/30-rstwatch-" + name + ".conf") == 1);
+        CHECK(final > 0);
+        CHECK(final != after);
+        CHECK(count(r.output, "restarted rsyslogd: pid ") == 2);
+      }
+    }
+  }
+  GIVEN("a sandboxed system whose rsyslogd runs in the foreground (-n), as under a supervisor") {
+    netns ns("rsdn");
+    WHEN("the installer applies") {
+      auto r = in_rsyslog_sandbox(ns, "rsyslogd -n >/dev/null 2>&1 &",
+                                  installer + " --name " + name +
+                                      " --boot none --apply; echo \"apply=$?\"\n"
+                                      "echo \"after=$(cat /run/rsyslogd.pid)\"");
+      INFO(r.output);
+      THEN("it leaves that rsyslogd running and says to restart it through its supervisor") {
+        CHECK(count(r.output, "\napply=0\n") == 1);
+        REQUIRE(value_of(r.output, "before") > 0);
+        CHECK(value_of(r.output, "after") == value_of(r.output, "before"));
+        CHECK(count(r.output, "runs in the foreground (-n) under a supervisor: restart it "
+                              "through that") == 1);
+      }
+    }
+  }
+  GIVEN("a sandboxed system whose rsyslogd runs in another network namespace than the installer") {
+    netns ns("rsdo");
+    WHEN("the installer applies from a network namespace of its own") {
+      auto r = in_rsyslog_sandbox(ns, "rsyslogd",
+                                  "unshare --net " + installer + " --name " + name +
+                                      " --boot none --apply; echo \"apply=$?\"\n"
+                                      "echo \"after=$(cat /run/rsyslogd.pid)\"");
+      INFO(r.output);
+      THEN("it does not move that rsyslogd into its namespace, and says to restart it there") {
+        CHECK(count(r.output, "\napply=0\n") == 1);
+        REQUIRE(value_of(r.output, "before") > 0);
+        CHECK(value_of(r.output, "after") == value_of(r.output, "before"));
+        CHECK(count(r.output, "runs in another net namespace than this installer: restart it "
+                              "from there") == 1);
+      }
     }
   }
 }

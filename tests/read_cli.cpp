@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -11,37 +12,20 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "support/system.hpp"
+#include "support/files.hpp"
+#include "support/json_lines.hpp"
 
 namespace t = rstwatch::test;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
+using t::json_lines;
+using t::lines_of;
+
 namespace {
 
 const std::string reader = RSTWATCH_READ_BIN;
 const std::string sample = std::string(RSTWATCH_SOURCE_DIR) + "/examples/data/sample.log";
-
-struct temp_dir {
-  fs::path path = fs::temp_directory_path() / t::unique_tag("rstw-cli");
-  temp_dir() { fs::create_directories(path); }
-  ~temp_dir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
-
-std::vector<json> json_lines(const std::string& text) {
-  std::vector<json> out;
-  for (auto& l : lines_of(text))
-    if (!l.empty() && l[0] == '{') out.push_back(json::parse(l));
-  return out;
-}
 
 // Runs the reader with stdout and stderr kept apart.
 struct run_result {
@@ -70,25 +54,18 @@ std::vector<unsigned long> accounting(const std::string& err) {
   return n;
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 }  // namespace
 
 SCENARIO("the reader answers who sent each reset in the captured sample", "[read][cli]") {
   GIVEN("the sample log captured from the real kernel through rsyslogd") {
-    temp_dir dir;
+    t::temp_dir dir("rstw-cli");
     WHEN("it is read as JSON lines") {
-      auto r = read_with("--format json " + sample, dir.path.string());
+      auto r = read_with("--format json " + sample, dir.path());
       auto events = json_lines(r.out);
       THEN("it succeeds and every line of the file is accounted for exactly once") {
         REQUIRE(r.status == 0);
         auto n = accounting(r.err);
-        CHECK(n[0] == lines_of(slurp(sample)).size());
+        CHECK(n[0] == lines_of(t::read_file(sample)).size());
         CHECK(n[0] == n[1] + n[2] + n[3] + n[4]);
         CHECK(n[1] == events.size());
       }
@@ -104,8 +81,8 @@ SCENARIO("the reader answers who sent each reset in the captured sample", "[read
       }
     }
     WHEN("only resets sent by the peer are asked for") {
-      auto all = json_lines(read_with("--format json " + sample, dir.path.string()).out);
-      auto r = read_with("--format json --sender remote " + sample, dir.path.string());
+      auto all = json_lines(read_with("--format json " + sample, dir.path()).out);
+      auto r = read_with("--format json --sender remote " + sample, dir.path());
       THEN("exactly the remote ones come out") {
         auto remote = json_lines(r.out);
         std::size_t want = 0;
@@ -117,7 +94,7 @@ SCENARIO("the reader answers who sent each reset in the captured sample", "[read
     }
     WHEN("a port and a network are asked for") {
       auto r = read_with("--format json --port 7001 --addr 10.77.0.0/16 " + sample,
-                         dir.path.string());
+                         dir.path());
       THEN("every reset shown has that port and an address in that network") {
         auto events = json_lines(r.out);
         REQUIRE_FALSE(events.empty());
@@ -129,7 +106,7 @@ SCENARIO("the reader answers who sent each reset in the captured sample", "[read
     }
     WHEN("it comes on stdin as CSV") {
       auto r = t::run("cat " + sample + " | " + reader + " --format csv 2>/dev/null");
-      auto json_count = json_lines(read_with("--format json " + sample, dir.path.string()).out);
+      auto json_count = json_lines(read_with("--format json " + sample, dir.path()).out);
       THEN("there is a header row and one row per reset") {
         auto rows = lines_of(r.output);
         REQUIRE(!rows.empty());
@@ -138,10 +115,10 @@ SCENARIO("the reader answers who sent each reset in the captured sample", "[read
       }
     }
     WHEN("the summary is asked for as JSON") {
-      auto r = read_with("--summary --format json " + sample, dir.path.string());
+      auto r = read_with("--summary --format json " + sample, dir.path());
       THEN("its sender counts add up to the events") {
         auto s = json::parse(r.out);
-        auto events = json_lines(read_with("--format json " + sample, dir.path.string()).out);
+        auto events = json_lines(read_with("--format json " + sample, dir.path()).out);
         CHECK(s["resets"].get<std::size_t>() + s["loopback_pairs"].get<std::size_t>() ==
               events.size());
         CHECK(s["by_sender"]["local"].get<int>() + s["by_sender"]["remote"].get<int>() +
@@ -155,8 +132,8 @@ SCENARIO("the reader answers who sent each reset in the captured sample", "[read
 SCENARIO("a rotated set given in shell order is read oldest first and gzip is transparent",
          "[read][cli]") {
   GIVEN("the sample split over a compressed, a plain rotated and a live file") {
-    temp_dir dir;
-    auto lines = lines_of(slurp(sample));
+    t::temp_dir dir("rstw-cli");
+    auto lines = lines_of(t::read_file(sample));
     REQUIRE(lines.size() >= 9);
     std::ofstream(dir / "x.log-20261123") << lines[0] + "\n" + lines[1] + "\n" + lines[2] + "\n";
     std::ofstream(dir / "x.log-20261124") << lines[3] + "\n" + lines[4] + "\n" + lines[5] + "\n";
@@ -167,9 +144,9 @@ SCENARIO("a rotated set given in shell order is read oldest first and gzip is tr
     WHEN("the files are named newest first") {
       auto r = read_with("--format json " + dir / "x.log" + " " + dir / "x.log-20261124" + " " +
                              dir / "x.log-20261123.gz",
-                         dir.path.string());
+                         dir.path());
       auto split = json_lines(r.out);
-      auto whole = json_lines(read_with("--format json " + sample, dir.path.string()).out);
+      auto whole = json_lines(read_with("--format json " + sample, dir.path()).out);
       THEN("the events come in the order of the original log") {
         REQUIRE(r.status == 0);
         REQUIRE(split.size() == whole.size());
@@ -186,7 +163,7 @@ SCENARIO("a rotated set given in shell order is read oldest first and gzip is tr
 }
 
 SCENARIO("bad input and bad usage get clear errors and exit codes", "[read][cli]") {
-  temp_dir dir;
+  t::temp_dir dir("rstw-cli");
   GIVEN("a file with one good reset and one whose source port is not a number") {
     std::ofstream(dir / "bad.log")
         << "Apr 26 15:27:36 vb kernel: [drds] IN= OUT=eth0 SRC=10.0.186.75 DST=10.0.175.109 "
@@ -195,7 +172,7 @@ SCENARIO("bad input and bad usage get clear errors and exit codes", "[read][cli]
            "Apr 26 15:27:36 vb kernel: [drds] IN= OUT=eth0 SRC=10.0.186.75 DST=10.0.175.109 "
            "LEN=40 PROTO=TCP SPT=81x82 DPT=9366 ACK RST URGP=0\n";
     WHEN("it is read") {
-      auto r = read_with("--format json " + dir / "bad.log", dir.path.string());
+      auto r = read_with("--format json " + dir / "bad.log", dir.path());
       THEN("the good reset comes out and the bad line is reported with file, line and column") {
         CHECK(r.status == 0);
         CHECK(json_lines(r.out).size() == 1);
@@ -206,12 +183,12 @@ SCENARIO("bad input and bad usage get clear errors and exit codes", "[read][cli]
       }
     }
     WHEN("it is read with --strict") {
-      auto r = read_with("--strict " + dir / "bad.log", dir.path.string());
+      auto r = read_with("--strict " + dir / "bad.log", dir.path());
       THEN("the exit status is 2") { CHECK(r.status == 2); }
     }
   }
   GIVEN("a file that does not exist") {
-    auto r = read_with(dir / "missing.log", dir.path.string());
+    auto r = read_with(dir / "missing.log", dir.path());
     THEN("the exit status is 1 and the message names the file") {
       CHECK(r.status == 1);
       CHECK(r.err.find(dir / "missing.log" + ": cannot open") != std::string::npos);
@@ -220,11 +197,11 @@ SCENARIO("bad input and bad usage get clear errors and exit codes", "[read][cli]
   }
   GIVEN("an unknown option and a bad sender") {
     THEN("both are usage errors with status 1, and --help succeeds") {
-      CHECK(read_with("--bogus", dir.path.string()).status == 1);
-      CHECK(read_with("--sender nobody " + sample, dir.path.string()).status == 1);
-      CHECK(read_with("--addr 10.0.0.0/33 " + sample, dir.path.string()).status == 1);
-      CHECK(read_with("--since yesterday " + sample, dir.path.string()).status == 1);
-      CHECK(read_with("--help", dir.path.string()).status == 0);
+      CHECK(read_with("--bogus", dir.path()).status == 1);
+      CHECK(read_with("--sender nobody " + sample, dir.path()).status == 1);
+      CHECK(read_with("--addr 10.0.0.0/33 " + sample, dir.path()).status == 1);
+      CHECK(read_with("--since yesterday " + sample, dir.path()).status == 1);
+      CHECK(read_with("--help", dir.path()).status == 0);
     }
   }
 }
@@ -232,20 +209,20 @@ SCENARIO("bad input and bad usage get clear errors and exit codes", "[read][cli]
 SCENARIO("following a log shows each reset as it is written and across rotation",
          "[read][cli][follow]") {
   GIVEN("a reader following an empty log into a file") {
-    temp_dir dir;
+    t::temp_dir dir("rstw-cli");
     std::string log = dir / "live.log";
     std::ofstream(log).close();
     std::string out = dir / "out.json", err = dir / "err.txt";
     RSTWATCH_REQUIRE_OK(t::run(reader + " --follow --format json " + log + " >" + out + " 2>" +
                                err + " & echo $! > " + dir / "pid"));
-    std::string pid = lines_of(slurp(dir / "pid")).at(0);
+    std::string pid = lines_of(t::read_file(dir / "pid")).at(0);
     std::vector<std::string> lines;
-    for (auto& l : lines_of(slurp(sample)))
+    for (auto& l : lines_of(t::read_file(sample)))
       if (l.find(" RST ") != std::string::npos) lines.push_back(l);
     auto wait_for_events = [&](std::size_t n) {
-      for (int i = 0; i < 100 && json_lines(slurp(out)).size() < n; ++i)
+      for (int i = 0; i < 100 && json_lines(t::read_file(out)).size() < n; ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      return json_lines(slurp(out)).size();
+      return json_lines(t::read_file(out)).size();
     };
     WHEN("resets are appended, the log is renamed and recreated, and more are appended") {
       std::ofstream(log, std::ios::app) << lines[0] << "\n" << lines[1] << "\n";
@@ -262,7 +239,7 @@ SCENARIO("following a log shows each reset as it is written and across rotation"
         CHECK(first == 2);
         CHECK(second == 3);
         CHECK(third == 4);
-        auto e = slurp(err);
+        auto e = t::read_file(err);
         auto n = accounting(e);
         CHECK(n[0] == 4);
         CHECK(e.find("1 rotations, 0 truncations") != std::string::npos);
@@ -274,10 +251,10 @@ SCENARIO("following a log shows each reset as it is written and across rotation"
 SCENARIO("saved trace lines become the same reset events and the kernel's own abort is no reset",
          "[read][cli][trace]") {
   GIVEN("the seed's trace_pipe lines from a 4.19 kernel") {
-    temp_dir dir;
+    t::temp_dir dir("rstw-cli");
     auto r = read_with("--format json " + std::string(RSTWATCH_SOURCE_DIR) +
                            "/tests/data/trace/seed-4.19.txt",
-                       dir.path.string());
+                       dir.path());
     auto events = json_lines(r.out);
     THEN("the tcp_receive_reset followed 17 us later by a send on the same socket is dropped") {
       // The seed reads it as a reset by the peer; it is TCPAbortOnData (see trace/reset.hpp).
@@ -294,7 +271,7 @@ SCENARIO("saved trace lines become the same reset events and the kernel's own ab
     }
     THEN("every line is accounted for") {
       auto n = accounting(r.err);
-      CHECK(n[0] == lines_of(slurp(std::string(RSTWATCH_SOURCE_DIR) +
+      CHECK(n[0] == lines_of(t::read_file(std::string(RSTWATCH_SOURCE_DIR) +
                                    "/tests/data/trace/seed-4.19.txt")).size());
       CHECK(n[0] == n[1] + n[2] + n[3] + n[4]);
       CHECK(n[1] == 2);  // the dropped receive is counted as another record
@@ -302,10 +279,10 @@ SCENARIO("saved trace lines become the same reset events and the kernel's own ab
     }
   }
   GIVEN("lines captured from this kernel with --events all") {
-    temp_dir dir;
+    t::temp_dir dir("rstw-cli");
     auto r = read_with("--format json --events all " + std::string(RSTWATCH_SOURCE_DIR) +
                            "/tests/data/trace/this-kernel.txt",
-                       dir.path.string());
+                       dir.path());
     auto all = json_lines(r.out);
     THEN("state changes come out too, with their states") {
       std::size_t changes = 0;
@@ -326,7 +303,7 @@ SCENARIO("the reader watches the tcp tracepoints live and leaves no ftrace insta
   if (!t::require_root("a private ftrace instance and a network namespace")) return;
   GIVEN("a namespace and a reader on --trace for the ports of this scenario") {
     t::netns ns("trc");
-    temp_dir dir;
+    t::temp_dir dir("rstw-cli");
     // Tracepoints are kernel-wide: unique ports keep other tests' resets out.
     const std::vector<std::string> modes = {"closed", "server-abort", "client-abort", "unread"};
     const std::vector<std::string> addrs = {"127.0.0.1", "::1"};
@@ -336,7 +313,7 @@ SCENARIO("the reader watches the tcp tracepoints live and leaves no ftrace insta
     std::string out = dir / "out.json", err = dir / "err.txt";
     RSTWATCH_REQUIRE_OK(t::run(reader + " --trace --format json" + ports + " >" + out + " 2>" +
                                err + " & echo $! > " + dir / "pid"));
-    std::string pid = lines_of(slurp(dir / "pid")).at(0);
+    std::string pid = lines_of(t::read_file(dir / "pid")).at(0);
     std::this_thread::sleep_for(std::chrono::milliseconds(700));  // instance set up
     WHEN("every kind of reset happens over IPv4 and IPv6 loopback") {
       std::string provoke = std::string(RSTWATCH_SOURCE_DIR) + "/tests/support/provoke_reset.py";
@@ -352,13 +329,13 @@ SCENARIO("the reader watches the tcp tracepoints live and leaves no ftrace insta
                         " = 1 ] || [ -f " + ready + " ] && break; sleep 0.05; done\npython3 " +
                         provoke + " client " + addr + " " + port + " " + mode + "; wait");
         }
-      for (int i = 0; i < 80 && json_lines(slurp(out)).size() < 16; ++i)
+      for (int i = 0; i < 80 && json_lines(t::read_file(out)).size() < 16; ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       RSTWATCH_REQUIRE_OK(t::run("kill -INT " + pid + "; for i in $(seq 50); do kill -0 " + pid +
                                  " 2>/dev/null || exit 0; sleep 0.1; done; exit 1"));
-      auto events = json_lines(slurp(out));
+      auto events = json_lines(t::read_file(out));
       THEN("each reset is reported once by its sender and once by its receiver, same 4-tuple") {
-        INFO(slurp(err));
+        INFO(t::read_file(err));
         for (int p = base; p < base + 8; ++p) {
           std::vector<json> mine;
           for (auto& e : events)
@@ -381,6 +358,107 @@ SCENARIO("the reader watches the tcp tracepoints live and leaves no ftrace insta
         auto r = t::run("ls /sys/kernel/tracing/instances 2>/dev/null | grep -c '^rstwatch-" + pid +
                         "$'");
         CHECK(r.output.find('0') == 0);
+      }
+    }
+  }
+}
+
+namespace {
+
+// A large log for the progress line: the sample's lines, each followed by three lines of other
+// daemons, `lines` in all, and how many resets it holds.
+std::size_t write_large_log(const std::string& path, std::size_t lines) {
+  auto sample_lines = lines_of(t::read_file(sample));
+  std::ofstream out(path, std::ios::binary);
+  std::size_t resets = 0;
+  for (std::size_t i = 0; i < lines; ++i) {
+    if (i % 4 == 0) {
+      const auto& l = sample_lines[(i / 4) % sample_lines.size()];
+      resets += l.find(" RST ") != std::string::npos;
+      out << l << "\n";
+    } else {
+      out << "Nov 25 10:00:00 vm sshd[" << i << "]: Connection closed by peer\n";
+    }
+  }
+  return resets;
+}
+
+// The reader on `file`, fed through a pipe whose writer pauses for 0.4 s after the first 70000
+// lines: the progress line is drawn at most every 250 ms and every 65536 lines, so a pause
+// before line 131072 makes it appear at least once however fast the machine reads.
+std::string slow_feed(const std::string& file) {
+  return "{ head -n 70000 " + file + "; sleep 0.4; tail -n +70001 " + file + "; } | " + reader +
+         " --format json -";
+}
+
+}  // namespace
+
+SCENARIO("on a terminal the reader shows its progress on stderr and erases it before the stats",
+         "[read][cli][progress]") {
+  GIVEN("a 200000-line log read through a pipe that pauses, with stderr on a pseudo-terminal") {
+    t::temp_dir dir("rstw-cli");
+    const std::size_t total = 200000;
+    const auto resets = write_large_log(dir / "big.log", total);
+    const std::string on_pty =
+        "python3 " + std::string(RSTWATCH_SOURCE_DIR) + "/tests/support/on_pty.py";
+    WHEN("the reader reads it") {
+      auto r = t::run(on_pty + " sh -c " + t::shell_quote(slow_feed(dir / "big.log") + " >" +
+                                                           dir / "out.json"));
+      const std::string& shown = r.output;  // what the terminal showed
+      INFO(json(shown).dump());
+      static const std::regex progress(
+          "\r\x1b\\[K([0-9]+\\.[0-9]) MB, ([0-9]+) lines, ([0-9]+) lines/s, ([0-9]+) events");
+      std::vector<std::smatch> drawn;
+      for (std::sregex_iterator it(shown.begin(), shown.end(), progress), end; it != end; ++it)
+        drawn.push_back(*it);
+      THEN("it succeeded and wrote every reset to stdout, not to the terminal") {
+        CHECK(r.status == 0);
+        CHECK(json_lines(t::read_file(dir / "out.json")).size() == resets);
+        CHECK(shown.find("{\"time\"") == std::string::npos);
+      }
+      THEN("the progress line showed bytes, lines, lines/s and events read so far") {
+        REQUIRE(!drawn.empty());
+        for (auto& m : drawn) {
+          const auto lines = std::stoul(m[2]);
+          CHECK(lines % 65536 == 0);
+          CHECK(lines < total);
+          CHECK(std::stoul(m[4]) <= resets);
+          CHECK(std::stoul(m[4]) > 0);
+          CHECK(std::stod(m[1]) > 0);
+        }
+      }
+      THEN("it was erased, and the stats line came after it on a clean line") {
+        REQUIRE(!drawn.empty());
+        const auto after = shown.substr(drawn.back().position() + drawn.back().length());
+        CHECK(after.rfind("\r\x1b[Krstwatch-read: " + std::to_string(total) + " lines: " +
+                              std::to_string(resets) + " resets, ",
+                          0) == 0);
+        CHECK(after.find('\n') == after.size() - 1);  // the stats line is the last thing shown
+      }
+    }
+  }
+}
+
+SCENARIO("with stderr not a terminal the reader shows no progress line", "[read][cli][progress]") {
+  GIVEN("the same large log and a pausing pipe, with stderr a file") {
+    t::temp_dir dir("rstw-cli");
+    const std::size_t total = 200000;
+    const auto resets = write_large_log(dir / "big.log", total);
+    WHEN("the reader reads it") {
+      auto r = t::run(slow_feed(dir / "big.log") + " >" + dir / "out.json" + " 2>" +
+                      dir / "err.txt");
+      const auto err = t::read_file(dir / "err.txt");
+      THEN("stderr holds the stats line alone: no progress text, no terminal control") {
+        INFO(err);
+        CHECK(r.status == 0);
+        CHECK(err.rfind("rstwatch-read: ", 0) == 0);
+        CHECK(err.find('\n') == err.size() - 1);
+        CHECK(err.find_first_of("\r\x1b") == std::string::npos);
+        CHECK(err.find("lines/s") == std::string::npos);
+        auto n = accounting(err);
+        CHECK(n[0] == total);
+        CHECK(n[1] == resets);
+        CHECK(json_lines(t::read_file(dir / "out.json")).size() == resets);
       }
     }
   }

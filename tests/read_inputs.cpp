@@ -13,26 +13,13 @@
 #include "read/input.hpp"
 #include "read/kmsg.hpp"
 #include "read/rotation.hpp"
-#include "support/system.hpp"
+#include "support/files.hpp"
 
 using namespace rstwatch::read;
 namespace t = rstwatch::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A fresh directory under /tmp, removed at scope exit.
-struct temp_dir {
-  fs::path path = fs::temp_directory_path() / t::unique_tag("rstw-read");
-  temp_dir() { fs::create_directories(path); }
-  ~temp_dir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
-
-void write_file(const std::string& path, const std::string& text, bool append = false) {
-  std::ofstream out(path, append ? std::ios::app | std::ios::binary : std::ios::binary);
-  out << text;
-}
 
 std::string read_all(byte_source& src) {
   std::string out;
@@ -51,8 +38,8 @@ std::string numbered_lines(int from, int to) {
 
 SCENARIO("a plain file is read as it is", "[read][input]") {
   GIVEN("a log file") {
-    temp_dir dir;
-    write_file(dir / "a.log", numbered_lines(1, 100));
+    t::temp_dir dir("rstw-read");
+    t::write_file(dir / "a.log", numbered_lines(1, 100));
     WHEN("it is opened and read to the end") {
       auto src = open_input(dir / "a.log");
       THEN("every byte comes out and the position counts them") {
@@ -65,8 +52,8 @@ SCENARIO("a plain file is read as it is", "[read][input]") {
 
 SCENARIO("a gzip file is decompressed whatever its name", "[read][input]") {
   GIVEN("a log compressed by the real gzip, named without .gz") {
-    temp_dir dir;
-    write_file(dir / "rot", numbered_lines(1, 5000));
+    t::temp_dir dir("rstw-read");
+    t::write_file(dir / "rot", numbered_lines(1, 5000));
     RSTWATCH_REQUIRE_OK(t::run("gzip -9 " + dir / "rot" + " && mv " + dir / "rot.gz" + " " + dir / "rot"));
     WHEN("it is opened") {
       auto src = open_input(dir / "rot");
@@ -74,10 +61,10 @@ SCENARIO("a gzip file is decompressed whatever its name", "[read][input]") {
     }
   }
   GIVEN("two gzip members concatenated, as cat a.gz b.gz makes") {
-    temp_dir dir;
-    write_file(dir / "a", numbered_lines(1, 10));
-    write_file(dir / "b", numbered_lines(11, 20));
-    RSTWATCH_REQUIRE_OK(t::run("cd " + dir.path.string() + " && gzip a b && cat a.gz b.gz > ab.gz"));
+    t::temp_dir dir("rstw-read");
+    t::write_file(dir / "a", numbered_lines(1, 10));
+    t::write_file(dir / "b", numbered_lines(11, 20));
+    RSTWATCH_REQUIRE_OK(t::run("cd " + dir.path() + " && gzip a b && cat a.gz b.gz > ab.gz"));
     WHEN("the concatenation is read") {
       auto src = open_input(dir / "ab.gz");
       THEN("both members come out in order, as gzip -d gives them") {
@@ -86,9 +73,9 @@ SCENARIO("a gzip file is decompressed whatever its name", "[read][input]") {
     }
   }
   GIVEN("a gzip file cut short") {
-    temp_dir dir;
-    write_file(dir / "c", numbered_lines(1, 3000));
-    RSTWATCH_REQUIRE_OK(t::run("cd " + dir.path.string() + " && gzip c && head -c 2000 c.gz > cut.gz"));
+    t::temp_dir dir("rstw-read");
+    t::write_file(dir / "c", numbered_lines(1, 3000));
+    RSTWATCH_REQUIRE_OK(t::run("cd " + dir.path() + " && gzip c && head -c 2000 c.gz > cut.gz"));
     WHEN("it is read") {
       auto src = open_input(dir / "cut.gz");
       THEN("reading fails with an error that names the file") {
@@ -149,9 +136,9 @@ SCENARIO("the files of one rotated set are read oldest first", "[read][rotation]
 SCENARIO("following a file survives rename-and-create rotation without loss or repeats",
          "[read][follow]") {
   GIVEN("a followed log file with lines in it") {
-    temp_dir dir;
+    t::temp_dir dir("rstw-read");
     std::string log = dir / "f.log";
-    write_file(log, numbered_lines(1, 10));
+    t::write_file(log, numbered_lines(1, 10));
     std::atomic<bool> stop{false};
     follow_source src(log, stop);
     std::string got;
@@ -160,11 +147,11 @@ SCENARIO("following a file survives rename-and-create rotation without loss or r
       while (std::size_t n = src.read(buf, sizeof buf)) got.append(buf, n);
     });
     WHEN("lines are appended, the file is renamed, a new one created and written") {
-      write_file(log, numbered_lines(11, 20), true);
+      t::append_file(log, numbered_lines(11, 20));
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
       fs::rename(log, log + ".1");
-      write_file(log + ".1", numbered_lines(21, 25), true);  // the writer has not reopened yet
-      write_file(log, numbered_lines(26, 40));
+      t::append_file(log + ".1", numbered_lines(21, 25));  // the writer has not reopened yet
+      t::write_file(log, numbered_lines(26, 40));
       std::this_thread::sleep_for(std::chrono::milliseconds(600));
       stop = true;
       reader.join();
@@ -194,9 +181,9 @@ SCENARIO("following a file survives rename-and-create rotation without loss or r
 
 SCENARIO("following a file survives copytruncate without repeating lines", "[read][follow]") {
   GIVEN("a followed log file") {
-    temp_dir dir;
+    t::temp_dir dir("rstw-read");
     std::string log = dir / "g.log";
-    write_file(log, numbered_lines(1, 50));
+    t::write_file(log, numbered_lines(1, 50));
     std::atomic<bool> stop{false};
     follow_source src(log, stop);
     std::string got;
@@ -206,9 +193,9 @@ SCENARIO("following a file survives copytruncate without repeating lines", "[rea
     });
     WHEN("the real logrotate copies and truncates it, then lines are appended") {
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
-      write_file(dir / "rotate.conf", log + " {\n  rotate 2\n  copytruncate\n}\n");
+      t::write_file(dir / "rotate.conf", log + " {\n  rotate 2\n  copytruncate\n}\n");
       RSTWATCH_REQUIRE_OK(t::run("logrotate -f -s " + dir / "state" + " " + dir / "rotate.conf"));
-      write_file(log, numbered_lines(51, 60), true);
+      t::append_file(log, numbered_lines(51, 60));
       std::this_thread::sleep_for(std::chrono::milliseconds(600));
       stop = true;
       reader.join();
@@ -223,7 +210,7 @@ SCENARIO("following a file survives copytruncate without repeating lines", "[rea
 
 SCENARIO("following a file that does not exist yet waits for it", "[read][follow]") {
   GIVEN("a path with no file") {
-    temp_dir dir;
+    t::temp_dir dir("rstw-read");
     std::string log = dir / "later.log";
     std::atomic<bool> stop{false};
     follow_source src(log, stop);
@@ -234,7 +221,7 @@ SCENARIO("following a file that does not exist yet waits for it", "[read][follow
     });
     WHEN("the file appears with lines") {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      write_file(log, numbered_lines(1, 3));
+      t::write_file(log, numbered_lines(1, 3));
       std::this_thread::sleep_for(std::chrono::milliseconds(400));
       stop = true;
       reader.join();

@@ -580,13 +580,13 @@ SCENARIO("live tracepoints report every reset once per endpoint with its sender 
     INFO((in ? "" : format(in.error())));
     REQUIRE(in);
     instance_path = in->path();
-    std::string script = std::string(RSTWATCH_TEST_DATA) + "/trace/provoke.py";
+    std::string script = std::string(RSTWATCH_TEST_DATA) + "/../support/provoke_reset.py";
     test::command_result server_r, client_r;
     std::thread server([&] {
-      server_r = test::run(a.prefix() + "python3 " + script + " server " + a4 + " " + a6);
+      server_r = test::run(a.prefix() + "python3 " + script + " capture-server " + a4 + " " + a6);
     });
     std::thread client([&] {
-      client_r = test::run(b.prefix() + "python3 " + script + " client " + a4 + " " + a6);
+      client_r = test::run(b.prefix() + "python3 " + script + " capture-client " + a4 + " " + a6);
     });
     std::atomic<bool> done{false};
     std::thread joiner([&] {

@@ -100,8 +100,18 @@ void run_live(const options& o, const std::vector<std::string>& commands, bool& 
       std::cout << "systemd is not running: run later: " << cmd << "\n";
       continue;
     }
-    if (cmd.find("rsyslog") != std::string::npos && !rsyslog_running()) {
+    if (cmd.find("rsyslog") != std::string::npos && system_rsyslogd_pid() == 0) {
       std::cout << "rsyslog is not running: start it to write the log file\n";
+      continue;
+    }
+    if (cmd == restart_by_pid_file) {
+      auto r = restart_rsyslogd_by_pid_file();
+      std::cout << r.message << "\n";
+      if (!r.ok) {
+        failed = true;
+        why = "the rsyslogd restart failed: " + r.message;
+        return;
+      }
       continue;
     }
     auto r = run(cmd);

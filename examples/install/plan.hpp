@@ -20,6 +20,7 @@
 #include "atomic_file.hpp"
 #include "from_rules.hpp"
 #include "probe.hpp"
+#include "restart.hpp"
 
 namespace rstwatch::install {
 
@@ -92,11 +93,6 @@ inline emit::directory_facts log_directory_facts(const options& o, const emit::v
     if (const group* gr = ::getgrgid(st.st_gid)) f.group = gr->gr_name;
   }
   return f;
-}
-
-inline std::string rsyslog_restart_command() {
-  // A HUP only reopens the output files; a new drop-in is read at start (rsyslogd(8), SIGHUP).
-  return systemd_running() ? "systemctl restart rsyslog.service" : "service rsyslog restart";
 }
 
 // The directories of `files` that do not exist yet under --root, outermost first, merged with
@@ -316,14 +312,8 @@ inline std::vector<std::string> drop_empty_tables(const std::vector<std::string>
     auto saved = run("/usr/sbin/" + std::string(fam == "ip6" ? "ip6tables" : "iptables") +
                      "-save -t " + table);
     if (saved.status != 0) continue;
-    bool empty = true;
-    for (auto line : emit::detail::split_lines(saved.output))
-      if (line.rfind("-A ", 0) == 0 ||
-          (line.size() > 1 && line[0] == ':' &&
-           (line.find(" - ") != std::string_view::npos ||     // a user chain
-            line.find(" DROP ") != std::string_view::npos)))  // a policy that decides
-        empty = false;
-    if (empty && run("/usr/sbin/nft delete table " + entry + " 2>/dev/null").status == 0)
+    if (tables_with_rules(saved.output).empty() &&
+        run("/usr/sbin/nft delete table " + entry + " 2>/dev/null").status == 0)
       dropped.push_back(entry);
   }
   return dropped;

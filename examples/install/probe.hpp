@@ -1,6 +1,6 @@
 // What the installer needs to know about the running system before it changes anything: which
 // iptables backend is in use, whether this network namespace's LOG lines reach the kernel log,
-// and whether rsyslog and systemd are running. Also the one way it runs a command.
+// and whether systemd is running. Also the one way it runs a command.
 #pragma once
 
 #include <fcntl.h>
@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "atomic_file.hpp"
 
@@ -66,6 +67,47 @@ inline std::string_view to_string(iptables_variant v) {
   return v == iptables_variant::nf_tables ? "nf_tables" : "legacy";
 }
 
+// The tables of an iptables-save dump that decide something: a rule, a user chain or a DROP
+// policy. A table with only ACCEPT policies is what either backend shows after its last rule
+// went (iptables-legacy cannot drop a table; it lives as long as the namespace).
+inline std::vector<std::string> tables_with_rules(std::string_view save_output) {
+  std::vector<std::string> tables;
+  std::string table;
+  while (!save_output.empty()) {
+    auto nl = save_output.find('\n');
+    std::string_view line = save_output.substr(0, nl);
+    save_output.remove_prefix(nl == std::string_view::npos ? save_output.size() : nl + 1);
+    if (!line.empty() && line[0] == '*') table = std::string(line.substr(1));
+    bool decides = line.rfind("-A ", 0) == 0 ||
+                   (line.size() > 1 && line[0] == ':' &&
+                    (line.find(" - ") != std::string_view::npos ||     // a user chain
+                     line.find(" DROP ") != std::string_view::npos));  // a policy that decides
+    if (decides && (tables.empty() || tables.back() != table)) tables.push_back(table);
+  }
+  return tables;
+}
+
+// What the backend not in use holds in this namespace, as "iptables-legacy: filter, mangle"
+// lines; empty when nothing. Only tables that exist are dumped: the -save commands without -t
+// read the kernel's list of tables (/proc/net/ip_tables_names for legacy) and create none.
+inline std::string rules_of_other_backend(iptables_variant used, bool ipv6) {
+  const std::string other = used == iptables_variant::nf_tables ? "legacy" : "nft";
+  std::string found;
+  for (std::string tool : {"iptables", "ip6tables"}) {
+    if (tool == "ip6tables" && !ipv6) continue;
+    const std::string save = "/usr/sbin/" + tool + "-" + other + "-save";
+    if (::access(save.c_str(), X_OK) != 0) continue;  // that backend is not installed
+    auto r = run(save);
+    if (r.status != 0) continue;
+    auto tables = tables_with_rules(r.output);
+    if (tables.empty()) continue;
+    found += (found.empty() ? "" : "; ") + tool + "-" + other + ": table";
+    if (tables.size() > 1) found += "s";
+    for (std::size_t i = 0; i < tables.size(); ++i) found += (i ? ", " : " ") + tables[i];
+  }
+  return found;
+}
+
 inline iptables_probe probe_iptables(bool ipv6) {
   iptables_probe p;
   auto v4 = run("/usr/sbin/iptables -V");
@@ -94,6 +136,16 @@ inline iptables_probe probe_iptables(bool ipv6) {
       return p;
     }
   }
+  // Rules of the other backend live in other kernel tables, hooked in at the same priorities:
+  // the host's firewall would then be split over two programs that do not see each other's
+  // rules (iptables-nft-save only warns that legacy tables are present). Refuse instead.
+  if (auto other = rules_of_other_backend(*a, ipv6); !other.empty()) {
+    p.problem = "/usr/sbin/iptables is " + std::string(to_string(*a)) +
+                " but this network namespace holds rules of the other backend (" + other +
+                "); rstwatch never mixes the two: remove those rules, or install with the "
+                "backend that holds them (update-alternatives --config iptables)";
+    return p;
+  }
   p.variant = a;
   return p;
 }
@@ -108,9 +160,10 @@ struct netns_probe {
   std::optional<bool> all_netns;  // its value, when it could be read
 };
 
-inline std::string namespace_id(int pid) {
+// The namespace of kind `kind` ("net", "mnt") that `pid` (0: this process) is in.
+inline std::string namespace_id(int pid, const std::string& kind = "net") {
   char buf[128];
-  std::string link = "/proc/" + (pid ? std::to_string(pid) : std::string("self")) + "/ns/net";
+  std::string link = "/proc/" + (pid ? std::to_string(pid) : std::string("self")) + "/ns/" + kind;
   ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
   return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
 }
@@ -176,16 +229,5 @@ inline netns_probe probe_netns() {
 
 // systemd is the init system when this directory exists (sd_booted(3)).
 inline bool systemd_running() { return is_directory("/run/systemd/system"); }
-
-// The system's rsyslogd, by the pid file Debian's rsyslog writes (rsyslogd -i default): a private
-// rsyslogd with a pid file of its own (a test's, say) is not the one to restart.
-inline bool rsyslog_running() {
-  auto pid = read_state("/run/rsyslogd.pid");
-  if (!pid) return false;
-  int n = std::atoi(pid->content.c_str());
-  if (n <= 0) return false;
-  auto comm = read_state("/proc/" + std::to_string(n) + "/comm");
-  return comm && comm->content == "rsyslogd\n";
-}
 
 }  // namespace rstwatch::install

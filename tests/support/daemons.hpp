@@ -1,4 +1,4 @@
-// Test support for the emitters: temporary directories, files, loopback TCP, and private
+// Test support for the emitters: waiting for files, loopback TCP, and private
 // rsyslogd instances (own config, pid file and work directory; never the machine's rsyslog).
 #pragma once
 
@@ -16,48 +16,11 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <support/files.hpp>
 #include <support/system.hpp>
 #include <thread>
 
 namespace rstwatch::test {
-
-// A fresh directory under /tmp, removed with its contents on scope exit.
-class temp_dir {
- public:
-  explicit temp_dir(std::string_view stem = "rstw") {
-    std::string tmpl = "/tmp/" + std::string(stem) + "-XXXXXX";
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  ~temp_dir() {
-    (void)run("chattr -R -a " + shell_quote(path_) + " 2>/dev/null; rm -rf " + shell_quote(path_));
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(std::string_view name) const { return path_ + "/" + std::string(name); }
-
- private:
-  std::string path_;
-};
-
-inline void write_file(const std::string& path, std::string_view text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out) throw std::runtime_error("cannot write " + path);
-}
-
-inline std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-inline bool file_exists(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
-}
 
 // Waits until the file at `path` contains `needle` (or `timeout` passes); returns its text.
 inline std::string wait_for_text(const std::string& path, std::string_view needle,

@@ -60,6 +60,13 @@ inline std::string shell_quote(std::string_view s) {
   return q + "'";
 }
 
+// How many times `needle` occurs in `text` (overlapping ones too).
+inline std::size_t count(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
 inline bool in_ci() {
   const char* ci = std::getenv("CI");
   return ci && std::string_view(ci) == "true";

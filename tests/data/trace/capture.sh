@@ -34,12 +34,13 @@ for e in tcp/tcp_send_reset tcp/tcp_receive_reset sock/inet_sock_set_state \
          tcp/tcp_retransmit_skb tcp/tcp_destroy_sock tcp/tcp_probe; do
   echo 1 > "$I/events/$e/enable"
 done
-ip netns exec "$A" python3 "$here/provoke.py" server 10.231.47.1 fd5e:e47a::1 &
+provoke=$here/../../support/provoke_reset.py
+ip netns exec "$A" python3 "$provoke" capture-server 10.231.47.1 fd5e:e47a::1 &
 server=$!
 sleep 0.5
-ip netns exec "$B" python3 "$here/provoke.py" client 10.231.47.1 fd5e:e47a::1
+ip netns exec "$B" python3 "$provoke" capture-client 10.231.47.1 fd5e:e47a::1
 wait "$server"
-ip netns exec "$B" python3 "$here/provoke.py" retransmit 10.231.47.1 fd5e:e47a::1 "$A"
+ip netns exec "$B" python3 "$provoke" capture-retransmit 10.231.47.1 fd5e:e47a::1 "$A"
 echo "rstwatch capture marker" > "$I/trace_marker"
 # With options/record-tgid on while events are enabled, the kernel records the TGID of tasks as
 # they are scheduled: a marker from a task that slept since then gets a numeric TGID column.
