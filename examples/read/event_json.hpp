@@ -198,20 +198,32 @@ void key(Writer& w, const char (&k)[N]) {
 }
 // Text plain by construction (addresses, times, constant names).
 inline void write_ascii(json_writer& w, std::string_view s) { w.plain(s); }
+// Text from the input: copied when it is plain (nearly always: "[drds] ", "eth0", a host
+// name), else handed to Writer::String for escaping and U+FFFD repair as above.
+inline void write_string(json_writer& w, std::string_view s) {
+  if (plain_text(s))
+    w.plain(s);
+  else
+    write_string<json_writer>(w, s);
+}
 template <class Writer>
 void write_ascii(Writer& w, std::string_view s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
 
 template <class Writer>
-void write_endpoint(Writer& w, const std::optional<endpoint>& e, char* scratch) {
+void write_endpoint(Writer& w, const std::optional<endpoint>& e, char* scratch,
+                    const endpoint* known = nullptr, std::string_view known_text = {}) {
   if (!e) {
     w.Null();
     return;
   }
   w.StartObject();
   key(w, "addr");
-  write_ascii(w, address_text(e->address, scratch));
+  // The local and remote ends are the RST's source and destination again: their text, made
+  // once for "src"/"dst", is reused when given.
+  write_ascii(w, known && known->address == e->address ? known_text
+                                                        : address_text(e->address, scratch));
   key(w, "port");
   w.Uint(e->port);
   w.EndObject();
@@ -249,17 +261,29 @@ void write_event_json(Writer& w, const reset_event& e, std::string_view source_n
   detail::key(w, "sender");
   detail::write_ascii(w, to_string(e.sender));
   detail::key(w, "src");
-  detail::write_ascii(w, detail::address_text(e.source.address, addr));
+  char src_text[64], dst_text[64];
+  const std::string_view src = detail::address_text(e.source.address, src_text);
+  const std::string_view dst = detail::address_text(e.destination.address, dst_text);
+  detail::write_ascii(w, src);
   detail::key(w, "sport");
   w.Uint(e.source.port);
   detail::key(w, "dst");
-  detail::write_ascii(w, detail::address_text(e.destination.address, addr));
+  detail::write_ascii(w, dst);
   detail::key(w, "dport");
   w.Uint(e.destination.port);
   detail::key(w, "local");
-  detail::write_endpoint(w, e.local_endpoint(), addr);
+  const auto local = e.local_endpoint(), remote = e.remote_endpoint();
+  auto same = [&](const std::optional<endpoint>& ep) -> const endpoint* {
+    if (ep && ep->address == e.source.address) return &e.source;
+    if (ep && ep->address == e.destination.address) return &e.destination;
+    return nullptr;
+  };
+  auto text_of = [&](const endpoint* k) { return k == &e.source ? src : dst; };
+  const endpoint* lk = same(local);
+  detail::write_endpoint(w, local, addr, lk, lk ? text_of(lk) : std::string_view());
   detail::key(w, "remote");
-  detail::write_endpoint(w, e.remote_endpoint(), addr);
+  const endpoint* rk = same(remote);
+  detail::write_endpoint(w, remote, addr, rk, rk ? text_of(rk) : std::string_view());
   // A LOG line always says IN= and OUT= (empty when the hook had no such device); a
   // tracepoint knows no interface at all.
   detail::key(w, "in");
