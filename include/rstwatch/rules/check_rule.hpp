@@ -226,7 +226,7 @@ inline bool known_unmodelled(std::string_view name, bool target) noexcept {
 
 // One option as the extension that owns it sees it.
 struct bound_option {
-  const ast::option* opt = nullptr;
+  std::optional<ast::option> opt;
   const option_spec* spec = nullptr;  // null when the owner is not modelled
   bool negated() const noexcept { return opt->bang.present(); }
   std::string arg(std::size_t i = 0) const {
@@ -237,7 +237,7 @@ struct bound_option {
 // A match module or a target, with the options that iptables hands to it.
 struct extension_use {
   std::string name;
-  const ast::option* loaded_by = nullptr;  // the -m/-j/-g option, or -p for an implicit match
+  std::optional<ast::option> loaded_by;  // the -m/-j/-g option, or -p for an implicit match
   bool implicit = false;                   // loaded by -p, not by -m
   const extension_spec* spec = nullptr;    // null: not modelled (or a verdict/chain jump)
   std::vector<bound_option> options;
@@ -256,19 +256,19 @@ enum class command : std::uint8_t { none, append, insert, delete_, replace, new_
                                      delete_chain, zero, policy, rename_chain };
 
 struct rule_view {
-  const ast::line* line = nullptr;
+  std::optional<ast::line> line;
   command cmd = command::none;
-  const ast::option* command_option = nullptr;
+  std::optional<ast::option> command_option;
   std::string chain;  // the command's first argument
-  const ast::option* protocol = nullptr;
-  const ast::option* source = nullptr;
-  const ast::option* destination = nullptr;
-  const ast::option* in_interface = nullptr;
-  const ast::option* out_interface = nullptr;
-  const ast::option* fragment = nullptr;
-  const ast::option* set_counters = nullptr;
+  std::optional<ast::option> protocol;
+  std::optional<ast::option> source;
+  std::optional<ast::option> destination;
+  std::optional<ast::option> in_interface;
+  std::optional<ast::option> out_interface;
+  std::optional<ast::option> fragment;
+  std::optional<ast::option> set_counters;
   std::vector<extension_use> matches;
-  const ast::option* jump = nullptr;  // -j or -g
+  std::optional<ast::option> jump;  // -j or -g
   bool go_to = false;
   std::string target;                       // the name after -j/-g
   std::optional<extension_use> target_use;  // its options (spec null for a verdict or chain)
@@ -621,7 +621,7 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
 // iptables' getopt loop does, and checks every option the modelled extensions own.
 inline rule_view view_rule(const ast::line& l, netfilter::family f) {
   rule_view r;
-  r.line = &l;
+  r.line = l;
   // First pass: the base options, so that -p is known before extension options are bound.
   for (const auto& o : l.rule.options) {
     const detail::base_option* b = detail::find_base(o.name.text);
@@ -636,18 +636,18 @@ inline rule_view view_rule(const ast::line& l, netfilter::family f) {
                                                               "' came first)"));
           break;
         }
-        r.command_option = &o;
+        r.command_option = o;
         r.cmd = static_cast<command>(1 + letters.find(b->letter));
         if (!o.args.empty()) r.chain = o.args[0].value();
         break;
       }
-      case 'p': r.protocol = &o; break;
-      case 's': r.source = &o; break;
-      case 'd': r.destination = &o; break;
-      case 'i': r.in_interface = &o; break;
-      case 'o': r.out_interface = &o; break;
-      case 'f': r.fragment = &o; break;
-      case 'c': r.set_counters = &o; break;
+      case 'p': r.protocol = o; break;
+      case 's': r.source = o; break;
+      case 'd': r.destination = o; break;
+      case 'i': r.in_interface = o; break;
+      case 'o': r.out_interface = o; break;
+      case 'f': r.fragment = o; break;
+      case 'c': r.set_counters = o; break;
       default: break;
     }
   }
@@ -677,7 +677,7 @@ inline rule_view view_rule(const ast::line& l, netfilter::family f) {
         }
       }
       if (hits != 1) return false;
-      e.options.push_back({&o, hit});
+      e.options.push_back({o, hit});
       return true;
     };
     for (bool prefix : {false, true}) {
@@ -700,12 +700,12 @@ inline rule_view view_rule(const ast::line& l, netfilter::family f) {
     // An extension rstwatch does not model takes whatever follows it.
     if (r.target_use && !r.target_use->spec && r.target_use->loaded_by &&
         !find_extension(r.target, true) && known_unmodelled(r.target, true)) {
-      r.target_use->options.push_back({&o, nullptr});
+      r.target_use->options.push_back({o, nullptr});
       return true;
     }
     for (auto it = r.matches.rbegin(); it != r.matches.rend(); ++it)
       if (!it->spec) {
-        it->options.push_back({&o, nullptr});
+        it->options.push_back({o, nullptr});
         return true;
       }
     return false;
@@ -731,7 +731,7 @@ inline rule_view view_rule(const ast::line& l, netfilter::family f) {
       if (b->letter == 'm' && !o.args.empty()) {
         extension_use e;
         e.name = o.args[0].value();
-        e.loaded_by = &o;
+        e.loaded_by = o;
         e.spec = find_extension(e.name, false);
         if (!e.spec && !known_unmodelled(e.name, false))
           r.problems.push_back(detail::problem_at(o.args[0], "no match module '" + e.name + "' in iptables 1.8.9 (couldn't load match)"));
@@ -741,12 +741,12 @@ inline rule_view view_rule(const ast::line& l, netfilter::family f) {
       } else if ((b->letter == 'j' || b->letter == 'g') && !o.args.empty()) {
         if (r.jump)
           r.problems.push_back(detail::problem_at(o.name, "more than one target"));
-        r.jump = &o;
+        r.jump = o;
         r.go_to = b->letter == 'g';
         r.target = o.args[0].value();
         extension_use e;
         e.name = r.target;
-        e.loaded_by = &o;
+        e.loaded_by = o;
         e.spec = find_extension(r.target, true);
         if (!e.spec && known_unmodelled(r.target, true))
           r.problems.push_back(detail::problem_at(o.args[0], "target '" + r.target + "' is not modelled by rstwatch: its options were not verified", severity::warning));
@@ -763,7 +763,7 @@ inline rule_view view_rule(const ast::line& l, netfilter::family f) {
         // IFNAMSIZ (16) counts the NUL (xtables_parse_interface).
         r.problems.push_back(detail::problem_at(o.args[0], "interface name longer than 15 characters"));
       } else if (b->letter == 'p' && !o.args.empty()) {
-        auto why = detail::check_arg(arg_kind::proto, bound_option{&o, nullptr}, f, {});
+        auto why = detail::check_arg(arg_kind::proto, bound_option{o, nullptr}, f, {});
         if (!why.empty()) r.problems.push_back(detail::problem_at(o.args[0], why));
       }
       continue;

@@ -212,7 +212,7 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
         if (!parsed) return fail(std::move(parsed).error());
         parsed_line& p = *parsed;
         const ast::option& cmd = *p.command_option;
-        auto chain_arg = [&](std::size_t i) -> const ast::token& { return cmd.args.at(i); };
+        auto chain_arg = [&](std::size_t i) -> ast::token { return cmd.args.at(i); };
         auto need_chain = [&](std::size_t i) -> saved_chain* {
           return find_chain(*table, p.command_args.at(i));
         };

@@ -51,7 +51,7 @@ struct chain_state {
 // What the COMMIT checks need of a rule: its target and where the target is written.
 struct rule_target {
   std::string target;                      // after -j/-g; empty without one
-  const ast::token* written = nullptr;     // the target's token
+  std::optional<ast::token> written;      // the target's token
 };
 
 struct table_state {
@@ -61,7 +61,7 @@ struct table_state {
   std::unordered_map<std::string, chain_state> chains;
   std::vector<rule_target> rules;
   std::vector<chain_state*> target_of;  // per rule: the user chain it jumps to (at COMMIT)
-  const ast::line* header = nullptr;
+  std::optional<ast::line> header;
 };
 
 class validator {
@@ -119,7 +119,7 @@ class validator {
       finish();
     }
     cur_ = table_state{};
-    cur_.header = &l;
+    cur_.header = l;
     open_ = true;
     cur_.tbl = netfilter::parse_table(l.table.text);
     if (!cur_.tbl)
@@ -203,7 +203,7 @@ class validator {
         }
         if (v.cmd == command::delete_) return;
         it->second.rules.push_back(cur_.rules.size());
-        cur_.rules.push_back({std::move(v.target), v.jump && !v.jump->args.empty() ? &v.jump->args[0] : nullptr});
+        cur_.rules.push_back({std::move(v.target), v.jump && !v.jump->args.empty() ? std::optional<ast::token>(v.jump->args[0]) : std::nullopt});
         return;
       }
       case command::new_chain: {

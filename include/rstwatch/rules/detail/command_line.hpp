@@ -62,7 +62,7 @@ struct loaded_extension {
   const extension* ext = nullptr;  // nullptr: not modelled, options kept as written
   bool target = false;
   std::vector<given_option> opts;
-  const ast::option* source = nullptr;
+  source_position where;  // of the -m/-j/-g (or -p) option that loaded it
 };
 
 // Whether `name` can name an extension or a chain at all: no blanks or double quotes
@@ -74,7 +74,7 @@ inline bool loadable_name(std::string_view name) {
 // A command line read the way do_parse() in iptables/xshared.c reads its argv.
 struct parsed_line {
   char command = 0;  // A I D R N F X Z P E
-  const ast::option* command_option = nullptr;
+  std::optional<ast::option> command_option;
   std::vector<std::string> command_args;
   bool has_rule = false;
   saved_rule rule;
@@ -178,7 +178,7 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
               loaded_extension m;
               m.name = std::string(implicit);
               m.ext = e;
-              m.source = &o;
+              m.where = o.name.where;
               matches.push_back(std::move(m));
               auto found = find_ext_option(long_name, false);
               if (!found.first) found = find_ext_option(long_name, true);
@@ -197,8 +197,8 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
           given_option g;
           g.name = long_name;
           g.invert = invert;
-          g.source = &o;
-          for (auto& a : o.args) g.args.push_back(std::string(a.text));
+          g.where = o.args.empty() ? o.name.where : o.args[0].where;
+          for (const auto& a : o.args) g.args.push_back(std::string(a.text));
           generic->opts.push_back(std::move(g));
           continue;
         }
@@ -231,8 +231,8 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
         given_option g;
         g.name = spec->canon.empty() ? spec->name : spec->canon;
         g.invert = invert;
-        g.source = &o;
-        for (auto& a : o.args) g.args.push_back(a.value());
+        g.where = o.args.empty() ? o.name.where : o.args[0].where;
+        for (const auto& a : o.args) g.args.push_back(a.value());
         le->opts.push_back(std::move(g));
         continue;
       }
@@ -260,8 +260,8 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
         }
         if (auto e = need_args(o, lo, hi, "a chain name")) return *e;
         out.command = letter;
-        out.command_option = &o;
-        for (auto& a : o.args) out.command_args.push_back(a.value());
+        out.command_option = o;
+        for (const auto& a : o.args) out.command_args.push_back(a.value());
         break;
       }
       case 'L': case 'S': case 'C': case 'h': case 'V': case 't':
@@ -313,7 +313,7 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
         // none (found by fuzz/rules: `-m comme" inside"` is one argument with a space).
         if (!m.ext && !loadable_name(m.name))
           return at(o.args[0], "Couldn't load match `" + m.name + "':No such file or directory");
-        m.source = &o;
+        m.where = o.name.where;
         matches.push_back(std::move(m));
         break;
       }
@@ -327,7 +327,7 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
         if (!t.ext && !loadable_name(t.name))
           return at(o.args[0], "Couldn't load target `" + t.name + "':No such file or directory");
         t.target = true;
-        t.source = &o;
+        t.where = o.name.where;
         target = std::move(t);
         is_goto = letter == 'g';
         out.jump = target->name;
@@ -404,7 +404,7 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
       auto r = e.ext->save(in);
       if (!r) {
         diagnostic d = r.error();
-        if (d.where.line == 0 && e.source) d.where = e.source->name.where;
+        if (d.where.line == 0) d.where = e.where;
         return d;
       }
       s += *r;

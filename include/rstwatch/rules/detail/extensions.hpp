@@ -24,7 +24,7 @@ struct given_option {
   std::string_view name;  // canonical long name, e.g. "dport"
   bool invert = false;
   std::vector<std::string> args;
-  const ast::option* source = nullptr;
+  source_position where;  // of its value (of its name when it has none); line 0: unknown
 };
 
 struct option_spec {
@@ -52,7 +52,7 @@ inline diagnostic option_error(const given_option& o, std::string message,
                                std::string hint = {}) {
   diagnostic d;
   // Point at the value when there is one: that is what is wrong.
-  if (o.source) d.where = o.source->args.empty() ? o.source->name.where : o.source->args[0].where;
+  d.where = o.where;
   d.message = std::move(message);
   d.hint = std::move(hint);
   return d;
