@@ -20,15 +20,14 @@ using iterator_type = char const*;
 
 // What a parse needs besides the input: where the input starts, where a grammar that builds a
 // flat tree appends its records (the restore-file grammar: the tree, and where the current
-// line's and option's records begin), and what the top rule's on_error handler saw when an
+// line's tokens begin), and what the top rule's on_error handler saw when an
 // expectation failed.
 struct parse_state {
   iterator_type begin = nullptr;
 
   rules::ast::storage::tree* tree = nullptr;
-  std::uint32_t line_first_token = 0, line_first_option = 0, option_first = 0;
+  std::uint32_t line_first_token = 0;
   std::uint8_t line_kind = 0;
-  bool option_bang = false;
 
   bool failed = false;
   iterator_type where = nullptr;

@@ -2,8 +2,8 @@
 // bytes as written and its source position, so a file can be reprinted byte for byte.
 //
 // Storage is flat and compact (a kube-proxy file has over a million tokens): each token is an
-// offset and a length into the source, each option the index of its first token, each line its
-// kind and the index of its first token and option. The structs a reader sees (token, option,
+// offset and a length into the source (with its role: '!', option name or other), each line its
+// kind and the index of its first token. The structs a reader sees (token, option,
 // line) are views made on access from these records; a token's line and column come from the
 // line it belongs to, so nothing per token stores them.
 //
@@ -93,25 +93,28 @@ inline constexpr std::string_view line_kind_names[] = {"blank",  "comment", "tab
 // The records the parser appends; readers use the views below.
 namespace storage {
 
+// What a token is to the options of a command line: a '!', an option's name, or anything else
+// (an argument, a counter, a table or chain line's word).
+enum class role : std::uint8_t { plain, name, bang };
+
+// A token's place in the source. Tokens are shorter than 1 GiB (parse() refuses longer
+// files), so the size leaves two bits for the role.
 struct token_record {
   std::uint32_t offset = 0;
-  std::uint32_t size = 0;
+  std::uint32_t size_and_role = 0;
+
+  static constexpr std::uint32_t max_size = (1u << 30) - 1;
+  std::uint32_t size() const noexcept { return size_and_role & max_size; }
+  storage::role role() const noexcept { return static_cast<storage::role>(size_and_role >> 30); }
 };
 
-// An option's tokens are consecutive: the '!' when there is one, the name, the arguments.
-struct option_record {
-  std::uint32_t first = 0;     // index of its first token
-  std::uint32_t args : 31;     // how many arguments follow the name
-  std::uint32_t bang : 1;      // whether the first token is a '!'
-};
-
-// A line's tokens: table: the name; chain: name, policy and, with counters, packets and
-// bytes; rule: with a `[p:b]` prefix its packets and bytes, then the options' tokens.
+// A line's tokens, from first_token to the next line's: table: the name; chain: name, policy
+// and, with counters, packets and bytes; rule: with a `[p:b]` prefix its packets and bytes,
+// then each option's tokens: its '!' if any, its name, its arguments.
 struct line_record {
-  std::uint32_t offset = 0;        // of the line's first byte
-  std::uint32_t size = 0;          // without the '\n'
-  std::uint32_t first_token = 0;   // its tokens run to the next line's first_token
-  std::uint32_t first_option = 0;  // its options run to the next line's first_option
+  std::uint32_t offset = 0;       // of the line's first byte
+  std::uint32_t size = 0;         // without the '\n'
+  std::uint32_t first_token = 0;
   line_kind kind = line_kind::blank;
 };
 
@@ -119,26 +122,21 @@ struct tree {
   std::string_view source;
   std::vector<line_record> lines;
   std::vector<token_record> tokens;
-  std::vector<option_record> options;
 
   std::uint32_t tokens_end(std::size_t line) const noexcept {
     return line + 1 < lines.size() ? lines[line + 1].first_token
                                    : static_cast<std::uint32_t>(tokens.size());
   }
-  std::uint32_t options_end(std::size_t line) const noexcept {
-    return line + 1 < lines.size() ? lines[line + 1].first_option
-                                   : static_cast<std::uint32_t>(options.size());
-  }
   // Token `i`, on the line that starts at `line_offset` and has number `line_number`.
   token make_token(std::uint32_t i, std::uint32_t line_number,
                    std::uint32_t line_offset) const noexcept {
     const token_record& r = tokens[i];
-    return {source.substr(r.offset, r.size), r.offset,
+    return {source.substr(r.offset, r.size()), r.offset,
             {line_number, r.offset - line_offset + 1}};
   }
 };
 
-// A random-access range of views made on access: List::operator[] gives the element.
+// An iterator over views made on access: List::operator[] gives the element.
 template <class List, class Value>
 class view_iterator {
  public:
@@ -159,9 +157,6 @@ class view_iterator {
     view_iterator old = *this;
     ++i_;
     return old;
-  }
-  difference_type operator-(const view_iterator& o) const {
-    return static_cast<difference_type>(i_) - static_cast<difference_type>(o.i_);
   }
   friend bool operator==(const view_iterator& a, const view_iterator& b) { return a.i_ == b.i_; }
   friend bool operator!=(const view_iterator& a, const view_iterator& b) { return a.i_ != b.i_; }
@@ -221,28 +216,83 @@ struct option {
   token_list args;
 };
 
-// The options of a command line, in the order written.
-class option_list : public storage::view_list<option_list, option> {
+// The options of a command line, in the order written. They are found by walking the line's
+// tokens (an option starts at a '!' or a name), so indexing walks too: iterate where you can.
+class option_list {
  public:
+  class iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = option;
+    using difference_type = std::ptrdiff_t;
+    using pointer = void;
+    using reference = option;
+
+    iterator() = default;
+    iterator(const option_list* list, std::uint32_t token) : list_(list), token_(token) {}
+    option operator*() const { return list_->make(token_); }
+    iterator& operator++() {
+      token_ = list_->next(token_);
+      return *this;
+    }
+    iterator operator++(int) {
+      iterator old = *this;
+      ++*this;
+      return old;
+    }
+    friend bool operator==(const iterator& a, const iterator& b) { return a.token_ == b.token_; }
+    friend bool operator!=(const iterator& a, const iterator& b) { return a.token_ != b.token_; }
+
+   private:
+    const option_list* list_ = nullptr;
+    std::uint32_t token_ = 0;
+  };
+  using value_type = option;
+  using const_iterator = iterator;
+
   option_list() = default;
-  option_list(const storage::tree* t, std::uint32_t first, std::uint32_t count,
+  option_list(const storage::tree* t, std::uint32_t first, std::uint32_t end,
               std::uint32_t line_number, std::uint32_t line_offset)
-      : tree_(t), first_(first), count_(count), line_(line_number), line_offset_(line_offset) {}
+      : tree_(t), first_(first), end_(end), line_(line_number), line_offset_(line_offset) {
+    for (std::uint32_t i = first; i < end; ++i) count_ += role(i) == storage::role::name;
+  }
 
   std::size_t size() const noexcept { return count_; }
+  bool empty() const noexcept { return count_ == 0; }
+  iterator begin() const { return iterator(this, first_); }
+  iterator end() const { return iterator(this, end_); }
   option operator[](std::size_t i) const {
-    const storage::option_record& r = tree_->options[first_ + i];
+    std::uint32_t t = first_;
+    for (; i > 0; --i) t = next(t);
+    return make(t);
+  }
+  option at(std::size_t i) const {
+    if (i >= count_) throw std::out_of_range("rstwatch::rules::ast: index out of range");
+    return (*this)[i];
+  }
+  option front() const { return make(first_); }
+  option back() const { return (*this)[count_ - 1]; }
+
+ private:
+  storage::role role(std::uint32_t i) const noexcept { return tree_->tokens[i].role(); }
+  // The token after the arguments of the option that starts at `t`.
+  std::uint32_t next(std::uint32_t t) const noexcept {
+    if (role(t) == storage::role::bang) ++t;
+    for (++t; t < end_ && role(t) == storage::role::plain; ++t) {
+    }
+    return t;
+  }
+  option make(std::uint32_t t) const {
     option o;
-    std::uint32_t name = r.first + r.bang;
-    if (r.bang) o.bang = tree_->make_token(r.first, line_, line_offset_);
-    o.name = tree_->make_token(name, line_, line_offset_);
-    o.args = token_list(tree_, name + 1, r.args, line_, line_offset_);
+    if (role(t) == storage::role::bang) o.bang = tree_->make_token(t++, line_, line_offset_);
+    o.name = tree_->make_token(t, line_, line_offset_);
+    std::uint32_t args_end = next(t);
+    o.args = token_list(tree_, t + 1, args_end - t - 1, line_, line_offset_);
     return o;
   }
 
- private:
   const storage::tree* tree_ = nullptr;
-  std::uint32_t first_ = 0, count_ = 0, line_ = 0, line_offset_ = 0;
+  std::uint32_t first_ = 0, end_ = 0, count_ = 0, line_ = 0, line_offset_ = 0;
 };
 
 // A command line: `[p:b]`? then options in the order written; the command itself (-A, -I,
@@ -282,12 +332,13 @@ class line_list : public storage::view_list<line_list, line> {
         l.chain.policy = tok(t + 1);
         if (end - t == 4) l.chain.count = {tok(t + 2), tok(t + 3)};
         break;
-      case line_kind::rule: {
-        std::uint32_t o = r.first_option, o_end = tree_.options_end(i);
-        if (o < o_end && tree_.options[o].first == t + 2) l.rule.prefix = {tok(t), tok(t + 1)};
-        l.rule.options = option_list(&tree_, o, o_end - o, number, r.offset);
+      case line_kind::rule:
+        if (t < end && tree_.tokens[t].role() == storage::role::plain) {
+          l.rule.prefix = {tok(t), tok(t + 1)};
+          t += 2;
+        }
+        l.rule.options = option_list(&tree_, t, end, number, r.offset);
         break;
-      }
       default:
         break;
     }

@@ -21,45 +21,19 @@ using rstwatch::detail::parse_state_tag;
 // for good carry these actions: the lookaheads (`!`, `&`) use action-free twins, so nothing is
 // appended twice; a branch that fails after appending throws, failing the whole parse.
 
-// Appends the token a rule matched.
+// Appends the token a rule matched, with its role in a command line.
+template <ast::storage::role Role>
 struct push_token {
   template <class Context>
   void operator()(Context const& ctx) const {
     parse_state& st = x3::get<parse_state_tag>(ctx).get();
     auto const& range = x3::_attr(ctx);
-    st.tree->tokens.push_back({static_cast<std::uint32_t>(range.begin() - st.begin),
-                               static_cast<std::uint32_t>(range.size())});
+    st.tree->tokens.push_back(
+        {static_cast<std::uint32_t>(range.begin() - st.begin),
+         static_cast<std::uint32_t>(range.size()) | (static_cast<std::uint32_t>(Role) << 30)});
   }
 };
-
-struct push_bang {
-  template <class Context>
-  void operator()(Context const& ctx) const {
-    push_token{}(ctx);
-    x3::get<parse_state_tag>(ctx).get().option_bang = true;
-  }
-};
-
-struct begin_option {
-  template <class Context>
-  void operator()(Context const& ctx) const {
-    parse_state& st = x3::get<parse_state_tag>(ctx).get();
-    st.option_first = static_cast<std::uint32_t>(st.tree->tokens.size());
-    st.option_bang = false;
-  }
-};
-
-struct end_option {
-  template <class Context>
-  void operator()(Context const& ctx) const {
-    parse_state& st = x3::get<parse_state_tag>(ctx).get();
-    ast::storage::option_record r;
-    r.first = st.option_first;
-    r.bang = st.option_bang;
-    r.args = static_cast<std::uint32_t>(st.tree->tokens.size()) - st.option_first - 1u - r.bang;
-    st.tree->options.push_back(r);
-  }
-};
+using push_plain = push_token<ast::storage::role::plain>;
 
 template <ast::line_kind Kind>
 struct set_kind {
@@ -79,11 +53,9 @@ struct end_line {
     r.offset = static_cast<std::uint32_t>(range.begin() - st.begin);
     r.size = static_cast<std::uint32_t>(range.size());
     r.first_token = st.line_first_token;
-    r.first_option = st.line_first_option;
     r.kind = static_cast<ast::line_kind>(st.line_kind);
     st.tree->lines.push_back(r);
     st.line_first_token = static_cast<std::uint32_t>(st.tree->tokens.size());
-    st.line_first_option = static_cast<std::uint32_t>(st.tree->options.size());
   }
 };
 
@@ -129,7 +101,7 @@ auto const at_line_end = &(x3::lit('\n') | x3::eoi);
 auto const newline = x3::lit('\n');
 
 // chain and table lines are split with strtok(" \t\n"): quotes mean nothing there.
-auto const word_def = x3::raw[+(x3::char_ - ' ' - '\t' - '\n')][push_token{}];
+auto const word_def = x3::raw[+(x3::char_ - ' ' - '\t' - '\n')][push_plain{}];
 
 // add_param_to_argv(): outside quotes a byte is taken as is; a '"' opens a quoted part in
 // which '\\' takes the next byte literally, and the closing '"' ends the argument.
@@ -145,22 +117,21 @@ auto const bang_ahead = x3::lit('!') >> &(space | x3::lit('\n') | x3::eoi);
 auto const option_name_ahead = &x3::lit('-') >> (+plain >> -quoted_part);
 auto const argument_ahead = !bang_ahead >> !option_name_ahead >> any_token;
 
-auto const bang_def = x3::raw[bang_ahead][push_bang{}];
-auto const option_name_def = x3::raw[option_name_ahead][push_token{}];
-auto const argument_token_def = x3::raw[argument_ahead][push_token{}];
+auto const bang_def = x3::raw[bang_ahead][push_token<ast::storage::role::bang>{}];
+auto const option_name_def = x3::raw[option_name_ahead][push_token<ast::storage::role::name>{}];
+auto const argument_token_def = x3::raw[argument_ahead][push_plain{}];
 
 // iptables 1.8 no longer accepts `--sport ! 3406` (1.4 did, with a warning): the '!' reaches
 // the option's own parser as its value ("invalid port/service `!' specified").
 auto const no_intrapositioned_def = !(-blanks >> bang_ahead >> -blanks >> argument_ahead);
 
 auto const option_after_bang_def = &option_name_ahead;
-auto const option_def = ((x3::eps[begin_option{}] >> -((bang >> -blanks) > option_after_bang) >>
-                          option_name >> *(-blanks >> argument_token)) > no_intrapositioned) >>
-                        x3::eps[end_option{}];
+auto const option_def = (-((bang >> -blanks) > option_after_bang) >> option_name >>
+                         *(-blanks >> argument_token)) > no_intrapositioned;
 auto const option_list_def = x3::expect[option] >> *(-blanks >> option) >> -blanks;
 
 auto const counter_number_def =
-    x3::raw[+(x3::char_ - ':' - ']' - ' ' - '\t' - '\n')][push_token{}];
+    x3::raw[+(x3::char_ - ':' - ']' - ' ' - '\t' - '\n')][push_plain{}];
 auto const counters_def = x3::lit('[') > counter_number > x3::lit(':') > counter_number >
                           x3::lit(']');
 

@@ -1,9 +1,7 @@
 // Parse an iptables-restore file into the lossless AST, and print it back as written.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
-#include <limits>
 #include <string>
 #include <string_view>
 
@@ -62,10 +60,10 @@ inline diagnostic failure_diagnostic(std::string_view input, std::string_view fi
 // comes back as a diagnostic naming `file_name`, line and column.
 [[nodiscard]] inline result<ast::file> parse(std::string_view input,
                                              std::string_view file_name = {}) {
-  if (input.size() >= std::numeric_limits<std::uint32_t>::max()) {
+  if (input.size() > ast::storage::token_record::max_size) {
     diagnostic d;
     d.file = std::string(file_name);
-    d.message = "file too large (4 GiB or more)";
+    d.message = "file too large (1 GiB or more)";
     return d;
   }
   namespace x3 = boost::spirit::x3;
@@ -73,11 +71,15 @@ inline diagnostic failure_diagnostic(std::string_view input, std::string_view fi
   f.source = input;
   ast::storage::tree& tree = f.lines.records();
   tree.source = input;
-  // Sized from the text so the arrays grow (and copy) rarely; untouched capacity costs no
-  // memory. A kube-proxy line averages ~150 bytes, ~13 tokens and ~7 options.
-  tree.lines.reserve(static_cast<std::size_t>(std::count(input.begin(), input.end(), '\n')) + 1);
-  tree.tokens.reserve(input.size() / 8 + 16);
-  tree.options.reserve(input.size() / 16 + 16);
+  // Sized from one pass over the text, so that the arrays never grow (and copy): a line ends
+  // at each '\n' and a token before each blank or '\n' (fewer when quotes hold blanks).
+  std::size_t newlines = 0, blanks = 0;
+  for (char c : input) {
+    newlines += c == '\n';
+    blanks += c == ' ' || c == '\t';
+  }
+  tree.lines.reserve(newlines + 1);
+  tree.tokens.reserve(newlines + blanks + 1);
   rstwatch::detail::parse_state st;
   st.begin = input.data();
   st.tree = &tree;
