@@ -144,7 +144,7 @@ inline std::string own_chain_name(std::string_view name, netfilter::hook h) {
           out.chains.push_back({table, v->command_args[0], own, {}, {}});
           c = &out.chains.back();
         }
-        std::string spec = v->rule.spec;
+        std::string spec = v->spec;
         bool has_limit = false;
         for (auto& m : v->matches) has_limit = has_limit || m.name == "limit";
         if (limit && !has_limit) {

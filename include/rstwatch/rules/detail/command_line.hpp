@@ -17,9 +17,12 @@
 
 namespace rstwatch::rules {
 
+// One rule of a restored chain. Its text (everything after "-A CHAIN", with its leading space)
+// is kept with the others of its table, in one string: saved_table::spec(rule) gives it.
 struct saved_rule {
-  std::string spec;  // everything after "-A CHAIN", with its leading space
   std::uint64_t packets = 0, bytes = 0;
+  std::size_t spec_at = 0;
+  std::uint32_t spec_size = 0;
   source_position where;  // the line that made it
 };
 
@@ -77,7 +80,7 @@ struct parsed_line {
   std::optional<ast::option> command_option;
   std::vector<std::string> command_args;
   bool has_rule = false;
-  saved_rule rule;
+  std::string spec;  // the rule as iptables-save prints it after "-A CHAIN", leading space included
   bool counters_given = false;  // -c
   std::uint64_t packets = 0, bytes = 0;
   std::string jump;  // -j/-g target name
@@ -107,6 +110,7 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
   std::optional<std::uint8_t> proto;
   bool frag = false, frag_inv = false;
   std::vector<loaded_extension> matches;
+  matches.reserve(4);
   std::optional<loaded_extension> target;
   bool is_goto = false;
 
@@ -136,14 +140,16 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
     // Extension options: the newest loaded extension that has the name wins
     // (xtables_merge_options() puts newer options first).
     auto find_ext_option = [&](std::string_view name, bool prefix) -> std::pair<loaded_extension*, const option_spec*> {
-      std::vector<loaded_extension*> order;
-      if (target) order.push_back(&*target);
-      for (auto it = matches.rbegin(); it != matches.rend(); ++it) order.push_back(&*it);
-      for (auto* le : order) {
-        if (!le->ext) continue;
-        for (auto& spec : le->ext->options)
-          if (prefix ? spec.name.substr(0, name.size()) == name : spec.name == name) return {le, &spec};
-      }
+      auto in = [&](loaded_extension& le) -> const option_spec* {
+        if (le.ext)
+          for (auto& spec : le.ext->options)
+            if (prefix ? spec.name.substr(0, name.size()) == name : spec.name == name) return &spec;
+        return nullptr;
+      };
+      if (target)
+        if (const option_spec* spec = in(*target)) return {&*target, spec};
+      for (auto it = matches.rbegin(); it != matches.rend(); ++it)
+        if (const option_spec* spec = in(*it)) return {&*it, spec};
       return {nullptr, nullptr};
     };
 
@@ -375,7 +381,7 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
 
   // Canonical text, in print_ipv4()/print_ipv6()-then-matches-then-target order
   // (iptables/nft-ipv4.c, nft-ipv6.c, nft-shared.c save_rule_details()).
-  std::string& s = out.rule.spec;
+  std::string& s = out.spec;
   auto addr = [&](const std::optional<address>& a, bool neg, char letter) {
     if (!a || (matches_everything(*a) && !neg)) return;
     s += neg ? " ! -" : " -";
