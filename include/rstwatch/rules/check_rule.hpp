@@ -404,6 +404,10 @@ inline std::string check_nat_to(std::string_view s, netfilter::family f, bool& h
 // The arguments of one modelled option.
 inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::family f,
                              std::string_view proto) {
+  // Free text is not looked at: no copy of it (most rules have a comment).
+  if (kind == arg_kind::none || kind == arg_kind::anything || kind == arg_kind::text ||
+      kind == arg_kind::comment || kind == arg_kind::nflog_prefix)
+    return {};
   std::string a = o.arg(0);
   switch (kind) {
     case arg_kind::none:

@@ -382,11 +382,13 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
   // Canonical text, in print_ipv4()/print_ipv6()-then-matches-then-target order
   // (iptables/nft-ipv4.c, nft-ipv6.c, nft-shared.c save_rule_details()).
   std::string& s = out.spec;
+  s.reserve(160);  // the rule texts of a kube-proxy file are ~110 bytes
   auto addr = [&](const std::optional<address>& a, bool neg, char letter) {
     if (!a || (matches_everything(*a) && !neg)) return;
     s += neg ? " ! -" : " -";
     s += letter;
-    s += " " + print_address(*a);
+    s += ' ';
+    s += print_address(*a);
   };
   addr(src, src_inv, 's');
   addr(dst, dst_inv, 'd');
@@ -394,12 +396,15 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
     if (name.empty() || (name == "+" && !neg)) return;
     s += neg ? " ! -" : " -";
     s += letter;
-    s += " " + name;
+    s += ' ';
+    s += name;
   };
   iface(in_if, in_inv, 'i');
   iface(out_if, out_inv, 'o');
-  if (proto && (*proto != 0 || proto_inv))
-    s += std::string(proto_inv ? " ! -p " : " -p ") + print_protocol(*proto, fam);
+  if (proto && (*proto != 0 || proto_inv)) {
+    s += proto_inv ? " ! -p " : " -p ";
+    s += print_protocol(*proto, fam);
+  }
   if (frag) {
     if (fam == family::ipv6) return at(line.options.front().name, "-f is not supported by ip6tables");
     s += frag_inv ? " ! -f" : " -f";
@@ -419,16 +424,21 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
     for (auto& g : e.opts) {
       s += g.invert ? " ! --" : " --";
       s += g.name;
-      for (auto& a : g.args) s += " " + a;
+      for (auto& a : g.args) {
+        s += ' ';
+        s += a;
+      }
     }
     return std::nullopt;
   };
   for (auto& m : matches) {
-    s += " -m " + m.name;
+    s += " -m ";
+    s += m.name;
     if (auto d = emit(m)) return *d;
   }
   if (target) {
-    s += (is_goto ? " -g " : " -j ") + target->name;
+    s += is_goto ? " -g " : " -j ";
+    s += target->name;
     if (auto d = emit(*target)) return *d;
   }
   out.has_rule = true;

@@ -375,7 +375,9 @@ inline result<std::string> save_comment(const save_input& in) {
   for (auto& o : in.opts) {
     if (o.args.at(0).size() > 255)
       return option_error(o, "comment too long (at most 255 characters)");
-    out += " --comment " + save_string(o.args[0]);
+    out.reserve(out.size() + o.args[0].size() + 16);
+    out += " --comment ";
+    append_saved_string(out, o.args[0]);
   }
   return out;
 }

@@ -26,17 +26,31 @@ namespace rstwatch::rules::detail {
 
 // iptables-save quotes a value unless it is made only of [_-0-9a-zA-Z], and escapes '"', '\\'
 // and '\'' inside the quotes (libxtables/xtables.c xtables_save_string()).
-inline std::string save_string(std::string_view value) {
+inline void append_saved_string(std::string& out, std::string_view value) {
   static constexpr std::string_view plain =
       "_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
   bool quote = value.empty() || value.find_first_not_of(plain) != std::string_view::npos;
-  if (!quote) return std::string(value);
-  std::string s = "\"";
-  for (char c : value) {
-    if (c == '"' || c == '\\' || c == '\'') s += '\\';
-    s += c;
+  if (!quote) {
+    out += value;
+    return;
   }
-  return s + "\"";
+  out += '"';
+  while (!value.empty()) {
+    std::size_t special = value.find_first_of("\"\\'");
+    out += value.substr(0, special);
+    if (special == std::string_view::npos) break;
+    out += '\\';
+    out += value[special];
+    value.remove_prefix(special + 1);
+  }
+  out += '"';
+}
+
+inline std::string save_string(std::string_view value) {
+  std::string s;
+  s.reserve(value.size() + 2);
+  append_saved_string(s, value);
+  return s;
 }
 
 inline std::string hex(std::uint32_t v) {
