@@ -39,8 +39,8 @@ struct token {
   // a backslash escapes the next byte (iptables/xshared.c add_param_to_argv()).
   std::string value() const {
     if (!quoted()) return std::string(text);
-    std::string v;
-    v.reserve(text.size());
+    std::string v(text.size(), '\0');
+    std::size_t n = 0;
     bool in_quotes = false;
     for (std::size_t i = 0; i < text.size(); ++i) {
       char c = text[i];
@@ -48,15 +48,16 @@ struct token {
         if (c == '"')
           in_quotes = true;
         else
-          v += c;
+          v[n++] = c;
       } else if (c == '\\' && i + 1 < text.size()) {
-        v += text[++i];
+        v[n++] = text[++i];
       } else if (c == '"') {
         in_quotes = false;
       } else {
-        v += c;
+        v[n++] = c;
       }
     }
+    v.resize(n);
     return v;
   }
 
@@ -131,7 +132,7 @@ struct tree {
   token make_token(std::uint32_t i, std::uint32_t line_number,
                    std::uint32_t line_offset) const noexcept {
     const token_record& r = tokens[i];
-    return {source.substr(r.offset, r.size()), r.offset,
+    return {std::string_view(source.data() + r.offset, r.size()), r.offset,
             {line_number, r.offset - line_offset + 1}};
   }
 };
@@ -320,7 +321,7 @@ class line_list : public storage::view_list<line_list, line> {
     const auto number = static_cast<std::uint32_t>(i + 1);
     line l;
     l.kind = r.kind;
-    l.text = {tree_.source.substr(r.offset, r.size), r.offset, {number, 1}};
+    l.text = {std::string_view(tree_.source.data() + r.offset, r.size), r.offset, {number, 1}};
     std::uint32_t t = r.first_token, end = tree_.tokens_end(i);
     auto tok = [&](std::uint32_t k) { return tree_.make_token(k, number, r.offset); };
     switch (r.kind) {

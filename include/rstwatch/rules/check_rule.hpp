@@ -579,34 +579,35 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
                         std::vector<diagnostic>& out) {
   if (!e.spec || !e.loaded_by) return;
   const ast::token& at = e.loaded_by->name;
+  const std::string_view name = e.name;
   std::string p = r.protocol_name();
   bool neg_proto = r.protocol && r.protocol->bang.present();
-  if (e.name == "tcp" && (neg_proto || !is_proto(p, {"tcp", "6"})))
+  if (name == "tcp" && (neg_proto || !is_proto(p, {"tcp", "6"})))
     out.push_back(problem_at(at, "the tcp match requires '-p tcp'"));
-  if (e.name == "udp" && (neg_proto || !is_proto(p, {"udp", "17"})))
+  if (name == "udp" && (neg_proto || !is_proto(p, {"udp", "17"})))
     out.push_back(problem_at(at, "the udp match requires '-p udp'"));
-  if (e.name == "tcp" && e.has("syn") && e.has("tcp-flags"))
+  if (name == "tcp" && e.has("syn") && e.has("tcp-flags"))
     out.push_back(problem_at(e.find("syn")->opt->name, "only one of '--syn' or '--tcp-flags' is allowed"));
-  if (e.name == "multiport") {
+  if (name == "multiport") {
     if (neg_proto || !is_proto(p, {"tcp", "udp", "udplite", "sctp", "dccp", "6", "17", "132", "33", "136"}))
       out.push_back(problem_at(at, "multiport needs '-p tcp', '-p udp', '-p udplite', '-p sctp' or '-p dccp'"));
     int n = e.has("source-ports") + e.has("destination-ports") + e.has("ports");
     if (n > 1)
       out.push_back(problem_at(at, "multiport takes only one of --sports, --dports and --ports"));
   }
-  if (e.name == "LOG") {
+  if (name == "LOG") {
     if (auto o = e.find("log-prefix"); o && o->arg().size() > max_log_prefix)
       out.push_back(problem_at(o->opt->args[0],
                                "LOG prefix of " + std::to_string(o->arg().size()) +
                                    " characters is cut by the kernel to its first 29",
                                severity::warning));
   }
-  if (e.name == "REJECT") {
+  if (name == "REJECT") {
     if (auto o = e.find("reject-with"); o && (o->arg() == "tcp-reset" || o->arg() == "tcp-rst") &&
                                         (neg_proto || !is_proto(p, {"tcp", "6"})))
       out.push_back(problem_at(o->opt->args[0], "'--reject-with tcp-reset' needs '-p tcp' (the kernel refuses it)"));
   }
-  if (e.name == "MASQUERADE" || e.name == "REDIRECT" || e.name == "DNAT" || e.name == "SNAT") {
+  if (name == "MASQUERADE" || name == "REDIRECT" || name == "DNAT" || name == "SNAT") {
     bool ports = e.has("to-ports");
     for (auto key : {"to-destination", "to-source"})
       if (auto o = e.find(key)) {
