@@ -49,18 +49,25 @@ struct saved_table {
   // User chains by name: the order iptables-save prints them in, and a lookup that stays
   // cheap with the tens of thousands of chains kube-proxy makes.
   std::map<std::string, saved_chain, std::less<>> user;
-  // The texts of the table's rules, one after another: one allocation instead of one per rule
-  // (a kube-proxy table has 100,000 rules).
-  std::string specs;
+  // The texts of the table's rules, one after another in blocks of 1 MiB that are filled and
+  // never moved: one allocation per thousands of rules instead of one per rule, and no copy as
+  // the table grows (a kube-proxy table has 100,000 rules).
+  std::vector<std::string> specs;
+  static constexpr std::size_t spec_block_size = std::size_t{1} << 20;
 
   std::string_view spec(const saved_rule& r) const {
-    return std::string_view(specs).substr(r.spec_at, r.spec_size);
+    return std::string_view(specs[r.spec_block]).substr(r.spec_at, r.spec_size);
   }
   saved_rule add_spec(std::string_view text) {
+    if (specs.empty() || specs.back().capacity() - specs.back().size() < text.size()) {
+      specs.emplace_back();
+      specs.back().reserve(std::max(spec_block_size, text.size()));
+    }
     saved_rule r;
-    r.spec_at = specs.size();
+    r.spec_block = static_cast<std::uint32_t>(specs.size() - 1);
+    r.spec_at = static_cast<std::uint32_t>(specs.back().size());
     r.spec_size = static_cast<std::uint32_t>(text.size());
-    specs += text;
+    specs.back() += text;
     return r;
   }
 
@@ -215,9 +222,6 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
         }
         table_name = table->name;
         if (!opt.noflush) reset_table(*table);
-        // What is left of the file bounds the rule texts of this table closely enough; the
-        // capacity it does not use is never touched, so it costs no memory.
-        table->specs.reserve(table->specs.size() + file.source.size() - l.text.offset);
         chains.build(*table);
         break;
       }
@@ -429,6 +433,7 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
                       (pos + from.size() == spec.size() || spec[pos + from.size()] == ' ')) {
                     spec.replace(pos, from.size(), std::string(flag) + p.command_args[1]);
                     saved_rule renamed = table->add_spec(spec);
+                    r.spec_block = renamed.spec_block;
                     r.spec_at = renamed.spec_at;
                     r.spec_size = renamed.spec_size;
                   }

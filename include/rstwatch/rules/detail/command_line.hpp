@@ -21,8 +21,7 @@ namespace rstwatch::rules {
 // is kept with the others of its table, in one string: saved_table::spec(rule) gives it.
 struct saved_rule {
   std::uint64_t packets = 0, bytes = 0;
-  std::size_t spec_at = 0;
-  std::uint32_t spec_size = 0;
+  std::uint32_t spec_block = 0, spec_at = 0, spec_size = 0;
   source_position where;  // the line that made it
 };
 
