@@ -306,9 +306,14 @@ inline constexpr base_option base_options[] = {
 // (getopt_long accepts abbreviations).
 inline const base_option* find_base(std::string_view t) {
   if (t.size() == 2 && t[0] == '-' && t[1] != '-') {
-    for (const auto& b : base_options)
-      if (b.letter == t[1]) return &b;
-    return nullptr;
+    // Every option of every rule comes here twice: one table lookup per letter.
+    static const std::array<const base_option*, 128> by_letter = [] {
+      std::array<const base_option*, 128> a{};
+      for (const auto& b : base_options) a[static_cast<unsigned char>(b.letter)] = &b;
+      return a;
+    }();
+    auto c = static_cast<unsigned char>(t[1]);
+    return c < by_letter.size() ? by_letter[c] : nullptr;
   }
   if (t.size() < 3 || t.substr(0, 2) != "--") return nullptr;
   t.remove_prefix(2);

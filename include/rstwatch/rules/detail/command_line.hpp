@@ -133,7 +133,10 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
       long_name = text.substr(2);
       // Exact base names first, then exact extension names, then unique prefixes.
       for (auto& b : base_options)
-        if (b.name == long_name) letter = b.letter;
+        if (b.name == long_name) {
+          letter = b.letter;
+          break;
+        }
     }
 
     // Extension options: the newest loaded extension that has the name wins

@@ -39,14 +39,15 @@ inline void append_saved_string(std::string& out, std::string_view value) {
     return;
   }
   out += '"';
-  while (!value.empty()) {
-    std::size_t special = value.find_first_of("\"\\'");
-    out += value.substr(0, special);
-    if (special == std::string_view::npos) break;
+  std::size_t run = 0;  // bytes of `value` not yet appended
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    char c = value[i];
+    if (c != '"' && c != '\\' && c != '\'') continue;
+    out.append(value.data() + run, i - run);
     out += '\\';
-    out += value[special];
-    value.remove_prefix(special + 1);
+    run = i;
   }
+  out.append(value.data() + run, value.size() - run);
   out += '"';
 }
 
