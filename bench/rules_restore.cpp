@@ -1,8 +1,9 @@
-// rstwatch-bench-rules: parse + validate + print_saved of a generated 100,000-rule
-// kube-proxy-style restore file, against `iptables-restore --test` of the same file in a
-// throwaway network namespace, measured in the same run. Prints both times (best of REPEAT
-// runs each), the ratio and rstwatch's peak memory above the text it reads, next to the file
-// size.
+// rstwatch-bench-rules: parse + validate + restore + print (iptables-save form, streamed to
+// /dev/null) of a generated 100,000-rule kube-proxy-style restore file, against
+// `iptables-restore --test` of the same file in a throwaway network namespace, measured in
+// the same run. Prints both times (best of REPEAT runs each; iptables-restore at most 3), the
+// time of each rstwatch phase, the ratio, and rstwatch's peak memory above the text it reads
+// (in one run and over all runs) next to the file size.
 // Usage: rstwatch-bench-rules [RULES] [REPEAT]   (defaults: 100000 and 5)
 #include <rstwatch/rules/parse.hpp>
 #include <rstwatch/rules/saved.hpp>

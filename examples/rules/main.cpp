@@ -18,6 +18,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace nf = rstwatch::netfilter;
@@ -281,9 +282,12 @@ int main(int argc, char** argv) {
     ro.file_name = in.name;
     rules::save_options so;
     so.counters = counters;
-    auto saved = rules::print_saved(f, ro, so);
-    if (!saved) return syntax_error(saved.error(), in.text);
-    std::cout << *saved;
+    auto rs = rules::restore(rules::empty_ruleset(ro.fam), f, ro);
+    if (!rs) return syntax_error(rs.error(), in.text);
+    // Streamed: a 100,000-rule file is not held a second time as one string.
+    rules::write_saved(*rs, [](std::string_view piece) {
+      std::cout.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+    }, so);
     return 0;
   }
 
