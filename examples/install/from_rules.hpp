@@ -25,7 +25,7 @@ struct own_chain {
   std::string hook_chain;
   std::string own;
   std::vector<std::string> specs;  // "-p tcp … -j LOG …" as iptables-save prints them
-  std::vector<const rules::ast::line*> lines;  // the same rules as written (views the file)
+  std::vector<rules::ast::line> lines;  // the same rules as written (views the file)
 };
 
 struct selected_rules {
@@ -144,7 +144,7 @@ inline std::string own_chain_name(std::string_view name, netfilter::hook h) {
           out.chains.push_back({table, v->command_args[0], own, {}, {}});
           c = &out.chains.back();
         }
-        std::string spec = v->rule.spec;
+        std::string spec = v->spec;
         bool has_limit = false;
         for (auto& m : v->matches) has_limit = has_limit || m.name == "limit";
         if (limit && !has_limit) {
@@ -154,7 +154,7 @@ inline std::string own_chain_name(std::string_view name, netfilter::hook h) {
                           "/sec --limit-burst " + std::to_string(limit->burst));
         }
         c->specs.push_back(spec);
-        c->lines.push_back(&l);
+        c->lines.push_back(l);
         if (v->target->name == "NFLOG") {
           out.has_nflog = true;
         } else if (auto lt = rules::checks::log_of(
@@ -262,13 +262,13 @@ inline std::string own_chains_script(const selected_rules& s, const emit::valid_
       const auto set = "{ " + emit::detail::port_list(c->excluded_ports, ", ") + " }";
       out += "\t\ttcp sport " + set + " return\n\t\ttcp dport " + set + " return\n";
     }
-    for (const auto* l : k.lines) {
-      auto v = rules::checks::view_rule(*l, netfilter::family::ipv4);
+    for (const auto& l : k.lines) {
+      auto v = rules::checks::view_rule(l, netfilter::family::ipv4);
       std::optional<rules::checks::detail::nft_failure> fail;
       std::string rule = rules::checks::detail::nft_rule(v, netfilter::family::ipv4, fail);
       if (fail)
-        return detail::refusal(source, fail->at->where,
-                               "rule at line " + std::to_string(l->text.where.line) +
+        return detail::refusal(source, fail->at.where,
+                               "rule at line " + std::to_string(l.text.where.line) +
                                    " cannot be translated to nftables: " + fail->why);
       if (c->limit && rule.find("limit rate") == std::string::npos) {
         // Before the log statement (the verdict part of the translation).

@@ -18,6 +18,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace nf = rstwatch::netfilter;
@@ -98,7 +99,7 @@ std::string packets_of(const checks::rule_view& v) {
                               return u;
                             }() +
                             " packets";
-  auto add = [&](const rstwatch::rules::ast::option* o, const char* what) {
+  auto add = [&](const std::optional<rstwatch::rules::ast::option>& o, const char* what) {
     if (o && !o->args.empty())
       s += std::string(" ") + what + (o->bang.present() ? " not " : " ") + o->args[0].value();
   };
@@ -146,7 +147,7 @@ int explain(const rules::ast::file& f, nf::family fam) {
   std::optional<nf::table> tbl;
   std::vector<std::string> chains;
   std::map<std::string, std::set<std::string>> callers;  // user chain → chains jumping to it
-  std::vector<std::pair<const rules::ast::line*, checks::rule_view>> logs;
+  std::vector<std::pair<rules::ast::line, checks::rule_view>> logs;
   auto flush = [&] {
     if (!tbl) return;
     std::cout << "*" << table << "\n";
@@ -172,7 +173,7 @@ int explain(const rules::ast::file& f, nf::family fam) {
     for (const auto& [line, v] : logs) {
       auto log = checks::log_of(v);
       std::string where = where_packets_are(v.chain);
-      std::cout << "  line " << line->text.where.line << ": logs " << packets_of(v);
+      std::cout << "  line " << line.text.where.line << ": logs " << packets_of(v);
       if (!where.empty()) std::cout << ", " << where;
       else {
         std::cout << ", in user chain " << v.chain;
@@ -213,7 +214,7 @@ int explain(const rules::ast::file& f, nf::family fam) {
       if (v.cmd == checks::command::new_chain) chains.push_back(v.chain);
       if (!v.target.empty() && !nf::parse_target(v.target) && !checks::known_unmodelled(v.target, true))
         callers[v.target].insert(v.chain);
-      if (v.target == "LOG") logs.emplace_back(&l, std::move(v));
+      if (v.target == "LOG") logs.emplace_back(l, std::move(v));
     } else if (l.kind == k::commit) {
       flush();
       tbl.reset();
@@ -281,9 +282,12 @@ int main(int argc, char** argv) {
     ro.file_name = in.name;
     rules::save_options so;
     so.counters = counters;
-    auto saved = rules::print_saved(f, ro, so);
-    if (!saved) return syntax_error(saved.error(), in.text);
-    std::cout << *saved;
+    auto rs = rules::restore(rules::empty_ruleset(ro.fam), f, ro);
+    if (!rs) return syntax_error(rs.error(), in.text);
+    // Streamed: a 100,000-rule file is not held a second time as one string.
+    rules::write_saved(*rs, [](std::string_view piece) {
+      std::cout.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+    }, so);
     return 0;
   }
 

@@ -25,10 +25,10 @@ std::string read_file(const std::filesystem::path& p) {
 std::string seed_text() { return read_file(std::string(RSTWATCH_TEST_DATA) + "/rules/drds_filter.rules"); }
 
 // The rule lines of a parsed file, in order.
-std::vector<const ast::line*> rule_lines(const ast::file& f) {
-  std::vector<const ast::line*> out;
-  for (auto& l : f.lines)
-    if (l.kind == ast::line_kind::rule) out.push_back(&l);
+std::vector<ast::line> rule_lines(const ast::file& f) {
+  std::vector<ast::line> out;
+  for (const auto& l : f.lines)
+    if (l.kind == ast::line_kind::rule) out.push_back(l);
   return out;
 }
 
@@ -70,7 +70,7 @@ SCENARIO("every line of the seed file has its kind", "[rules][parse]") {
       THEN("comments, table, chains, rules and COMMIT are told apart") {
         using k = ast::line_kind;
         std::vector<k> kinds;
-        for (auto& l : f->lines) kinds.push_back(l.kind);
+        for (const auto& l : f->lines) kinds.push_back(l.kind);
         CHECK(kinds == std::vector<k>{k::comment, k::table, k::chain, k::chain, k::chain,
                                       k::comment, k::rule, k::comment, k::rule, k::commit,
                                       k::comment});
@@ -89,7 +89,7 @@ SCENARIO("a rule line splits into options with their arguments", "[rules][parse]
     std::string text = seed_text();
     auto f = parse(text);
     REQUIRE(f);
-    const ast::line& l = *rule_lines(*f).at(0);
+    const ast::line l = rule_lines(*f).at(0);
     WHEN("its options are listed") {
       const auto& o = l.rule.options;
       THEN("each option keeps its '!' and arguments in order") {
@@ -135,19 +135,19 @@ SCENARIO("arguments are split the way iptables-restore splits them", "[rules][pa
       REQUIRE(f);
       auto r = rule_lines(*f);
       THEN("a backslash inside quotes takes the next byte") {
-        CHECK(r[0]->rule.options[2].args[0].value() == "web \"x\" y");
-        CHECK(r[3]->rule.options[2].args[0].value() == "back\\slash");
+        CHECK(r[0].rule.options[2].args[0].value() == "web \"x\" y");
+        CHECK(r[3].rule.options[2].args[0].value() == "back\\slash");
       }
       THEN("a closing quote ends the argument, even with no space after it") {
-        REQUIRE(r[1]->rule.options[2].args.size() == 2);
-        CHECK(r[1]->rule.options[2].args[0].value() == "ab c");
-        CHECK(r[1]->rule.options[2].args[1].value() == "d");
-        CHECK(r[1]->rule.options[3].name.text == "-j");
+        REQUIRE(r[1].rule.options[2].args.size() == 2);
+        CHECK(r[1].rule.options[2].args[0].value() == "ab c");
+        CHECK(r[1].rule.options[2].args[1].value() == "d");
+        CHECK(r[1].rule.options[3].name.text == "-j");
       }
       THEN("an empty quoted string is an empty argument") {
-        REQUIRE(r[2]->rule.options[2].args.size() == 1);
-        CHECK(r[2]->rule.options[2].args[0].value().empty());
-        CHECK(r[2]->rule.options[2].args[0].quoted());
+        REQUIRE(r[2].rule.options[2].args.size() == 1);
+        CHECK(r[2].rule.options[2].args[0].value().empty());
+        CHECK(r[2].rule.options[2].args[0].quoted());
       }
       THEN("the file is reprinted byte for byte") { CHECK(print_source(*f) == text); }
     }
@@ -162,18 +162,18 @@ SCENARIO("counters are kept in both forms", "[rules][parse]") {
     auto r = rule_lines(*f);
     WHEN("the prefix is read") {
       THEN("its numbers are tokens at their columns") {
-        CHECK(r[0]->rule.prefix.packets.text == "5");
-        CHECK(r[0]->rule.prefix.bytes.text == "600");
-        CHECK(r[0]->rule.prefix.bytes.where == source_position{2, 4});
-        CHECK(r[0]->rule.options[0].name.text == "-A");
+        CHECK(r[0].rule.prefix.packets.text == "5");
+        CHECK(r[0].rule.prefix.bytes.text == "600");
+        CHECK(r[0].rule.prefix.bytes.where == source_position{2, 4});
+        CHECK(r[0].rule.options[0].name.text == "-A");
       }
     }
     WHEN("the inline form is read") {
       THEN("it is an option with two arguments and no prefix") {
-        CHECK_FALSE(r[1]->rule.prefix.present());
-        CHECK(r[1]->rule.options[1].name.text == "-c");
-        REQUIRE(r[1]->rule.options[1].args.size() == 2);
-        CHECK(r[1]->rule.options[1].args[1].text == "800");
+        CHECK_FALSE(r[1].rule.prefix.present());
+        CHECK(r[1].rule.options[1].name.text == "-c");
+        REQUIRE(r[1].rule.options[1].args.size() == 2);
+        CHECK(r[1].rule.options[1].args[1].text == "800");
       }
     }
   }
@@ -193,9 +193,9 @@ SCENARIO("every command is read in its short and long spelling", "[rules][parse]
       REQUIRE(f);
       THEN("each command is the first option of its line with its arguments") {
         std::vector<std::string> got;
-        for (auto* l : rule_lines(*f)) {
-          std::string s(l->rule.options[0].name.text);
-          for (auto& a : l->rule.options[0].args) s += " " + std::string(a.text);
+        for (const auto& l : rule_lines(*f)) {
+          std::string s(l.rule.options[0].name.text);
+          for (const auto& a : l.rule.options[0].args) s += " " + std::string(a.text);
           got.push_back(s);
         }
         CHECK(got == std::vector<std::string>{

@@ -415,7 +415,7 @@ struct viewed_rule {
     auto f = parse(text);
     REQUIRE(f);
     file = std::move(*f);
-    for (auto& l : file.lines)
+    for (const auto& l : file.lines)
       if (l.kind == ast::line_kind::rule) {
         view = checks::view_rule(l, fam);
         std::string problems;

@@ -8,19 +8,26 @@
 
 #include <boost/spirit/home/x3.hpp>
 
+namespace rstwatch::rules::ast::storage {
+struct tree;
+}
+
 namespace rstwatch::detail {
 
 namespace x3 = boost::spirit::x3;
 
 using iterator_type = char const*;
 
-// What a parse needs besides the input: where the input starts, which line the grammar is on
-// (token positions are taken from it as tokens are made, so no second pass walks the text),
-// and what the top rule's on_error handler saw when an expectation failed.
+// What a parse needs besides the input: where the input starts, where a grammar that builds a
+// flat tree appends its records (the restore-file grammar: the tree, and where the current
+// line's tokens begin), and what the top rule's on_error handler saw when an
+// expectation failed.
 struct parse_state {
   iterator_type begin = nullptr;
-  iterator_type line_start = nullptr;
-  std::uint32_t line = 1;
+
+  rules::ast::storage::tree* tree = nullptr;
+  std::uint32_t line_first_token = 0;
+  std::uint8_t line_kind = 0;
 
   bool failed = false;
   iterator_type where = nullptr;

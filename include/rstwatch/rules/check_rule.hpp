@@ -226,7 +226,7 @@ inline bool known_unmodelled(std::string_view name, bool target) noexcept {
 
 // One option as the extension that owns it sees it.
 struct bound_option {
-  const ast::option* opt = nullptr;
+  std::optional<ast::option> opt;
   const option_spec* spec = nullptr;  // null when the owner is not modelled
   bool negated() const noexcept { return opt->bang.present(); }
   std::string arg(std::size_t i = 0) const {
@@ -237,7 +237,7 @@ struct bound_option {
 // A match module or a target, with the options that iptables hands to it.
 struct extension_use {
   std::string name;
-  const ast::option* loaded_by = nullptr;  // the -m/-j/-g option, or -p for an implicit match
+  std::optional<ast::option> loaded_by;  // the -m/-j/-g option, or -p for an implicit match
   bool implicit = false;                   // loaded by -p, not by -m
   const extension_spec* spec = nullptr;    // null: not modelled (or a verdict/chain jump)
   std::vector<bound_option> options;
@@ -256,19 +256,19 @@ enum class command : std::uint8_t { none, append, insert, delete_, replace, new_
                                      delete_chain, zero, policy, rename_chain };
 
 struct rule_view {
-  const ast::line* line = nullptr;
+  std::optional<ast::line> line;
   command cmd = command::none;
-  const ast::option* command_option = nullptr;
+  std::optional<ast::option> command_option;
   std::string chain;  // the command's first argument
-  const ast::option* protocol = nullptr;
-  const ast::option* source = nullptr;
-  const ast::option* destination = nullptr;
-  const ast::option* in_interface = nullptr;
-  const ast::option* out_interface = nullptr;
-  const ast::option* fragment = nullptr;
-  const ast::option* set_counters = nullptr;
+  std::optional<ast::option> protocol;
+  std::optional<ast::option> source;
+  std::optional<ast::option> destination;
+  std::optional<ast::option> in_interface;
+  std::optional<ast::option> out_interface;
+  std::optional<ast::option> fragment;
+  std::optional<ast::option> set_counters;
   std::vector<extension_use> matches;
-  const ast::option* jump = nullptr;  // -j or -g
+  std::optional<ast::option> jump;  // -j or -g
   bool go_to = false;
   std::string target;                       // the name after -j/-g
   std::optional<extension_use> target_use;  // its options (spec null for a verdict or chain)
@@ -306,9 +306,14 @@ inline constexpr base_option base_options[] = {
 // (getopt_long accepts abbreviations).
 inline const base_option* find_base(std::string_view t) {
   if (t.size() == 2 && t[0] == '-' && t[1] != '-') {
-    for (const auto& b : base_options)
-      if (b.letter == t[1]) return &b;
-    return nullptr;
+    // Every option of every rule comes here twice: one table lookup per letter.
+    static const std::array<const base_option*, 128> by_letter = [] {
+      std::array<const base_option*, 128> a{};
+      for (const auto& b : base_options) a[static_cast<unsigned char>(b.letter)] = &b;
+      return a;
+    }();
+    auto c = static_cast<unsigned char>(t[1]);
+    return c < by_letter.size() ? by_letter[c] : nullptr;
   }
   if (t.size() < 3 || t.substr(0, 2) != "--") return nullptr;
   t.remove_prefix(2);
@@ -404,6 +409,10 @@ inline std::string check_nat_to(std::string_view s, netfilter::family f, bool& h
 // The arguments of one modelled option.
 inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::family f,
                              std::string_view proto) {
+  // Free text is not looked at: no copy of it (most rules have a comment).
+  if (kind == arg_kind::none || kind == arg_kind::anything || kind == arg_kind::text ||
+      kind == arg_kind::comment || kind == arg_kind::nflog_prefix)
+    return {};
   std::string a = o.arg(0);
   switch (kind) {
     case arg_kind::none:
@@ -575,34 +584,35 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
                         std::vector<diagnostic>& out) {
   if (!e.spec || !e.loaded_by) return;
   const ast::token& at = e.loaded_by->name;
+  const std::string_view name = e.name;
   std::string p = r.protocol_name();
   bool neg_proto = r.protocol && r.protocol->bang.present();
-  if (e.name == "tcp" && (neg_proto || !is_proto(p, {"tcp", "6"})))
+  if (name == "tcp" && (neg_proto || !is_proto(p, {"tcp", "6"})))
     out.push_back(problem_at(at, "the tcp match requires '-p tcp'"));
-  if (e.name == "udp" && (neg_proto || !is_proto(p, {"udp", "17"})))
+  if (name == "udp" && (neg_proto || !is_proto(p, {"udp", "17"})))
     out.push_back(problem_at(at, "the udp match requires '-p udp'"));
-  if (e.name == "tcp" && e.has("syn") && e.has("tcp-flags"))
+  if (name == "tcp" && e.has("syn") && e.has("tcp-flags"))
     out.push_back(problem_at(e.find("syn")->opt->name, "only one of '--syn' or '--tcp-flags' is allowed"));
-  if (e.name == "multiport") {
+  if (name == "multiport") {
     if (neg_proto || !is_proto(p, {"tcp", "udp", "udplite", "sctp", "dccp", "6", "17", "132", "33", "136"}))
       out.push_back(problem_at(at, "multiport needs '-p tcp', '-p udp', '-p udplite', '-p sctp' or '-p dccp'"));
     int n = e.has("source-ports") + e.has("destination-ports") + e.has("ports");
     if (n > 1)
       out.push_back(problem_at(at, "multiport takes only one of --sports, --dports and --ports"));
   }
-  if (e.name == "LOG") {
+  if (name == "LOG") {
     if (auto o = e.find("log-prefix"); o && o->arg().size() > max_log_prefix)
       out.push_back(problem_at(o->opt->args[0],
                                "LOG prefix of " + std::to_string(o->arg().size()) +
                                    " characters is cut by the kernel to its first 29",
                                severity::warning));
   }
-  if (e.name == "REJECT") {
+  if (name == "REJECT") {
     if (auto o = e.find("reject-with"); o && (o->arg() == "tcp-reset" || o->arg() == "tcp-rst") &&
                                         (neg_proto || !is_proto(p, {"tcp", "6"})))
       out.push_back(problem_at(o->opt->args[0], "'--reject-with tcp-reset' needs '-p tcp' (the kernel refuses it)"));
   }
-  if (e.name == "MASQUERADE" || e.name == "REDIRECT" || e.name == "DNAT" || e.name == "SNAT") {
+  if (name == "MASQUERADE" || name == "REDIRECT" || name == "DNAT" || name == "SNAT") {
     bool ports = e.has("to-ports");
     for (auto key : {"to-destination", "to-source"})
       if (auto o = e.find(key)) {
@@ -621,7 +631,7 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
 // iptables' getopt loop does, and checks every option the modelled extensions own.
 inline rule_view view_rule(const ast::line& l, netfilter::family f) {
   rule_view r;
-  r.line = &l;
+  r.line = l;
   // First pass: the base options, so that -p is known before extension options are bound.
   for (const auto& o : l.rule.options) {
     const detail::base_option* b = detail::find_base(o.name.text);
@@ -636,18 +646,18 @@ inline rule_view view_rule(const ast::line& l, netfilter::family f) {
                                                               "' came first)"));
           break;
         }
-        r.command_option = &o;
+        r.command_option = o;
         r.cmd = static_cast<command>(1 + letters.find(b->letter));
         if (!o.args.empty()) r.chain = o.args[0].value();
         break;
       }
-      case 'p': r.protocol = &o; break;
-      case 's': r.source = &o; break;
-      case 'd': r.destination = &o; break;
-      case 'i': r.in_interface = &o; break;
-      case 'o': r.out_interface = &o; break;
-      case 'f': r.fragment = &o; break;
-      case 'c': r.set_counters = &o; break;
+      case 'p': r.protocol = o; break;
+      case 's': r.source = o; break;
+      case 'd': r.destination = o; break;
+      case 'i': r.in_interface = o; break;
+      case 'o': r.out_interface = o; break;
+      case 'f': r.fragment = o; break;
+      case 'c': r.set_counters = o; break;
       default: break;
     }
   }
@@ -677,7 +687,7 @@ inline rule_view view_rule(const ast::line& l, netfilter::family f) {
         }
       }
       if (hits != 1) return false;
-      e.options.push_back({&o, hit});
+      e.options.push_back({o, hit});
       return true;
     };
     for (bool prefix : {false, true}) {
@@ -700,12 +710,12 @@ inline rule_view view_rule(const ast::line& l, netfilter::family f) {
     // An extension rstwatch does not model takes whatever follows it.
     if (r.target_use && !r.target_use->spec && r.target_use->loaded_by &&
         !find_extension(r.target, true) && known_unmodelled(r.target, true)) {
-      r.target_use->options.push_back({&o, nullptr});
+      r.target_use->options.push_back({o, nullptr});
       return true;
     }
     for (auto it = r.matches.rbegin(); it != r.matches.rend(); ++it)
       if (!it->spec) {
-        it->options.push_back({&o, nullptr});
+        it->options.push_back({o, nullptr});
         return true;
       }
     return false;
@@ -731,7 +741,7 @@ inline rule_view view_rule(const ast::line& l, netfilter::family f) {
       if (b->letter == 'm' && !o.args.empty()) {
         extension_use e;
         e.name = o.args[0].value();
-        e.loaded_by = &o;
+        e.loaded_by = o;
         e.spec = find_extension(e.name, false);
         if (!e.spec && !known_unmodelled(e.name, false))
           r.problems.push_back(detail::problem_at(o.args[0], "no match module '" + e.name + "' in iptables 1.8.9 (couldn't load match)"));
@@ -741,12 +751,12 @@ inline rule_view view_rule(const ast::line& l, netfilter::family f) {
       } else if ((b->letter == 'j' || b->letter == 'g') && !o.args.empty()) {
         if (r.jump)
           r.problems.push_back(detail::problem_at(o.name, "more than one target"));
-        r.jump = &o;
+        r.jump = o;
         r.go_to = b->letter == 'g';
         r.target = o.args[0].value();
         extension_use e;
         e.name = r.target;
-        e.loaded_by = &o;
+        e.loaded_by = o;
         e.spec = find_extension(r.target, true);
         if (!e.spec && known_unmodelled(r.target, true))
           r.problems.push_back(detail::problem_at(o.args[0], "target '" + r.target + "' is not modelled by rstwatch: its options were not verified", severity::warning));
@@ -763,7 +773,7 @@ inline rule_view view_rule(const ast::line& l, netfilter::family f) {
         // IFNAMSIZ (16) counts the NUL (xtables_parse_interface).
         r.problems.push_back(detail::problem_at(o.args[0], "interface name longer than 15 characters"));
       } else if (b->letter == 'p' && !o.args.empty()) {
-        auto why = detail::check_arg(arg_kind::proto, bound_option{&o, nullptr}, f, {});
+        auto why = detail::check_arg(arg_kind::proto, bound_option{o, nullptr}, f, {});
         if (!why.empty()) r.problems.push_back(detail::problem_at(o.args[0], why));
       }
       continue;

@@ -2,8 +2,6 @@
 // that includes grammar_def.hpp (directly, or through instantiate.hpp) defines it.
 #pragma once
 
-#include <vector>
-
 #include <rstwatch/detail/x3_config.hpp>
 #include <rstwatch/rules/ast.hpp>
 
@@ -12,7 +10,8 @@ namespace rstwatch::rules::grammar {
 namespace x3 = boost::spirit::x3;
 
 struct restore_file_class;
-using restore_file_type = x3::rule<restore_file_class, std::vector<ast::line>>;
+// It appends the file's records to the tree in the parse_state of its context.
+using restore_file_type = x3::rule<restore_file_class>;
 
 inline const restore_file_type restore_file = "iptables-restore file";
 

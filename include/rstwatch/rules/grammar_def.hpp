@@ -8,7 +8,6 @@
 
 #include <rstwatch/detail/x3_config.hpp>
 #include <rstwatch/rules/ast.hpp>
-#include <rstwatch/rules/ast_adapted.hpp>
 #include <rstwatch/rules/grammar.hpp>
 
 namespace rstwatch::rules::grammar {
@@ -18,77 +17,50 @@ namespace detail {
 using rstwatch::detail::parse_state;
 using rstwatch::detail::parse_state_tag;
 
-// Turns the range a token rule matched into an ast::token with its position.
-struct make_token {
+// The grammar appends to the flat tree of ast.hpp as it goes. Only parsers that consume input
+// for good carry these actions: the lookaheads (`!`, `&`) use action-free twins, so nothing is
+// appended twice; a branch that fails after appending throws, failing the whole parse.
+
+// Appends the token a rule matched, with its role in a command line.
+template <ast::storage::role Role>
+struct push_token {
   template <class Context>
   void operator()(Context const& ctx) const {
     parse_state& st = x3::get<parse_state_tag>(ctx).get();
     auto const& range = x3::_attr(ctx);
-    ast::token& t = x3::_val(ctx);
-    t.text = std::string_view(range.begin(), static_cast<std::size_t>(range.size()));
-    t.offset = static_cast<std::uint32_t>(range.begin() - st.begin);
-    t.where = {st.line, static_cast<std::uint32_t>(range.begin() - st.line_start + 1)};
+    st.tree->tokens.push_back(
+        {static_cast<std::uint32_t>(range.begin() - st.begin),
+         static_cast<std::uint32_t>(range.size()) | (static_cast<std::uint32_t>(Role) << 30)});
   }
 };
-
-// Counts the '\n' the file rule consumes; lookaheads never run it, so nothing counts twice.
-struct next_line {
-  template <class Context>
-  void operator()(Context const& ctx) const {
-    parse_state& st = x3::get<parse_state_tag>(ctx).get();
-    ++st.line;
-    st.line_start = x3::_attr(ctx).end();
-  }
-};
+using push_plain = push_token<ast::storage::role::plain>;
 
 template <ast::line_kind Kind>
 struct set_kind {
   template <class Context>
   void operator()(Context const& ctx) const {
-    x3::_val(ctx).kind = Kind;
+    x3::get<parse_state_tag>(ctx).get().line_kind = static_cast<std::uint8_t>(Kind);
   }
 };
 
-struct set_table {
-  template <class Context>
-  void operator()(Context const& ctx) const {
-    x3::_val(ctx).kind = ast::line_kind::table;
-    x3::_val(ctx).table = x3::_attr(ctx);
-  }
-};
-
-struct set_chain {
-  template <class Context>
-  void operator()(Context const& ctx) const {
-    x3::_val(ctx).kind = ast::line_kind::chain;
-    x3::_val(ctx).chain = std::move(x3::_attr(ctx));
-  }
-};
-
-struct set_rule {
-  template <class Context>
-  void operator()(Context const& ctx) const {
-    x3::_val(ctx).kind = ast::line_kind::rule;
-    x3::_val(ctx).rule = std::move(x3::_attr(ctx));
-  }
-};
-
-// The whole line's text, whatever kind it turned out to be.
-struct set_line_text {
+// The whole line, whatever kind it turned out to be, with the records it appended.
+struct end_line {
   template <class Context>
   void operator()(Context const& ctx) const {
     parse_state& st = x3::get<parse_state_tag>(ctx).get();
     auto const& range = x3::_attr(ctx);
-    ast::token& t = x3::_val(ctx).text;
-    t.text = std::string_view(range.begin(), static_cast<std::size_t>(range.size()));
-    t.offset = static_cast<std::uint32_t>(range.begin() - st.begin);
-    t.where = {st.line, 1};
+    ast::storage::line_record r;
+    r.offset = static_cast<std::uint32_t>(range.begin() - st.begin);
+    r.size = static_cast<std::uint32_t>(range.size());
+    r.first_token = st.line_first_token;
+    r.kind = static_cast<ast::line_kind>(st.line_kind);
+    st.tree->lines.push_back(r);
+    st.line_first_token = static_cast<std::uint32_t>(st.tree->tokens.size());
   }
 };
 
 // Rule IDs. The names are what diagnostics say was expected.
 struct line_class;
-struct newline_class;
 struct word_class;
 struct argument_token_class;
 struct option_name_class;
@@ -105,32 +77,31 @@ struct counter_number_class;
 struct option_after_bang_class;
 struct option_list_class;
 
-x3::rule<line_class, ast::line> const line = "line";
-x3::rule<newline_class> const newline = "end of line";
-x3::rule<word_class, ast::token> const word = "a name";
-x3::rule<argument_token_class, ast::token> const argument_token = "an argument";
-x3::rule<option_name_class, ast::token> const option_name = "an option";
-x3::rule<bang_class, ast::token> const bang = "'!'";
-x3::rule<counters_class, ast::counters> const counters = "counters '[packets:bytes]'";
-x3::rule<chain_line_class, ast::chain_line> const chain_line = "a chain line";
-x3::rule<option_class, ast::option> const option = "an option";
-x3::rule<rule_line_class, ast::rule_line> const rule_line = "a command";
+x3::rule<line_class> const line = "line";
+x3::rule<word_class> const word = "a name";
+x3::rule<argument_token_class> const argument_token = "an argument";
+x3::rule<option_name_class> const option_name = "an option";
+x3::rule<bang_class> const bang = "'!'";
+x3::rule<counters_class> const counters = "counters '[packets:bytes]'";
+x3::rule<chain_line_class> const chain_line = "a chain line";
+x3::rule<option_class> const option = "an option";
+x3::rule<rule_line_class> const rule_line = "a command";
 x3::rule<no_intrapositioned_class> const no_intrapositioned = "'! --option value'";
 x3::rule<closing_quote_class> const closing_quote = "a closing '\"'";
 x3::rule<line_end_class> const line_end = "end of line";
-x3::rule<policy_class, ast::token> const policy = "a policy";
-x3::rule<counter_number_class, ast::token> const counter_number = "a counter";
+x3::rule<policy_class> const policy = "a policy";
+x3::rule<counter_number_class> const counter_number = "a counter";
 x3::rule<option_after_bang_class> const option_after_bang = "an option after '!'";
-x3::rule<option_list_class, std::vector<ast::option>> const option_list = "an option";
+x3::rule<option_list_class> const option_list = "an option";
 
 // The characters that separate arguments (add_param_to_argv: ' ', '\t', '\n').
 auto const space = x3::lit(' ') | x3::lit('\t');
 auto const blanks = x3::omit[+space];
 auto const at_line_end = &(x3::lit('\n') | x3::eoi);
-auto const newline_def = x3::raw[x3::lit('\n')][next_line{}];
+auto const newline = x3::lit('\n');
 
 // chain and table lines are split with strtok(" \t\n"): quotes mean nothing there.
-auto const word_def = x3::raw[+(x3::char_ - ' ' - '\t' - '\n')][make_token{}];
+auto const word_def = x3::raw[+(x3::char_ - ' ' - '\t' - '\n')][push_plain{}];
 
 // add_param_to_argv(): outside quotes a byte is taken as is; a '"' opens a quoted part in
 // which '\\' takes the next byte literally, and the closing '"' ends the argument.
@@ -139,22 +110,28 @@ auto const quoted_part =
     (x3::lit('"') >> *((x3::lit('\\') >> (x3::char_ - '\n')) | (x3::char_ - '"' - '\\' - '\n'))) >
     closing_quote;
 auto const closing_quote_def = x3::lit('"');
-auto const any_token = x3::raw[(+plain >> -quoted_part) | quoted_part];
+auto const any_token = (+plain >> -quoted_part) | quoted_part;
 
-auto const bang_def = x3::raw[x3::lit('!') >> &(space | x3::lit('\n') | x3::eoi)][make_token{}];
-auto const option_name_def = x3::raw[&x3::lit('-') >> (+plain >> -quoted_part)][make_token{}];
-auto const argument_token_def = x3::raw[!bang >> !option_name >> any_token][make_token{}];
+// The lookahead twins of bang, option_name and argument_token.
+auto const bang_ahead = x3::lit('!') >> &(space | x3::lit('\n') | x3::eoi);
+auto const option_name_ahead = &x3::lit('-') >> (+plain >> -quoted_part);
+auto const argument_ahead = !bang_ahead >> !option_name_ahead >> any_token;
+
+auto const bang_def = x3::raw[bang_ahead][push_token<ast::storage::role::bang>{}];
+auto const option_name_def = x3::raw[option_name_ahead][push_token<ast::storage::role::name>{}];
+auto const argument_token_def = x3::raw[argument_ahead][push_plain{}];
 
 // iptables 1.8 no longer accepts `--sport ! 3406` (1.4 did, with a warning): the '!' reaches
 // the option's own parser as its value ("invalid port/service `!' specified").
-auto const no_intrapositioned_def = !(-blanks >> bang >> -blanks >> argument_token);
+auto const no_intrapositioned_def = !(-blanks >> bang_ahead >> -blanks >> argument_ahead);
 
-auto const option_after_bang_def = &option_name;
+auto const option_after_bang_def = &option_name_ahead;
 auto const option_def = (-((bang >> -blanks) > option_after_bang) >> option_name >>
                          *(-blanks >> argument_token)) > no_intrapositioned;
 auto const option_list_def = x3::expect[option] >> *(-blanks >> option) >> -blanks;
 
-auto const counter_number_def = x3::raw[+(x3::char_ - ':' - ']' - ' ' - '\t' - '\n')][make_token{}];
+auto const counter_number_def =
+    x3::raw[+(x3::char_ - ':' - ']' - ' ' - '\t' - '\n')][push_plain{}];
 auto const counters_def = x3::lit('[') > counter_number > x3::lit(':') > counter_number >
                           x3::lit(']');
 
@@ -171,14 +148,15 @@ auto const table_line = (x3::lit('*') > word) >> -blanks;
 auto const commit_line = x3::lit("COMMIT") >> at_line_end;
 
 auto const line_def = x3::raw[(comment_line[set_kind<ast::line_kind::comment>{}] |
-                       table_line[set_table{}] | chain_line[set_chain{}] |
+                       table_line[set_kind<ast::line_kind::table>{}] |
+                       chain_line[set_kind<ast::line_kind::chain>{}] |
                        commit_line[set_kind<ast::line_kind::commit>{}] |
                        at_line_end[set_kind<ast::line_kind::blank>{}] |
-                       rule_line[set_rule{}]) > line_end][set_line_text{}];
+                       rule_line[set_kind<ast::line_kind::rule>{}]) > line_end][end_line{}];
 
 BOOST_SPIRIT_DEFINE(line, word, argument_token, option_name, bang, counters, chain_line, option,
                     rule_line, no_intrapositioned, closing_quote, line_end, option_after_bang,
-                    option_list, counter_number, newline, policy)
+                    option_list, counter_number, policy)
 
 }  // namespace detail
 
@@ -196,8 +174,10 @@ struct restore_file_class {
   }
 };
 
+// A line is appended once it has matched, so each is tried only where one starts and is
+// closed by its '\n' or by the end of the text (a last line may lack its '\n').
 auto const restore_file_def =
-    (*(detail::line >> detail::newline) >> -(!x3::eoi >> detail::line)) > x3::eoi;
+    *(!x3::eoi >> detail::line >> (detail::newline | x3::eoi)) > x3::eoi;
 
 BOOST_SPIRIT_DEFINE(restore_file)
 

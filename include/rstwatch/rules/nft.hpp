@@ -34,7 +34,7 @@ struct nft_options {
 namespace checks::detail {
 
 struct nft_failure {
-  const ast::token* at;
+  ast::token at;
   std::string why;
 };
 
@@ -57,7 +57,7 @@ inline std::string nft_tcp_flags(std::uint8_t bits) {
 inline std::string nft_quoted(const std::string& s, const ast::token& at,
                               std::optional<nft_failure>& fail) {
   if (s.find('"') != std::string::npos && !fail)
-    fail = nft_failure{&at, "a '\"' inside a string has no nft spelling"};
+    fail = nft_failure{at, "a '\"' inside a string has no nft spelling"};
   return "\"" + s + "\"";
 }
 
@@ -86,7 +86,7 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
   std::vector<std::string> parts;
   std::string comment;
   auto no = [&](const ast::token& at, std::string why) {
-    if (!fail) fail = nft_failure{&at, std::move(why)};
+    if (!fail) fail = nft_failure{at, std::move(why)};
   };
   auto op = [](bool negated) { return negated ? std::string("!= ") : std::string(); };
   const bool v6 = f == netfilter::family::ipv6;
@@ -538,7 +538,7 @@ struct nft_table {
                        "only -A, -I and -N are translated");
       std::optional<nd::nft_failure> fail;
       std::string rule = nd::nft_rule(v, o.family, fail);
-      if (fail) return failure(*fail->at, l, fail->why);
+      if (fail) return failure(fail->at, l, fail->why);
       auto& list = t.rules[v.chain];
       std::size_t at = list.size();
       if (v.cmd == checks::command::insert) {

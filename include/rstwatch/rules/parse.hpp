@@ -2,7 +2,6 @@
 #pragma once
 
 #include <cstdint>
-#include <limits>
 #include <string>
 #include <string_view>
 
@@ -61,23 +60,33 @@ inline diagnostic failure_diagnostic(std::string_view input, std::string_view fi
 // comes back as a diagnostic naming `file_name`, line and column.
 [[nodiscard]] inline result<ast::file> parse(std::string_view input,
                                              std::string_view file_name = {}) {
-  if (input.size() >= std::numeric_limits<std::uint32_t>::max()) {
+  if (input.size() > ast::storage::token_record::max_size) {
     diagnostic d;
     d.file = std::string(file_name);
-    d.message = "file too large (4 GiB or more)";
+    d.message = "file too large (1 GiB or more)";
     return d;
   }
   namespace x3 = boost::spirit::x3;
-  rstwatch::detail::parse_state st;
-  st.begin = input.data();
-  st.line_start = input.data();
   ast::file f;
   f.source = input;
+  ast::storage::tree& tree = f.lines.records();
+  tree.source = input;
+  // Sized from one pass over the text, so that the arrays never grow (and copy): a line ends
+  // at each '\n' and a token before each blank or '\n' (fewer when quotes hold blanks).
+  std::size_t newlines = 0, blanks = 0;
+  for (char c : input) {
+    newlines += c == '\n';
+    blanks += c == ' ' || c == '\t';
+  }
+  tree.lines.reserve(newlines + 1);
+  tree.tokens.reserve(newlines + blanks + 1);
+  rstwatch::detail::parse_state st;
+  st.begin = input.data();
+  st.tree = &tree;
   rstwatch::detail::iterator_type first = input.data();
   rstwatch::detail::iterator_type const last = input.data() + input.size();
   bool ok = x3::parse(first, last,
-                      x3::with<rstwatch::detail::parse_state_tag>(std::ref(st))[grammar::restore_file],
-                      f.lines);
+                      x3::with<rstwatch::detail::parse_state_tag>(std::ref(st))[grammar::restore_file]);
   if (!ok || first != last) {
     if (!st.failed) {
       st.where = first;
@@ -93,9 +102,10 @@ inline std::string print_source(const ast::file& f) {
   std::string out;
   out.reserve(f.source.size());
   bool final_newline = !f.source.empty() && f.source.back() == '\n';
-  for (std::size_t i = 0; i < f.lines.size(); ++i) {
-    out += f.lines[i].text.text;
-    if (i + 1 < f.lines.size() || final_newline) out += '\n';
+  const auto& lines = f.lines.records().lines;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    out += f.source.substr(lines[i].offset, lines[i].size);
+    if (i + 1 < lines.size() || final_newline) out += '\n';
   }
   return out;
 }

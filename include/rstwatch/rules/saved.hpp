@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <rstwatch/diagnostic.hpp>
@@ -47,6 +49,27 @@ struct saved_table {
   // User chains by name: the order iptables-save prints them in, and a lookup that stays
   // cheap with the tens of thousands of chains kube-proxy makes.
   std::map<std::string, saved_chain, std::less<>> user;
+  // The texts of the table's rules, one after another in blocks of 1 MiB that are filled and
+  // never moved: one allocation per thousands of rules instead of one per rule, and no copy as
+  // the table grows (a kube-proxy table has 100,000 rules).
+  std::vector<std::string> specs;
+  static constexpr std::size_t spec_block_size = std::size_t{1} << 20;
+
+  std::string_view spec(const saved_rule& r) const {
+    return std::string_view(specs[r.spec_block]).substr(r.spec_at, r.spec_size);
+  }
+  saved_rule add_spec(std::string_view text) {
+    if (specs.empty() || specs.back().capacity() - specs.back().size() < text.size()) {
+      specs.emplace_back();
+      specs.back().reserve(std::max(spec_block_size, text.size()));
+    }
+    saved_rule r;
+    r.spec_block = static_cast<std::uint32_t>(specs.size() - 1);
+    r.spec_at = static_cast<std::uint32_t>(specs.back().size());
+    r.spec_size = static_cast<std::uint32_t>(text.size());
+    specs.back() += text;
+    return r;
+  }
 
   template <class F>
   void for_each_chain(F&& f) const {
@@ -107,6 +130,7 @@ inline ruleset empty_ruleset(family fam) {
 inline void reset_table(saved_table& t) {
   t.exists = false;
   t.user.clear();
+  t.specs.clear();
   for (auto& c : t.builtins) {
     c.rules.clear();
     c.policy = "ACCEPT";
@@ -114,18 +138,44 @@ inline void reset_table(saved_table& t) {
   }
 }
 
-inline saved_chain* find_chain(saved_table& t, std::string_view name) {
-  for (auto& c : t.builtins)
-    if (c.name == name) return &c;
-  auto it = t.user.find(name);
-  return it == t.user.end() ? nullptr : &it->second;
-}
+// The chains of the table being restored, by name. The ordered map that keeps user chains in
+// iptables-save's order would compare the long shared prefixes of kube-proxy's names
+// ("KUBE-SEP-…") a dozen times per rule; restore() looks them up here instead. Keys view the
+// chains' own names, which stay in place while the table is restored.
+class chain_index {
+ public:
+  void build(saved_table& t) {
+    by_name_.clear();
+    by_name_.reserve(t.builtins.size() + t.user.size());
+    for (auto& c : t.builtins) by_name_.emplace(c.name, &c);
+    for (auto& kv : t.user) by_name_.emplace(kv.first, &kv.second);
+  }
+  saved_chain* find(std::string_view name) const {
+    auto it = by_name_.find(name);
+    return it == by_name_.end() ? nullptr : it->second;
+  }
+  void add_user_chain(saved_table& t, std::string_view name) {
+    saved_chain c;
+    c.name = std::string(name);
+    auto it = t.user.emplace_hint(t.user.end(), c.name, std::move(c));
+    by_name_.emplace(it->first, &it->second);
+  }
+  void erase_user_chain(saved_table& t, std::string_view name) {
+    by_name_.erase(name);
+    t.user.erase(t.user.find(name));
+  }
+  void rename_user_chain(saved_table& t, std::string_view from, std::string_view to) {
+    by_name_.erase(from);
+    auto node = t.user.extract(t.user.find(from));
+    node.key() = std::string(to);
+    node.mapped().name = std::string(to);
+    auto it = t.user.insert(std::move(node)).position;
+    by_name_.emplace(it->first, &it->second);
+  }
 
-inline void add_user_chain(saved_table& t, std::string name) {
-  saved_chain c;
-  c.name = name;
-  t.user.emplace(std::move(name), std::move(c));
-}
+ private:
+  std::unordered_map<std::string_view, saved_chain*> by_name_;
+};
 
 inline diagnostic line_error(const ast::line& l, std::string message, std::string hint = {}) {
   diagnostic d;
@@ -153,6 +203,7 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
   };
   saved_table* table = nullptr;
   std::string_view table_name;
+  chain_index chains;
   for (const ast::line& l : file.lines) {
     switch (l.kind) {
       case ast::line_kind::blank:
@@ -171,6 +222,7 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
         }
         table_name = table->name;
         if (!opt.noflush) reset_table(*table);
+        chains.build(*table);
         break;
       }
       case ast::line_kind::chain: {
@@ -178,7 +230,7 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
         const ast::chain_line& c = l.chain;
         if (c.name.text.size() >= 29)
           return fail(at(c.name, "chain name '" + std::string(c.name.text) + "' too long (must be under 29 chars)"));
-        saved_chain* ch = find_chain(*table, c.name.text);
+        saved_chain* ch = chains.find(c.name.text);
         if (ch && ch->builtin) {
           if (c.policy.text != "-") {
             if (!valid_policy(c.policy.text))
@@ -197,7 +249,7 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
         } else if (ch) {
           ch->rules.clear();  // a user chain listed again is flushed (nft_chain_restore())
         } else {
-          add_user_chain(*table, std::string(c.name.text));
+          chains.add_user_chain(*table, c.name.text);
         }
         table->exists = true;
         break;
@@ -212,9 +264,9 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
         if (!parsed) return fail(std::move(parsed).error());
         parsed_line& p = *parsed;
         const ast::option& cmd = *p.command_option;
-        auto chain_arg = [&](std::size_t i) -> const ast::token& { return cmd.args.at(i); };
+        auto chain_arg = [&](std::size_t i) -> ast::token { return cmd.args.at(i); };
         auto need_chain = [&](std::size_t i) -> saved_chain* {
-          return find_chain(*table, p.command_args.at(i));
+          return chains.find(p.command_args.at(i));
         };
         auto no_chain = [&](std::size_t i) {
           return fail(at(chain_arg(i), "chain '" + p.command_args.at(i) + "' does not exist in table " +
@@ -225,8 +277,9 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
           if (!n || *n == 0) return std::nullopt;
           return static_cast<std::size_t>(*n);
         };
+        saved_rule rule;
         if (p.has_rule) {
-          p.rule.where = l.text.where;
+          rule.where = l.text.where;
           if (l.rule.prefix.present() && opt.counters) {
             if (p.counters_given)
               return fail(at(l.rule.prefix.packets, "multiple -c flags not allowed",
@@ -237,14 +290,22 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
             p.packets = *pk;
             p.bytes = *by;
           }
-          p.rule.packets = p.packets;
-          p.rule.bytes = p.bytes;
+          rule.packets = p.packets;
+          rule.bytes = p.bytes;
         }
+        // The text goes to the table only with a rule that stays there (-A, -I, -R).
+        auto stored = [&] {
+          saved_rule r = table->add_spec(p.spec);
+          r.packets = rule.packets;
+          r.bytes = rule.bytes;
+          r.where = rule.where;
+          return r;
+        };
         switch (p.command) {
           case 'A': {
             saved_chain* ch = need_chain(0);
             if (!ch) return no_chain(0);
-            ch->rules.push_back(p.rule);
+            ch->rules.push_back(stored());
             break;
           }
           case 'I': {
@@ -256,7 +317,7 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
               if (!n) return fail(at(chain_arg(1), "Index of insertion too big"));
               pos = *n;
             }
-            ch->rules.insert(ch->rules.begin() + static_cast<std::ptrdiff_t>(pos - 1), p.rule);
+            ch->rules.insert(ch->rules.begin() + static_cast<std::ptrdiff_t>(pos - 1), stored());
             break;
           }
           case 'R': {
@@ -264,7 +325,7 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
             if (!ch) return no_chain(0);
             auto n = rule_number(1, ch->rules.size());
             if (!n) return fail(at(chain_arg(1), "Index of replacement too big"));
-            ch->rules[*n - 1] = p.rule;
+            ch->rules[*n - 1] = stored();
             break;
           }
           case 'D': {
@@ -276,7 +337,7 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
               ch->rules.erase(ch->rules.begin() + static_cast<std::ptrdiff_t>(*n - 1));
             } else {
               auto it = std::find_if(ch->rules.begin(), ch->rules.end(),
-                                     [&](const saved_rule& r) { return r.spec == p.rule.spec; });
+                                     [&](const saved_rule& r) { return table->spec(r) == p.spec; });
               if (it == ch->rules.end())
                 return fail(line_error(l, "Bad rule (does a matching rule exist in that chain?)"));
               ch->rules.erase(it);
@@ -287,7 +348,7 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
             if (p.command_args[0].size() >= 29)
               return fail(at(chain_arg(0), "chain name '" + p.command_args[0] + "' too long (must be under 29 chars)"));
             if (need_chain(0)) return fail(at(chain_arg(0), "Chain already exists"));
-            add_user_chain(*table, p.command_args[0]);
+            chains.add_user_chain(*table, p.command_args[0]);
             break;
           }
           case 'F': {
@@ -320,25 +381,27 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
               table->for_each_chain([&](const saved_chain& c) {
                 for (auto& r : c.rules)
                   for (std::string_view flag : {" -j ", " -g "}) {
-                    auto pos = r.spec.find(std::string(flag) + std::string(name));
+                    std::string_view spec = table->spec(r);
+                    auto pos = spec.find(std::string(flag) + std::string(name));
                     auto end = pos + 4 + name.size();
-                    if (pos != std::string::npos && (end == r.spec.size() || r.spec[end] == ' '))
+                    if (pos != std::string::npos && (end == spec.size() || spec[end] == ' '))
                       found = true;
                   }
               });
               return found;
             };
             if (p.command_args.empty()) {
-              for (auto it = table->user.begin(); it != table->user.end();)
-                it = it->second.rules.empty() && !referenced(it->first) ? table->user.erase(it)
-                                                                        : std::next(it);
+              std::vector<std::string> unused;
+              for (const auto& kv : table->user)
+                if (kv.second.rules.empty() && !referenced(kv.first)) unused.push_back(kv.first);
+              for (const auto& name : unused) chains.erase_user_chain(*table, name);
             } else {
               saved_chain* ch = need_chain(0);
               if (!ch) return no_chain(0);
               if (ch->builtin) return fail(at(chain_arg(0), "Can't delete built-in chain"));
               if (!ch->rules.empty()) return fail(at(chain_arg(0), "Directory not empty (chain has rules)"));
               if (referenced(ch->name)) return fail(at(chain_arg(0), "Too many links (chain is referenced)"));
-              table->user.erase(table->user.find(ch->name));
+              chains.erase_user_chain(*table, std::string(ch->name));
             }
             break;
           }
@@ -359,18 +422,21 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
             if (p.command_args[1].size() >= 29)
               return fail(at(chain_arg(1), "chain name too long (must be under 29 chars)"));
             std::string old = ch->name;
-            auto node = table->user.extract(old);
-            node.key() = p.command_args[1];
-            node.mapped().name = p.command_args[1];
-            table->user.insert(std::move(node));
+            chains.rename_user_chain(*table, old, p.command_args[1]);
             table->for_each_chain([&](saved_chain& c) {
               for (auto& r : c.rules)
                 for (std::string_view flag : {" -j ", " -g "}) {
                   std::string from = std::string(flag) + old;
-                  auto pos = r.spec.find(from);
+                  std::string spec(table->spec(r));
+                  auto pos = spec.find(from);
                   if (pos != std::string::npos &&
-                      (pos + from.size() == r.spec.size() || r.spec[pos + from.size()] == ' '))
-                    r.spec.replace(pos, from.size(), std::string(flag) + p.command_args[1]);
+                      (pos + from.size() == spec.size() || spec[pos + from.size()] == ' ')) {
+                    spec.replace(pos, from.size(), std::string(flag) + p.command_args[1]);
+                    saved_rule renamed = table->add_spec(spec);
+                    r.spec_block = renamed.spec_block;
+                    r.spec_at = renamed.spec_at;
+                    r.spec_size = renamed.spec_size;
+                  }
                 }
             });
             break;
@@ -392,28 +458,58 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
   return rs;
 }
 
-// What `iptables-save [-c]` prints for `rs`, without the dated comment lines.
-inline std::string print_saved(const ruleset& rs, const save_options& opt = {}) {
-  std::string out;
+// Writes what `iptables-save [-c]` prints for `rs`, without the dated comment lines, piece by
+// piece to `out`, a callable taking a std::string_view: a string, a FILE*, a socket.
+template <class Sink>
+void write_saved(const ruleset& rs, Sink&& out, const save_options& opt = {}) {
+  char buf[24];
+  auto number = [&](std::uint64_t v) {
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+  };
   for (const saved_table& t : rs.tables) {
     if (!t.exists) continue;
-    out += "*";
-    out += t.name;
-    out += "\n";
+    out("*");
+    out(t.name);
+    out("\n");
     t.for_each_chain([&](const saved_chain& c) {
-      out += ":" + c.name + " " + (c.builtin ? c.policy : "-") + " [" +
-             std::to_string(c.builtin ? c.packets : 0) + ":" +
-             std::to_string(c.builtin ? c.bytes : 0) + "]\n";
+      out(":");
+      out(c.name);
+      out(" ");
+      out(c.builtin ? std::string_view(c.policy) : std::string_view("-"));
+      out(" [");
+      number(c.builtin ? c.packets : 0);
+      out(":");
+      number(c.builtin ? c.bytes : 0);
+      out("]\n");
     });
     t.for_each_chain([&](const saved_chain& c) {
       for (const saved_rule& r : c.rules) {
-        if (opt.counters)
-          out += "[" + std::to_string(r.packets) + ":" + std::to_string(r.bytes) + "] ";
-        out += "-A " + c.name + r.spec + "\n";
+        if (opt.counters) {
+          out("[");
+          number(r.packets);
+          out(":");
+          number(r.bytes);
+          out("] ");
+        }
+        out("-A ");
+        out(c.name);
+        out(t.spec(r));
+        out("\n");
       }
     });
-    out += "COMMIT\n";
+    out("COMMIT\n");
   }
+}
+
+// What `iptables-save [-c]` prints for `rs`, without the dated comment lines, in one string
+// allocated once at its final size.
+inline std::string print_saved(const ruleset& rs, const save_options& opt = {}) {
+  std::size_t size = 0;
+  write_saved(rs, [&size](std::string_view piece) { size += piece.size(); }, opt);
+  std::string out;
+  out.reserve(size);
+  write_saved(rs, [&out](std::string_view piece) { out += piece; }, opt);
   return out;
 }
 

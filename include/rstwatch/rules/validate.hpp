@@ -9,7 +9,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <deque>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -41,7 +43,7 @@ struct report {
 namespace checks::detail {
 
 struct chain_state {
-  const std::string* name = nullptr;  // the key of this chain in table_state::chains
+  std::string_view name;  // its key in table_state::chains
   std::optional<netfilter::hook> builtin;
   std::vector<std::size_t> rules;  // indices into table_state::rules
   netfilter::hook_mask reached = 0;
@@ -51,17 +53,18 @@ struct chain_state {
 // What the COMMIT checks need of a rule: its target and where the target is written.
 struct rule_target {
   std::string target;                      // after -j/-g; empty without one
-  const ast::token* written = nullptr;     // the target's token
+  std::optional<ast::token> written;      // the target's token
 };
 
 struct table_state {
   std::optional<netfilter::table> tbl;  // none: unknown table, only syntax is checked
-  std::vector<std::string> order;       // chain names in declaration order
-  // Hashed, not ordered: kube-proxy's 30,000 chain names share long prefixes.
-  std::unordered_map<std::string, chain_state> chains;
+  std::vector<std::string_view> order;  // chain names in declaration order
+  // Hashed, not ordered: kube-proxy's 30,000 chain names share long prefixes. The names view
+  // the file's text, the netfilter model's names or validator::names_.
+  std::unordered_map<std::string_view, chain_state> chains;
   std::vector<rule_target> rules;
   std::vector<chain_state*> target_of;  // per rule: the user chain it jumps to (at COMMIT)
-  const ast::line* header = nullptr;
+  std::optional<ast::line> header;
 };
 
 class validator {
@@ -119,7 +122,7 @@ class validator {
       finish();
     }
     cur_ = table_state{};
-    cur_.header = &l;
+    cur_.header = l;
     open_ = true;
     cur_.tbl = netfilter::parse_table(l.table.text);
     if (!cur_.tbl)
@@ -129,23 +132,26 @@ class validator {
       if (netfilter::has_chain(opt_.family, *cur_.tbl, h)) declare(netfilter::chain_name(h), h);
   }
 
+  // `name` must outlive the validator: a view of the file or of the netfilter model, or kept().
   void declare(std::string_view name, std::optional<netfilter::hook> h) {
-    std::string n(name);
-    if (cur_.chains.count(n)) return;
-    cur_.order.push_back(n);
-    auto it = cur_.chains.emplace(n, chain_state{}).first;
-    it->second.name = &it->first;
+    if (cur_.chains.count(name)) return;
+    cur_.order.push_back(name);
+    auto it = cur_.chains.emplace(name, chain_state{}).first;
+    it->second.name = name;
     it->second.builtin = h;
   }
+
+  // A chain name made from an argument (quotes removed), kept as long as the validator.
+  std::string_view kept(std::string name) { return names_.emplace_back(std::move(name)); }
 
   std::string table_name() const { return std::string(cur_.header->table.text); }
 
   void chain_line(const ast::line& l) {
     if (!open_) return add(l.text, "chain line before any '*table' line");
-    std::string name(l.chain.name.text);
+    std::string_view name = l.chain.name.text;  // chain lines have no quoting: a plain view
     auto e = netfilter::check_chain_name(name, netfilter::chain_declaration::chain_line);
     if (e != netfilter::chain_name_error::none)
-      return add(l.chain.name, std::string(netfilter::to_string(e)) + " ('" + name + "')");
+      return add(l.chain.name, std::string(netfilter::to_string(e)) + " ('" + std::string(name) + "')");
     if (!cur_.tbl) return;
     auto it = cur_.chains.find(name);
     bool is_builtin = it != cur_.chains.end() && it->second.builtin;
@@ -153,16 +159,15 @@ class validator {
     if (is_builtin) {
       if (l.chain.policy.text != "ACCEPT" && l.chain.policy.text != "DROP")
         add(l.chain.policy, "the policy of a built-in chain is ACCEPT or DROP");
-      if (seen_builtin_.count(name))
-        add(l.chain.name, "chain '" + name + "' declared twice", severity::warning);
-      seen_builtin_[name] = true;
+      if (!seen_builtin_.insert(name).second)
+        add(l.chain.name, "chain '" + std::string(name) + "' declared twice", severity::warning);
       return;
     }
     if (it != cur_.chains.end())
-      add(l.chain.name, "chain '" + name + "' declared twice", severity::warning);
+      add(l.chain.name, "chain '" + std::string(name) + "' declared twice", severity::warning);
     if (netfilter::builtin_chain(name))
       add(l.chain.name,
-          "table '" + table_name() + "' has no built-in chain " + name +
+          "table '" + table_name() + "' has no built-in chain " + std::string(name) +
               ": this line makes a user chain of that name",
           severity::warning);
     else if (policy)
@@ -203,7 +208,7 @@ class validator {
         }
         if (v.cmd == command::delete_) return;
         it->second.rules.push_back(cur_.rules.size());
-        cur_.rules.push_back({std::move(v.target), v.jump && !v.jump->args.empty() ? &v.jump->args[0] : nullptr});
+        cur_.rules.push_back({std::move(v.target), v.jump && !v.jump->args.empty() ? std::optional<ast::token>(v.jump->args[0]) : std::nullopt});
         return;
       }
       case command::new_chain: {
@@ -211,7 +216,7 @@ class validator {
         if (e != netfilter::chain_name_error::none)
           return add(chain_at, std::string(netfilter::to_string(e)) + " ('" + v.chain + "')");
         if (cur_.chains.count(v.chain)) return add(chain_at, "chain '" + v.chain + "' already exists");
-        declare(v.chain, std::nullopt);
+        declare(kept(v.chain), std::nullopt);
         return;
       }
       case command::delete_chain:
@@ -247,11 +252,12 @@ class validator {
         if (e != netfilter::chain_name_error::none)
           return add(v.command_option->args[1], std::string(netfilter::to_string(e)) + " ('" + to + "')");
         if (cur_.chains.count(to)) return add(v.command_option->args[1], "chain '" + to + "' already exists");
+        std::string_view new_name = kept(std::move(to));
         chain_state s = std::move(it->second);
         cur_.chains.erase(it);
-        auto moved = cur_.chains.emplace(to, std::move(s)).first;
-        moved->second.name = &moved->first;
-        std::replace(cur_.order.begin(), cur_.order.end(), v.chain, to);
+        auto moved = cur_.chains.emplace(new_name, std::move(s)).first;
+        moved->second.name = new_name;
+        std::replace(cur_.order.begin(), cur_.order.end(), std::string_view(v.chain), new_name);
         return;
       }
     }
@@ -298,7 +304,7 @@ class validator {
           auto verdict = netfilter::check_target(opt_.family, tbl, h, *t);
           if (verdict == netfilter::target_verdict::allowed) continue;
           std::string via = c.builtin ? std::string()
-                                      : " (chain " + name + " is reached from " +
+                                      : " (chain " + std::string(name) + " is reached from " +
                                             std::string(netfilter::chain_name(h)) + ")";
           std::string why;
           switch (verdict) {
@@ -370,9 +376,9 @@ class validator {
             k = len - 4;
             continue;
           }
-          cycle += *from[static_cast<std::ptrdiff_t>(k)]->name + " -> ";
+          cycle += std::string(from[static_cast<std::ptrdiff_t>(k)]->name) + " -> ";
         }
-        cycle += *to->name;
+        cycle += to->name;
         const rule_target& r = cur_.rules[i];
         if (to->reached != 0)
           add(*r.written, "jump loop " + cycle + " reachable from a built-in chain");
@@ -392,7 +398,8 @@ class validator {
   report out_;
   table_state cur_;
   bool open_ = false;
-  std::map<std::string, bool> seen_builtin_;
+  std::unordered_set<std::string_view> seen_builtin_;
+  std::deque<std::string> names_;  // chain names made from arguments (-N, -E)
 };
 
 }  // namespace checks::detail

@@ -17,9 +17,11 @@
 
 namespace rstwatch::rules {
 
+// One rule of a restored chain. Its text (everything after "-A CHAIN", with its leading space)
+// is kept with the others of its table, in one string: saved_table::spec(rule) gives it.
 struct saved_rule {
-  std::string spec;  // everything after "-A CHAIN", with its leading space
   std::uint64_t packets = 0, bytes = 0;
+  std::uint32_t spec_block = 0, spec_at = 0, spec_size = 0;
   source_position where;  // the line that made it
 };
 
@@ -62,7 +64,7 @@ struct loaded_extension {
   const extension* ext = nullptr;  // nullptr: not modelled, options kept as written
   bool target = false;
   std::vector<given_option> opts;
-  const ast::option* source = nullptr;
+  source_position where;  // of the -m/-j/-g (or -p) option that loaded it
 };
 
 // Whether `name` can name an extension or a chain at all: no blanks or double quotes
@@ -74,10 +76,10 @@ inline bool loadable_name(std::string_view name) {
 // A command line read the way do_parse() in iptables/xshared.c reads its argv.
 struct parsed_line {
   char command = 0;  // A I D R N F X Z P E
-  const ast::option* command_option = nullptr;
+  std::optional<ast::option> command_option;
   std::vector<std::string> command_args;
   bool has_rule = false;
-  saved_rule rule;
+  std::string spec;  // the rule as iptables-save prints it after "-A CHAIN", leading space included
   bool counters_given = false;  // -c
   std::uint64_t packets = 0, bytes = 0;
   std::string jump;  // -j/-g target name
@@ -107,6 +109,7 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
   std::optional<std::uint8_t> proto;
   bool frag = false, frag_inv = false;
   std::vector<loaded_extension> matches;
+  matches.reserve(4);
   std::optional<loaded_extension> target;
   bool is_goto = false;
 
@@ -130,20 +133,25 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
       long_name = text.substr(2);
       // Exact base names first, then exact extension names, then unique prefixes.
       for (auto& b : base_options)
-        if (b.name == long_name) letter = b.letter;
+        if (b.name == long_name) {
+          letter = b.letter;
+          break;
+        }
     }
 
     // Extension options: the newest loaded extension that has the name wins
     // (xtables_merge_options() puts newer options first).
     auto find_ext_option = [&](std::string_view name, bool prefix) -> std::pair<loaded_extension*, const option_spec*> {
-      std::vector<loaded_extension*> order;
-      if (target) order.push_back(&*target);
-      for (auto it = matches.rbegin(); it != matches.rend(); ++it) order.push_back(&*it);
-      for (auto* le : order) {
-        if (!le->ext) continue;
-        for (auto& spec : le->ext->options)
-          if (prefix ? spec.name.substr(0, name.size()) == name : spec.name == name) return {le, &spec};
-      }
+      auto in = [&](loaded_extension& le) -> const option_spec* {
+        if (le.ext)
+          for (auto& spec : le.ext->options)
+            if (prefix ? spec.name.substr(0, name.size()) == name : spec.name == name) return &spec;
+        return nullptr;
+      };
+      if (target)
+        if (const option_spec* spec = in(*target)) return {&*target, spec};
+      for (auto it = matches.rbegin(); it != matches.rend(); ++it)
+        if (const option_spec* spec = in(*it)) return {&*it, spec};
       return {nullptr, nullptr};
     };
 
@@ -178,7 +186,7 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
               loaded_extension m;
               m.name = std::string(implicit);
               m.ext = e;
-              m.source = &o;
+              m.where = o.name.where;
               matches.push_back(std::move(m));
               auto found = find_ext_option(long_name, false);
               if (!found.first) found = find_ext_option(long_name, true);
@@ -197,8 +205,8 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
           given_option g;
           g.name = long_name;
           g.invert = invert;
-          g.source = &o;
-          for (auto& a : o.args) g.args.push_back(std::string(a.text));
+          g.where = o.args.empty() ? o.name.where : o.args[0].where;
+          for (const auto& a : o.args) g.args.push_back(std::string(a.text));
           generic->opts.push_back(std::move(g));
           continue;
         }
@@ -231,8 +239,8 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
         given_option g;
         g.name = spec->canon.empty() ? spec->name : spec->canon;
         g.invert = invert;
-        g.source = &o;
-        for (auto& a : o.args) g.args.push_back(a.value());
+        g.where = o.args.empty() ? o.name.where : o.args[0].where;
+        for (const auto& a : o.args) g.args.push_back(a.value());
         le->opts.push_back(std::move(g));
         continue;
       }
@@ -260,8 +268,8 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
         }
         if (auto e = need_args(o, lo, hi, "a chain name")) return *e;
         out.command = letter;
-        out.command_option = &o;
-        for (auto& a : o.args) out.command_args.push_back(a.value());
+        out.command_option = o;
+        for (const auto& a : o.args) out.command_args.push_back(a.value());
         break;
       }
       case 'L': case 'S': case 'C': case 'h': case 'V': case 't':
@@ -313,7 +321,7 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
         // none (found by fuzz/rules: `-m comme" inside"` is one argument with a space).
         if (!m.ext && !loadable_name(m.name))
           return at(o.args[0], "Couldn't load match `" + m.name + "':No such file or directory");
-        m.source = &o;
+        m.where = o.name.where;
         matches.push_back(std::move(m));
         break;
       }
@@ -327,7 +335,7 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
         if (!t.ext && !loadable_name(t.name))
           return at(o.args[0], "Couldn't load target `" + t.name + "':No such file or directory");
         t.target = true;
-        t.source = &o;
+        t.where = o.name.where;
         target = std::move(t);
         is_goto = letter == 'g';
         out.jump = target->name;
@@ -375,12 +383,14 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
 
   // Canonical text, in print_ipv4()/print_ipv6()-then-matches-then-target order
   // (iptables/nft-ipv4.c, nft-ipv6.c, nft-shared.c save_rule_details()).
-  std::string& s = out.rule.spec;
+  std::string& s = out.spec;
+  s.reserve(160);  // the rule texts of a kube-proxy file are ~110 bytes
   auto addr = [&](const std::optional<address>& a, bool neg, char letter) {
     if (!a || (matches_everything(*a) && !neg)) return;
     s += neg ? " ! -" : " -";
     s += letter;
-    s += " " + print_address(*a);
+    s += ' ';
+    s += print_address(*a);
   };
   addr(src, src_inv, 's');
   addr(dst, dst_inv, 'd');
@@ -388,12 +398,15 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
     if (name.empty() || (name == "+" && !neg)) return;
     s += neg ? " ! -" : " -";
     s += letter;
-    s += " " + name;
+    s += ' ';
+    s += name;
   };
   iface(in_if, in_inv, 'i');
   iface(out_if, out_inv, 'o');
-  if (proto && (*proto != 0 || proto_inv))
-    s += std::string(proto_inv ? " ! -p " : " -p ") + print_protocol(*proto, fam);
+  if (proto && (*proto != 0 || proto_inv)) {
+    s += proto_inv ? " ! -p " : " -p ";
+    s += print_protocol(*proto, fam);
+  }
   if (frag) {
     if (fam == family::ipv6) return at(line.options.front().name, "-f is not supported by ip6tables");
     s += frag_inv ? " ! -f" : " -f";
@@ -404,7 +417,7 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
       auto r = e.ext->save(in);
       if (!r) {
         diagnostic d = r.error();
-        if (d.where.line == 0 && e.source) d.where = e.source->name.where;
+        if (d.where.line == 0) d.where = e.where;
         return d;
       }
       s += *r;
@@ -413,16 +426,21 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
     for (auto& g : e.opts) {
       s += g.invert ? " ! --" : " --";
       s += g.name;
-      for (auto& a : g.args) s += " " + a;
+      for (auto& a : g.args) {
+        s += ' ';
+        s += a;
+      }
     }
     return std::nullopt;
   };
   for (auto& m : matches) {
-    s += " -m " + m.name;
+    s += " -m ";
+    s += m.name;
     if (auto d = emit(m)) return *d;
   }
   if (target) {
-    s += (is_goto ? " -g " : " -j ") + target->name;
+    s += is_goto ? " -g " : " -j ";
+    s += target->name;
     if (auto d = emit(*target)) return *d;
   }
   out.has_rule = true;

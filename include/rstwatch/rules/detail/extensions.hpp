@@ -24,7 +24,7 @@ struct given_option {
   std::string_view name;  // canonical long name, e.g. "dport"
   bool invert = false;
   std::vector<std::string> args;
-  const ast::option* source = nullptr;
+  source_position where;  // of its value (of its name when it has none); line 0: unknown
 };
 
 struct option_spec {
@@ -52,7 +52,7 @@ inline diagnostic option_error(const given_option& o, std::string message,
                                std::string hint = {}) {
   diagnostic d;
   // Point at the value when there is one: that is what is wrong.
-  if (o.source) d.where = o.source->args.empty() ? o.source->name.where : o.source->args[0].where;
+  d.where = o.where;
   d.message = std::move(message);
   d.hint = std::move(hint);
   return d;
@@ -375,7 +375,9 @@ inline result<std::string> save_comment(const save_input& in) {
   for (auto& o : in.opts) {
     if (o.args.at(0).size() > 255)
       return option_error(o, "comment too long (at most 255 characters)");
-    out += " --comment " + save_string(o.args[0]);
+    out.reserve(out.size() + o.args[0].size() + 16);
+    out += " --comment ";
+    append_saved_string(out, o.args[0]);
   }
   return out;
 }

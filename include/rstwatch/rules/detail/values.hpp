@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -26,17 +27,35 @@ namespace rstwatch::rules::detail {
 
 // iptables-save quotes a value unless it is made only of [_-0-9a-zA-Z], and escapes '"', '\\'
 // and '\'' inside the quotes (libxtables/xtables.c xtables_save_string()).
-inline std::string save_string(std::string_view value) {
-  static constexpr std::string_view plain =
-      "_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-  bool quote = value.empty() || value.find_first_not_of(plain) != std::string_view::npos;
-  if (!quote) return std::string(value);
-  std::string s = "\"";
-  for (char c : value) {
-    if (c == '"' || c == '\\' || c == '\'') s += '\\';
-    s += c;
+inline void append_saved_string(std::string& out, std::string_view value) {
+  auto plain = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-';
+  };
+  bool quote = value.empty();
+  for (char c : value) quote = quote || !plain(c);
+  if (!quote) {
+    out += value;
+    return;
   }
-  return s + "\"";
+  out += '"';
+  std::size_t run = 0;  // bytes of `value` not yet appended
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    char c = value[i];
+    if (c != '"' && c != '\\' && c != '\'') continue;
+    out.append(value.data() + run, i - run);
+    out += '\\';
+    run = i;
+  }
+  out.append(value.data() + run, value.size() - run);
+  out += '"';
+}
+
+inline std::string save_string(std::string_view value) {
+  std::string s;
+  s.reserve(value.size() + 2);
+  append_saved_string(s, value);
+  return s;
 }
 
 inline std::string hex(std::uint32_t v) {
@@ -191,6 +210,18 @@ inline std::optional<address> parse_address(std::string_view s, family fam) {
 }
 
 inline std::string print_host(const unsigned char* addr, family fam) {
+  if (fam == family::ipv4) {
+    // inet_ntop()'s dotted quad, without its trip through sprintf.
+    std::string s;
+    s.reserve(15);
+    for (int i = 0; i < 4; ++i) {
+      char digits[4];
+      auto r = std::to_chars(digits, digits + sizeof digits, static_cast<unsigned>(addr[i]));
+      if (i) s += '.';
+      s.append(digits, static_cast<std::size_t>(r.ptr - digits));
+    }
+    return s;
+  }
   char buf[INET6_ADDRSTRLEN];
   ::inet_ntop(fam == family::ipv4 ? AF_INET : AF_INET6, addr, buf, sizeof buf);
   return buf;
@@ -207,7 +238,8 @@ inline bool all_zero(const unsigned char* p, int bytes) {
 inline std::string print_address(const address& a) {
   const int bytes = a.fam == family::ipv4 ? 4 : 16;
   int prefix = mask_to_prefix(a.mask, bytes);
-  std::string s = print_host(a.addr, a.fam) + "/";
+  std::string s = print_host(a.addr, a.fam);
+  s += '/';
   s += prefix >= 0 ? std::to_string(prefix) : print_host(a.mask, a.fam);
   return s;
 }
