@@ -4,7 +4,7 @@
 // (targets per hook, jumps, loops) live in validate.hpp.
 //
 // Lifetime: a rule_view points into the ast::line (and so into the parsed text) it was made
-// from; keep both alive while it is used.
+// from, or into its own `regrouped` options; keep the line and the text alive while it is used.
 #pragma once
 
 #include <grp.h>
@@ -15,6 +15,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,7 @@
 #include <rstwatch/netfilter.hpp>
 #include <rstwatch/rules/ast.hpp>
 #include <rstwatch/rules/check_values.hpp>
+#include <rstwatch/rules/detail/getopt.hpp>
 
 namespace rstwatch::rules::checks {
 
@@ -273,6 +275,9 @@ struct rule_view {
   std::string target;                       // the name after -j/-g
   std::optional<extension_use> target_use;  // its options (spec null for a verdict or chain)
   std::vector<diagnostic> problems;         // what the extensions themselves refuse
+  // The options as getopt grouped them when that differs from the tree (a value beginning
+  // with '-', as in `--comment --x`); the option pointers above then point into it.
+  std::shared_ptr<const std::vector<ast::option>> regrouped;
 
   const extension_use* match(std::string_view name) const noexcept {
     for (const auto& m : matches)
@@ -622,8 +627,10 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
 inline rule_view view_rule(const ast::line& l, netfilter::family f) {
   rule_view r;
   r.line = &l;
+  r.regrouped = rstwatch::rules::detail::getopt_regroup(l.rule.options);
+  const std::vector<ast::option>& options = r.regrouped ? *r.regrouped : l.rule.options;
   // First pass: the base options, so that -p is known before extension options are bound.
-  for (const auto& o : l.rule.options) {
+  for (const auto& o : options) {
     const detail::base_option* b = detail::find_base(o.name.text);
     if (!b) continue;
     switch (b->letter) {
@@ -711,7 +718,7 @@ inline rule_view view_rule(const ast::line& l, netfilter::family f) {
     return false;
   };
 
-  for (const auto& o : l.rule.options) {
+  for (const auto& o : options) {
     const detail::base_option* b = detail::find_base(o.name.text);
     if (b) {
       std::size_t want_min = 1, want_max = 1;

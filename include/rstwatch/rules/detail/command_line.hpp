@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <memory>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include <rstwatch/diagnostic.hpp>
 #include <rstwatch/rules/ast.hpp>
 #include <rstwatch/rules/detail/extensions.hpp>
+#include <rstwatch/rules/detail/getopt.hpp>
 #include <rstwatch/rules/detail/values.hpp>
 
 namespace rstwatch::rules {
@@ -26,24 +28,6 @@ struct saved_rule {
 }  // namespace rstwatch::rules
 
 namespace rstwatch::rules::detail {
-
-// iptables' own long options (iptables/xshared.c and iptables.c option tables) with the
-// letter each stands for. getopt_long also accepts any unambiguous prefix of a long name.
-struct base_option {
-  std::string_view name;
-  char letter;
-};
-inline constexpr base_option base_options[] = {
-    {"append", 'A'},        {"delete", 'D'},       {"check", 'C'},     {"insert", 'I'},
-    {"replace", 'R'},       {"list", 'L'},         {"list-rules", 'S'}, {"flush", 'F'},
-    {"zero", 'Z'},          {"new-chain", 'N'},    {"delete-chain", 'X'}, {"rename-chain", 'E'},
-    {"policy", 'P'},        {"source", 's'},       {"src", 's'},       {"destination", 'd'},
-    {"dst", 'd'},           {"protocol", 'p'},     {"in-interface", 'i'}, {"jump", 'j'},
-    {"table", 't'},         {"match", 'm'},        {"numeric", 'n'},   {"out-interface", 'o'},
-    {"verbose", 'v'},       {"wait", 'w'},         {"exact", 'x'},     {"fragment", 'f'},
-    {"version", 'V'},       {"help", 'h'},         {"line-numbers", '0'}, {"modprobe", 'M'},
-    {"set-counters", 'c'},  {"goto", 'g'},         {"ipv4", '4'},      {"ipv6", '6'},
-};
 
 inline std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
@@ -76,6 +60,9 @@ struct parsed_line {
   char command = 0;  // A I D R N F X Z P E
   const ast::option* command_option = nullptr;
   std::vector<std::string> command_args;
+  // The options as getopt grouped them when that differs from the tree (getopt_regroup());
+  // the option pointers of this line then point into it.
+  std::shared_ptr<const std::vector<ast::option>> regrouped;
   bool has_rule = false;
   saved_rule rule;
   bool counters_given = false;  // -c
@@ -119,7 +106,8 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
     return std::nullopt;
   };
 
-  for (const ast::option& o : line.options) {
+  out.regrouped = getopt_regroup(line.options);
+  for (const ast::option& o : out.regrouped ? *out.regrouped : line.options) {
     std::string_view text = o.name.text;
     bool invert = o.bang.present();
     char letter = 0;
