@@ -150,6 +150,11 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
         if (ple) ++hits;
         if (hits == 1 && base_hit) letter = base_hit;
         else if (hits == 1) { le = ple; spec = pspec; }
+        // getopt_long() refuses a prefix of several options (`--d`: --delete, --destination,
+        // ...), so iptables says "unknown option" even when a module rstwatch does not model
+        // is loaded; handing it to that module instead let `-m mac --d -p tcp` load, and its
+        // saved form `-p tcp -m mac --d` then bound --d to the tcp match.
+        if (hits > 1) return at(o.name, "unknown option \"" + std::string(text) + "\"");
       }
       if (!letter && !le && proto && !proto_inv) {
         // do_parse() -> load_proto(): an unknown option with -p given loads the match named
