@@ -583,6 +583,36 @@ SCENARIO("a module rstwatch does not model is kept as written and marked unverif
   }
 }
 
+// Found by fuzz/rules (fuzz/regressions/rules/value-beginning-with-a-dash): iptables-save
+// prints `--comment --sportplain` for that comment, and restore() read `--sportplain` as an
+// option, leaving --comment without its argument. tests/data/rules/filter_dash_values.rules
+// holds more such values, checked against the real tools.
+SCENARIO("a value beginning with '-' is the argument of the option before it, as getopt reads it",
+         "[rules][saved]") {
+  GIVEN("a comment and a LOG prefix that begin with dashes, written unquoted") {
+    std::string text =
+        "*filter\n-A INPUT -m comment --comment --sportplain -j ACCEPT\n"
+        "-A OUTPUT -j LOG --log-prefix --rst-\nCOMMIT\n";
+    WHEN("the file is restored and printed as iptables-save would") {
+      std::string saved = saved_or_error(text);
+      THEN("both values are kept, unquoted as iptables-save prints them") {
+        CHECK(saved.find("-A INPUT -m comment --comment --sportplain -j ACCEPT\n") != std::string::npos);
+        CHECK(saved.find("-A OUTPUT -j LOG --log-prefix --rst-\n") != std::string::npos);
+      }
+      THEN("the printed text loads again and prints the same bytes") {
+        CHECK(saved_or_error(saved) == saved);
+      }
+    }
+  }
+  GIVEN("a word after the dash value that no option takes") {
+    auto d = restore_error("*filter\n-A INPUT -m comment --comment --x y -j ACCEPT\nCOMMIT\n");
+    THEN("it is a bad argument, as iptables-restore says") {
+      CHECK(d.where == source_position{2, 35});
+      CHECK(d.message == "Bad argument 'y'");
+    }
+  }
+}
+
 SCENARIO("every refused command names its line, column and reason", "[rules][saved][error]") {
   struct refusal {
     const char* text;
@@ -638,6 +668,10 @@ SCENARIO("every refused command names its line, column and reason", "[rules][sav
        "Couldn't load match `comme inside':No such file or directory"},
       {"*filter\n-A INPUT -j \"NO SUCH\"\nCOMMIT\n", {2, 13},
        "Couldn't load target `NO SUCH':No such file or directory"},
+      // Found by fuzz/rules (fuzz/regressions/rules/ambiguous-prefix-after-an-unmodelled-match):
+      // --d abbreviates --delete, --destination, ..., which getopt refuses; given to the
+      // unmodelled match instead, the rule loaded and its saved form did not.
+      {"*filter\n-A INPUT -m mac --d -p tcp -j ACCEPT\nCOMMIT\n", {2, 17}, "unknown option \"--d\""},
   };
   for (auto& c : cases) {
     GIVEN("the file " << c.text) {

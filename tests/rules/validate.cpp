@@ -417,6 +417,32 @@ SCENARIO("an option abbreviated as getopt allows is bound to its owner", "[rules
   }
 }
 
+SCENARIO("an option's value that begins with '-' is read as getopt reads it", "[rules][views]") {
+  GIVEN("a comment and a LOG prefix that begin with dashes, as iptables-save prints them") {
+    std::string text =
+        "*filter\n-A INPUT -m comment --comment --sportplain -j LOG --log-prefix --rst-\nCOMMIT\n";
+    auto f = parse(text);
+    REQUIRE(f);
+    WHEN("the file is validated") {
+      report r = validate(*f);
+      THEN("it has no error") {
+        INFO(format_report(r, *f));
+        CHECK(r.ok());
+      }
+    }
+    WHEN("the rule is viewed") {
+      rule_view v = view_rule(f->lines[1], family::ipv4);
+      THEN("the comment and the prefix hold the dashed words") {
+        CHECK(v.problems.empty());
+        CHECK(comment_of(v) == std::optional<std::string>("--sportplain"));
+        auto log = log_of(v);
+        REQUIRE(log);
+        CHECK(log->prefix == "--rst-");
+      }
+    }
+  }
+}
+
 SCENARIO("the seed's rules read as typed views", "[rules][views]") {
   GIVEN("the INPUT rule of drds_filter.conf") {
     std::string text = seed_text();

@@ -15,6 +15,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,7 @@
 #include <rstwatch/netfilter.hpp>
 #include <rstwatch/rules/ast.hpp>
 #include <rstwatch/rules/check_values.hpp>
+#include <rstwatch/rules/detail/getopt.hpp>
 
 namespace rstwatch::rules::checks {
 

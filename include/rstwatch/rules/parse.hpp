@@ -8,6 +8,7 @@
 #include <rstwatch/detail/x3_config.hpp>
 #include <rstwatch/diagnostic.hpp>
 #include <rstwatch/rules/ast.hpp>
+#include <rstwatch/rules/detail/getopt.hpp>
 #include <rstwatch/rules/grammar.hpp>
 
 #ifndef RSTWATCH_SEPARATE_GRAMMARS
@@ -94,6 +95,7 @@ inline diagnostic failure_diagnostic(std::string_view input, std::string_view fi
     }
     return detail::failure_diagnostic(input, file_name, st);
   }
+  detail::regroup_as_getopt(tree);
   return f;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <memory>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include <rstwatch/diagnostic.hpp>
 #include <rstwatch/rules/ast.hpp>
 #include <rstwatch/rules/detail/extensions.hpp>
+#include <rstwatch/rules/detail/getopt.hpp>
 #include <rstwatch/rules/detail/values.hpp>
 
 namespace rstwatch::rules {
@@ -28,24 +30,6 @@ struct saved_rule {
 }  // namespace rstwatch::rules
 
 namespace rstwatch::rules::detail {
-
-// iptables' own long options (iptables/xshared.c and iptables.c option tables) with the
-// letter each stands for. getopt_long also accepts any unambiguous prefix of a long name.
-struct base_option {
-  std::string_view name;
-  char letter;
-};
-inline constexpr base_option base_options[] = {
-    {"append", 'A'},        {"delete", 'D'},       {"check", 'C'},     {"insert", 'I'},
-    {"replace", 'R'},       {"list", 'L'},         {"list-rules", 'S'}, {"flush", 'F'},
-    {"zero", 'Z'},          {"new-chain", 'N'},    {"delete-chain", 'X'}, {"rename-chain", 'E'},
-    {"policy", 'P'},        {"source", 's'},       {"src", 's'},       {"destination", 'd'},
-    {"dst", 'd'},           {"protocol", 'p'},     {"in-interface", 'i'}, {"jump", 'j'},
-    {"table", 't'},         {"match", 'm'},        {"numeric", 'n'},   {"out-interface", 'o'},
-    {"verbose", 'v'},       {"wait", 'w'},         {"exact", 'x'},     {"fragment", 'f'},
-    {"version", 'V'},       {"help", 'h'},         {"line-numbers", '0'}, {"modprobe", 'M'},
-    {"set-counters", 'c'},  {"goto", 'g'},         {"ipv4", '4'},      {"ipv6", '6'},
-};
 
 inline std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
@@ -170,6 +154,11 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
         if (ple) ++hits;
         if (hits == 1 && base_hit) letter = base_hit;
         else if (hits == 1) { le = ple; spec = pspec; }
+        // getopt_long() refuses a prefix of several options (`--d`: --delete, --destination,
+        // ...), so iptables says "unknown option" even when a module rstwatch does not model
+        // is loaded; handing it to that module instead let `-m mac --d -p tcp` load, and its
+        // saved form `-p tcp -m mac --d` then bound --d to the tcp match.
+        if (hits > 1) return at(o.name, "unknown option \"" + std::string(text) + "\"");
       }
       if (!letter && !le && proto && !proto_inv) {
         // do_parse() -> load_proto(): an unknown option with -p given loads the match named
