@@ -60,14 +60,6 @@ struct token {
     v.resize(n);
     return v;
   }
-
-  // value() without a copy when the token has no quotes (the common case); `scratch` holds
-  // the unquoted text otherwise. The view lives as long as the source and `scratch`.
-  std::string_view value(std::string& scratch) const {
-    if (!quoted()) return text;
-    scratch = value();
-    return scratch;
-  }
 };
 
 // `[packets:bytes]`, as a prefix of a rule line or at the end of a chain line. The numbers

@@ -3,8 +3,8 @@
 // the checks each extension makes of its own options. Table- and chain-level checks
 // (targets per hook, jumps, loops) live in validate.hpp.
 //
-// Lifetime: a rule_view points into the ast::line (and so into the parsed text) it was made
-// from; keep both alive while it is used.
+// Lifetime: a rule_view holds views of the ast::file its line came from (and so of the parsed
+// text); keep both alive and in place while it is used.
 #pragma once
 
 #include <grp.h>

@@ -46,8 +46,8 @@ struct saved_table {
   std::string_view name;
   bool exists = false;
   std::vector<saved_chain> builtins;  // in hook order
-  // User chains by name: the order iptables-save prints them in, and a lookup that stays
-  // cheap with the tens of thousands of chains kube-proxy makes.
+  // User chains by name, the order iptables-save prints them in (restore() finds them through
+  // a hash index, cheaper with the tens of thousands of chains kube-proxy makes).
   std::map<std::string, saved_chain, std::less<>> user;
   // The texts of the table's rules, one after another in blocks of 1 MiB that are filled and
   // never moved: one allocation per thousands of rules instead of one per rule, and no copy as
