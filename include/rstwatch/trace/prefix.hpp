@@ -40,6 +40,20 @@ struct line_prefix {
   std::string_view event;  // "tcp_send_reset"; empty when the line is no event (function tracer)
   std::string_view body;   // after "event: ", trailing blanks removed
   std::size_t body_offset = 0;  // where body starts in the line
+
+  // Same values and views of the same bytes (two parses of one line compare equal).
+  friend bool operator==(const line_prefix& a, const line_prefix& b) noexcept {
+    return same_view(a.task, b.task) && a.pid == b.pid && a.has_tgid == b.has_tgid &&
+           a.tgid_known == b.tgid_known && a.tgid == b.tgid && a.cpu == b.cpu &&
+           same_view(a.flags, b.flags) && same_view(a.timestamp, b.timestamp) &&
+           a.uptime == b.uptime && same_view(a.event, b.event) && same_view(a.body, b.body) &&
+           a.body_offset == b.body_offset;
+  }
+  friend bool operator!=(const line_prefix& a, const line_prefix& b) noexcept { return !(a == b); }
+
+  static bool same_view(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && (a.empty() || a.data() == b.data());
+  }
 };
 
 namespace detail {
