@@ -60,6 +60,26 @@ namespace detail {
 
 using namespace rstwatch::detail::trace_scan;
 
+// Length of the event name that `text` starts with when it is one of the six rstwatch reads
+// followed by ':' (its first eight bytes pick the candidate, one literal compare confirms);
+// else 0. The identifier scan after it then stops at once on the ':'.
+inline std::size_t known_event_name(const char* text, std::size_t size) noexcept {
+  if (size < 16) return size >= 10 && equal_literal(text, "tcp_probe:") ? 9 : 0;
+  switch (load_le64(text)) {
+    case word8("tcp_send"): return equal_literal(text, "tcp_send_reset:") ? 14 : 0;
+    case word8("tcp_rece"):
+      return size >= 18 && equal_literal(text, "tcp_receive_reset:") ? 17 : 0;
+    case word8("inet_soc"):
+      return size >= 20 && equal_literal(text, "inet_sock_set_state:") ? 19 : 0;
+    case word8("tcp_retr"):
+      return size >= 19 && equal_literal(text, "tcp_retransmit_skb:") ? 18 : 0;
+    case word8("tcp_dest"):
+      return size >= 17 && equal_literal(text, "tcp_destroy_sock:") ? 16 : 0;
+    case word8("tcp_prob"): return equal_literal(text, "tcp_probe:") ? 9 : 0;
+    default: return 0;
+  }
+}
+
 // Tries the prefix assuming line[open] is the '[' of the CPU field. Hand-written rather than a
 // Spirit grammar: this runs for every line of a busy trace_pipe and must find the CPU field
 // without backtracking over the comm, which may itself contain spaces, '-' and '['.
@@ -90,22 +110,20 @@ inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p) n
   std::size_t ts_start = i;
   std::uint64_t seconds = 0;
   std::size_t sec_digits = 0;
-  while (i < line.size() && is_digit(line[i]) && sec_digits < 19) {
-    seconds = seconds * 10 + static_cast<std::uint64_t>(line[i] - '0');
-    ++i;
-    ++sec_digits;
-  }
+  for (unsigned digit; i < line.size() && sec_digits < 19 &&
+                      (digit = static_cast<unsigned char>(line[i] - '0')) < 10;
+       ++i, ++sec_digits)
+    seconds = seconds * 10 + digit;
   if (sec_digits == 0) return false;
   std::optional<kernel_uptime> uptime;
   if (i < line.size() && line[i] == '.') {
     ++i;
     std::uint64_t fraction = 0;
     std::size_t frac_digits = 0;
-    while (i < line.size() && is_digit(line[i]) && frac_digits < 9) {
-      fraction = fraction * 10 + static_cast<std::uint64_t>(line[i] - '0');
-      ++i;
-      ++frac_digits;
-    }
+    for (unsigned digit; i < line.size() && frac_digits < 9 &&
+                        (digit = static_cast<unsigned char>(line[i] - '0')) < 10;
+         ++i, ++frac_digits)
+      fraction = fraction * 10 + digit;
     if (frac_digits == 0) return false;
     for (std::size_t k = frac_digits; k < 6; ++k) fraction *= 10;
     for (std::size_t k = 6; k < frac_digits; ++k) fraction /= 10;
@@ -146,8 +164,7 @@ inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p) n
   std::uint32_t pid = 0;
   if (!to_unsigned(line.substr(end, pid_end - end), pid, 0xffffffffu)) return false;
   std::size_t comm_end = end - 1;
-  std::size_t comm_start = 0;
-  while (comm_start < comm_end && line[comm_start] == ' ') ++comm_start;
+  std::size_t comm_start = skip_spaces(line.data(), 0, comm_end);
 
   p.task = line.substr(comm_start, comm_end - comm_start);
   p.pid = pid;
@@ -162,6 +179,7 @@ inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p) n
   // " event: body". The event name is an identifier closed by ':'.
   if (i < line.size() && line[i] == ' ') ++i;
   std::size_t name_start = i;
+  i += known_event_name(line.data() + i, line.size() - i);
   while (i < line.size() && is_identifier(line[i])) ++i;
   std::size_t body_start = name_start;
   if (i > name_start && i < line.size() && line[i] == ':' &&
@@ -187,11 +205,11 @@ inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p) n
 // Parses the prefix of one line (without its newline). nullopt when the line has no ftrace
 // prefix: header lines ("# tracer: nop"), LOG lines, anything else. Never throws.
 // The same, filling `p` in place (the classifier's path: no copy of the prefix).
-inline bool parse_prefix(std::string_view line, line_prefix& p) noexcept {
+[[gnu::flatten]] inline bool parse_prefix(std::string_view line, line_prefix& p) noexcept {
   // The CPU field is the first "[digits] " whose left side ends in "-pid" and whose right side
   // is flags and a timestamp: candidates are found with memchr.
-  for (std::size_t open = line.find('['); open != std::string_view::npos;
-       open = line.find('[', open + 1)) {
+  for (std::size_t open = detail::find_byte(line.data(), 0, line.size(), '['); open < line.size();
+       open = detail::find_byte(line.data(), open + 1, line.size(), '[')) {
     if (detail::prefix_at(line, open, p)) return true;
   }
   return false;

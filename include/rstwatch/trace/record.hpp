@@ -35,8 +35,11 @@ constexpr std::string_view to_string(event_kind k) noexcept {
 }
 
 constexpr event_kind event_kind_of(std::string_view name) noexcept {
+  // The six names differ in length: one compare per line.
   for (std::size_t k = 1; k < std::size(event_kind_names); ++k)
-    if (event_kind_names[k] == name) return static_cast<event_kind>(k);
+    if (event_kind_names[k].size() == name.size())
+      return rstwatch::detail::trace_scan::same_text(event_kind_names[k], name) ? static_cast<event_kind>(k)
+                                                                       : event_kind::other;
   return event_kind::other;
 }
 
@@ -88,7 +91,7 @@ constexpr std::optional<tcp_state> tcp_state_of(std::string_view name) noexcept 
   if (name.size() < 7) return std::nullopt;
   for (std::size_t k = 0; k < std::size(tcp_state_names); ++k)
     if (tcp_state_names[k].size() == name.size() && tcp_state_names[k][5] == name[5] &&
-        tcp_state_names[k] == name)
+        rstwatch::detail::trace_scan::same_text(tcp_state_names[k], name))
       return static_cast<tcp_state>(k);
   return std::nullopt;
 }
@@ -259,9 +262,9 @@ constexpr bool key_is(std::string_view key, const char (&literal)[N]) noexcept {
 
 // "::ffff:" + v4 text: the IPv6 field of an AF_INET socket repeats its IPv4 field
 // (TP_STORE_V4MAPPED), so comparing text is enough to fill it.
-constexpr bool is_mapped_text(std::string_view v6, std::string_view v4) noexcept {
-  return !v4.empty() && v6.size() == v4.size() + 7 && key_is(v6.substr(0, 7), "::ffff:") &&
-         v6.substr(7) == v4;
+inline bool is_mapped_text(std::string_view v6, std::string_view v4) noexcept {
+  return !v4.empty() && v6.size() == v4.size() + 7 && equal_literal(v6.data(), "::ffff:") &&
+         short_equal(v6.data() + 7, v4.data(), v4.size());
 }
 
 // Stores one key=value; false when the key is known and the value is not its kind.
@@ -605,7 +608,9 @@ class body_fast_path {
   bool decimal(std::size_t& i, Int& out, std::uint64_t max) const noexcept {
     std::size_t k = i;
     std::uint64_t v = 0;
-    while (k < n_ && is_digit(d_[k]) && k - i < 20) v = v * 10 + static_cast<unsigned>(d_[k++] - '0');
+    const std::size_t limit = n_ - i < 20 ? n_ : i + 20;
+    for (unsigned digit; k < limit && (digit = static_cast<unsigned char>(d_[k] - '0')) < 10; ++k)
+      v = v * 10 + digit;
     if (k == i || k - i > 19 || v > max || !take_end(k)) return false;
     out = static_cast<Int>(v);
     i = k;
@@ -644,21 +649,35 @@ class body_fast_path {
     i = pos_ = k;
     return true;
   }
-  // dotted_quad()'s set, converted in place; the text is kept as store() keeps it.
-  bool v4_address(std::size_t& i, ip_address& out, std::string_view& text) const noexcept {
-    std::size_t k = i;
-    std::uint8_t b[4];
+  // dotted_quad()'s set (1-3 digits per part, each <= 255) at d_[k], converted in place.
+  bool quad(std::size_t& k, std::uint8_t (&b)[4]) const noexcept {
     for (int part = 0; part < 4; ++part) {
       if (part != 0) {
         if (k >= n_ || d_[k] != '.') return false;
         ++k;
       }
-      const std::size_t start = k;
-      unsigned v = 0;
-      while (k < n_ && is_digit(d_[k]) && k - start < 3) v = v * 10 + static_cast<unsigned>(d_[k++] - '0');
-      if (k == start || v > 255) return false;
+      // One to three digits, unrolled.
+      unsigned v = 0, digit = 0;
+      if (k >= n_ || (v = static_cast<unsigned char>(d_[k] - '0')) > 9) return false;
+      ++k;
+      if (k < n_ && (digit = static_cast<unsigned char>(d_[k] - '0')) < 10) {
+        v = v * 10 + digit;
+        ++k;
+        if (k < n_ && (digit = static_cast<unsigned char>(d_[k] - '0')) < 10) {
+          v = v * 10 + digit;
+          ++k;
+          if (v > 255) return false;
+        }
+      }
       b[part] = static_cast<std::uint8_t>(v);
     }
+    return true;
+  }
+  // An IPv4 field; the text is kept as store() keeps it.
+  bool v4_address(std::size_t& i, ip_address& out, std::string_view& text) const noexcept {
+    std::size_t k = i;
+    std::uint8_t b[4];
+    if (!quad(k, b)) return false;
     const std::size_t end = k;
     if (!take_end(k)) return false;
     out = ip_address::v4(b[0], b[1], b[2], b[3]);
@@ -682,7 +701,20 @@ class body_fast_path {
     i = end == n_ ? end : end + 1;
     return true;
   }
+  // parse_sockaddr()'s "ADDRESS:PORT" for IPv4 in one pass (the token then holds a single ':',
+  // the one rfind() would find); "[IPv6]:PORT" through parse_sockaddr().
   bool sockaddr(std::size_t& i, endpoint& out) const noexcept {
+    if (i < n_ && d_[i] != '[') {
+      std::size_t k = i;
+      std::uint8_t b[4];
+      if (!quad(k, b) || k >= n_ || d_[k] != ':') return false;
+      ++k;
+      std::uint16_t port = 0;
+      if (!decimal(k, port, 65535)) return false;
+      out = endpoint{ip_address::v4(b[0], b[1], b[2], b[3]), port};
+      i = k;
+      return true;
+    }
     const std::size_t end = find_space(d_, i, n_);
     auto e = parse_sockaddr(std::string_view(d_ + i, end - i));
     if (!e) return false;

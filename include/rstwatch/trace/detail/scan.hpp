@@ -7,7 +7,66 @@
 #include <cstring>
 #include <string_view>
 
+#include <rstwatch/log/detail/scan.hpp>
+
 namespace rstwatch::detail::trace_scan {
+
+// The LOG scanner's word loads and literal compares serve here too.
+using rstwatch::detail::scan::equal_literal;
+using rstwatch::detail::scan::load_le32;
+using rstwatch::detail::scan::load_le64;
+
+// Eight bytes of a literal as load_le64 reads them.
+constexpr std::uint64_t word8(const char (&w)[9]) noexcept {
+  std::uint64_t v = 0;
+  for (int k = 7; k >= 0; --k) v = v << 8 | static_cast<unsigned char>(w[k]);
+  return v;
+}
+
+// a[0, n) == b[0, n) for the short texts of a trace line (addresses, state names): word loads,
+// the last one overlapping, instead of a memcmp call.
+inline bool short_equal(const char* a, const char* b, std::size_t n) noexcept {
+  if (n >= 8) {
+    for (std::size_t k = 0; k + 8 < n; k += 8)
+      if (load_le64(a + k) != load_le64(b + k)) return false;
+    return load_le64(a + n - 8) == load_le64(b + n - 8);
+  }
+  if (n >= 4) return load_le32(a) == load_le32(b) && load_le32(a + n - 4) == load_le32(b + n - 4);
+  for (std::size_t k = 0; k < n; ++k)
+    if (a[k] != b[k]) return false;
+  return true;
+}
+
+// a == b for the name tables (states, events): short_equal at run time, where a memcmp call per
+// lookup showed in profiles; plain == in constant expressions, which cannot load words.
+constexpr bool same_text(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  if (__builtin_is_constant_evaluated()) return a == b;
+  return short_equal(a.data(), b.data(), a.size());
+}
+
+// Index of the first byte in text[i, size) equal to c, or size; eight bytes per step (the
+// CPU field's '[' is 20-30 bytes in: a memchr call costs more than the search).
+inline std::size_t find_byte(const char* text, std::size_t i, std::size_t size, char c) noexcept {
+  for (; i + 8 <= size; i += 8) {
+    const unsigned k = rstwatch::detail::scan::first_byte_equal(load_le64(text + i),
+                                                                 static_cast<unsigned char>(c));
+    if (k < 8) return i + k;
+  }
+  while (i < size && text[i] != c) ++i;
+  return i;
+}
+
+// Index of the first byte in text[i, end) that is not ' ', or end (the comm's alignment).
+inline std::size_t skip_spaces(const char* text, std::size_t i, std::size_t end) noexcept {
+  constexpr std::uint64_t spaces = 0x2020202020202020ull;
+  for (; i + 8 <= end; i += 8) {
+    const std::uint64_t x = load_le64(text + i) ^ spaces;
+    if (x) return i + static_cast<std::size_t>(__builtin_ctzll(x) / 8);
+  }
+  while (i < end && text[i] == ' ') ++i;
+  return i;
+}
 
 constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 constexpr bool is_space(char c) noexcept { return c == ' ' || c == '\t'; }
