@@ -507,7 +507,7 @@ SCENARIO("no bytes make the classifier crash or hang", "[trace]") {
   }
 }
 
-SCENARIO("the fast path for the kernels' own key order reads every body as the general loop does",
+SCENARIO("the fast paths for the kernels' own shapes read every trace line as the general code does",
          "[trace][robust]") {
   GIVEN("every captured line of every kernel, every prefix of it, and variants with one byte "
         "changed") {
@@ -535,8 +535,20 @@ SCENARIO("the fast path for the kernels' own key order reads every body as the g
     all.push_back(replaced(probe, "mark=0x0 ", ""));
     all.push_back(replaced(receive, "sock_cookie=", "state=TCP_CLOSE reason=X err=-16 sock_cookie=0x"));
     all.push_back(receive + " skbaddr=00000000deadbeef skaddr=");
-    std::size_t compared = 0, parsed = 0;
+    // Prefixes of other shapes: a four-digit CPU, no flags, a counter clock, a long uptime.
+    all.push_back(replaced(receive, "[001]", "[1001]"));
+    all.push_back(replaced(receive, "[001] .....", "[001]"));
+    all.push_back(replaced(receive, "2728.531455:", "2728531455123:"));
+    all.push_back(replaced(receive, "2728.531455:", "1234567890123.531455:"));
+    all.push_back(replaced(receive, "2728.531455:", "2728.5314551:"));
+    std::size_t compared = 0, parsed = 0, prefixes = 0;
     auto agree = [&](std::string_view line) {
+      line_prefix fast_prefix, general_prefix;
+      const bool prefixed = parse_prefix(line, fast_prefix, true);
+      INFO(line);
+      REQUIRE(prefixed == parse_prefix(line, general_prefix, false));
+      REQUIRE(fast_prefix == general_prefix);
+      prefixes += prefixed;
       record fast, general;
       if (!parse_prefix(line, fast.prefix)) return;
       fast.kind = event_kind_of(fast.prefix.event);
@@ -546,7 +558,6 @@ SCENARIO("the fast path for the kernels' own key order reads every body as the g
       const auto a = parse_body(fast, true);
       const auto b = parse_body(general, false);
       ++compared;
-      INFO(line);
       REQUIRE(a.has_value() == b.has_value());
       if (a) {
         REQUIRE(a->offset == b->offset);
@@ -566,7 +577,8 @@ SCENARIO("the fast path for the kernels' own key order reads every body as the g
         agree(v);
       }
     }
-    THEN("both give the same record and the same error") {
+    THEN("both give the same prefix, the same record and the same error") {
+      CHECK(prefixes > 100000);
       CHECK(compared > 100000);
       CHECK(parsed > 5000);
     }

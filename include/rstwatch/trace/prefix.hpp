@@ -80,10 +80,16 @@ inline std::size_t known_event_name(const char* text, std::size_t size) noexcept
   }
 }
 
-// Tries the prefix assuming line[open] is the '[' of the CPU field. Hand-written rather than a
-// Spirit grammar: this runs for every line of a busy trace_pipe and must find the CPU field
-// without backtracking over the comm, which may itself contain spaces, '-' and '['.
-inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p) noexcept {
+// What right of the CPU field's '[' says, and where the text after its ':' starts.
+struct context {
+  unsigned cpu = 0;
+  std::string_view flags, timestamp;
+  std::optional<kernel_uptime> uptime;
+  std::size_t next = 0;
+};
+
+// The general reading of the right side: every width, with or without flags, any clock.
+inline bool context_at(std::string_view line, std::size_t open, context& c) noexcept {
   std::size_t i = open + 1;
   std::size_t digits = 0;
   unsigned cpu = 0;
@@ -133,6 +139,61 @@ inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p) n
   if (i >= line.size() || line[i] != ':') return false;
   std::string_view timestamp = line.substr(ts_start, i - ts_start);
   ++i;
+  c = context{cpu, flags, timestamp, uptime, i};
+  return true;
+}
+
+// The kernel's usual right side, taken first: "[%03d] ", 4 or 5 flags, spaces, and a nanosecond
+// clock's "%5lu.%06lu:" (trace_print_context()). Each part is read with word loads and
+// unrolled digits; anything else (a wider CPU number, no flags, another clock, more than 12
+// digits of seconds) returns false and context_at() decides. When it returns true, `c` is what
+// context_at() gives: tests/trace.cpp and fuzz/trace.cpp compare the two.
+inline bool context_fast(std::string_view line, std::size_t open, context& c) noexcept {
+  const char* const d = line.data();
+  const std::size_t n = line.size();
+  std::size_t i = open + 1;
+  if (n - i < 5 + 8) return false;
+  unsigned d0 = static_cast<unsigned char>(d[i] - '0'), d1 = static_cast<unsigned char>(d[i + 1] - '0'),
+           d2 = static_cast<unsigned char>(d[i + 2] - '0');
+  if (d0 > 9 || d1 > 9 || d2 > 9 || d[i + 3] != ']' || d[i + 4] != ' ') return false;
+  const unsigned cpu = d0 * 100 + d1 * 10 + d2;
+  i += 5;
+  if (is_digit(d[i]) || d[i] == ' ') return false;
+  const unsigned k = rstwatch::detail::scan::first_byte_equal(load_le64(d + i), ' ');
+  if (k != 4 && k != 5) return false;
+  const std::string_view flags(d + i, k);
+  i = skip_spaces(d, i + k, n);
+  const std::size_t ts_start = i;
+  std::uint64_t seconds = 0;
+  const std::size_t limit = n - i < 13 ? n : i + 13;
+  for (unsigned digit; i < limit && (digit = static_cast<unsigned char>(d[i] - '0')) < 10; ++i)
+    seconds = seconds * 10 + digit;
+  if (i == ts_start || i - ts_start > 12 || n - i < 8 || d[i] != '.' || d[i + 7] != ':')
+    return false;
+  std::uint64_t fraction = 0;
+  for (std::size_t j = i + 1; j < i + 7; ++j) {
+    const unsigned digit = static_cast<unsigned char>(d[j] - '0');
+    if (digit > 9) return false;
+    fraction = fraction * 10 + digit;
+  }
+  i += 7;
+  c = context{cpu, flags, std::string_view(d + ts_start, i - ts_start),
+              kernel_uptime{seconds * 1000000 + fraction}, i + 1};
+  return true;
+}
+
+// Tries the prefix assuming line[open] is the '[' of the CPU field; `common_shape` false skips
+// context_fast(). Hand-written rather than a
+// Spirit grammar: this runs for every line of a busy trace_pipe and must find the CPU field
+// without backtracking over the comm, which may itself contain spaces, '-' and '['.
+inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p,
+                      bool common_shape = true) noexcept {
+  context c;
+  if (!(common_shape && context_fast(line, open, c)) && !context_at(line, open, c)) return false;
+  std::size_t i = c.next;
+  const unsigned cpu = c.cpu;
+  const std::string_view flags = c.flags, timestamp = c.timestamp;
+  const std::optional<kernel_uptime> uptime = c.uptime;
 
   // Left of '[': optional "(tgid)", then "-pid", then the comm.
   std::size_t end = open;
@@ -158,11 +219,18 @@ inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p) n
     end = lp - 1;
     while (end > 0 && line[end - 1] == ' ') --end;
   }
+  // The pid, converted while its start is searched; to_unsigned()'s limits apply.
   std::size_t pid_end = end;
-  while (end > 0 && is_digit(line[end - 1])) --end;
-  if (end == pid_end || end == 0 || line[end - 1] != '-') return false;
-  std::uint32_t pid = 0;
-  if (!to_unsigned(line.substr(end, pid_end - end), pid, 0xffffffffu)) return false;
+  std::uint64_t pid_value = 0, scale = 1;
+  for (unsigned digit; end > 0 && (digit = static_cast<unsigned char>(line[end - 1] - '0')) < 10;
+       --end) {
+    if (pid_end - end < 19) pid_value += digit * scale;
+    scale *= 10;
+  }
+  if (end == pid_end || end == 0 || line[end - 1] != '-' || pid_end - end > 19 ||
+      pid_value > 0xffffffffu)
+    return false;
+  const auto pid = static_cast<std::uint32_t>(pid_value);
   std::size_t comm_end = end - 1;
   std::size_t comm_start = skip_spaces(line.data(), 0, comm_end);
 
@@ -205,12 +273,15 @@ inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p) n
 // Parses the prefix of one line (without its newline). nullopt when the line has no ftrace
 // prefix: header lines ("# tracer: nop"), LOG lines, anything else. Never throws.
 // The same, filling `p` in place (the classifier's path: no copy of the prefix).
-[[gnu::flatten]] inline bool parse_prefix(std::string_view line, line_prefix& p) noexcept {
+// `common_shape` false skips the fast reading of the kernel's usual shape (tests and fuzzing
+// compare the two).
+[[gnu::flatten]] inline bool parse_prefix(std::string_view line, line_prefix& p,
+                                          bool common_shape = true) noexcept {
   // The CPU field is the first "[digits] " whose left side ends in "-pid" and whose right side
   // is flags and a timestamp: candidates are found with memchr.
   for (std::size_t open = detail::find_byte(line.data(), 0, line.size(), '['); open < line.size();
        open = detail::find_byte(line.data(), open + 1, line.size(), '[')) {
-    if (detail::prefix_at(line, open, p)) return true;
+    if (detail::prefix_at(line, open, p, common_shape)) return true;
   }
   return false;
 }
