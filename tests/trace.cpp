@@ -541,6 +541,8 @@ SCENARIO("the fast paths for the kernels' own shapes read every trace line as th
     all.push_back(replaced(receive, "2728.531455:", "2728531455123:"));
     all.push_back(replaced(receive, "2728.531455:", "1234567890123.531455:"));
     all.push_back(replaced(receive, "2728.531455:", "2728.5314551:"));
+    all.push_back(replaced(receive, "2728.531455:", "123456789012.531455:"));
+    all.push_back(replaced(receive, "  2728.531455:", " 2728.531455:"));
     std::size_t compared = 0, parsed = 0, prefixes = 0;
     auto agree = [&](std::string_view line) {
       line_prefix fast_prefix, general_prefix;

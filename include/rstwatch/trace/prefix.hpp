@@ -163,19 +163,28 @@ inline bool context_fast(std::string_view line, std::size_t open, context& c) no
   if (k != 4 && k != 5) return false;
   const std::string_view flags(d + i, k);
   i = skip_spaces(d, i + k, n);
+  // Seconds: 1 to 7 digits from one load (up to 115 days of uptime), else up to 12 by the loop.
   const std::size_t ts_start = i;
   std::uint64_t seconds = 0;
-  const std::size_t limit = n - i < 13 ? n : i + 13;
-  for (unsigned digit; i < limit && (digit = static_cast<unsigned char>(d[i] - '0')) < 10; ++i)
-    seconds = seconds * 10 + digit;
-  if (i == ts_start || i - ts_start > 12 || n - i < 8 || d[i] != '.' || d[i + 7] != ':')
-    return false;
-  std::uint64_t fraction = 0;
-  for (std::size_t j = i + 1; j < i + 7; ++j) {
-    const unsigned digit = static_cast<unsigned char>(d[j] - '0');
-    if (digit > 9) return false;
-    fraction = fraction * 10 + digit;
+  if (n - i < 8) return false;
+  const std::uint64_t t = digits_of(load_le64(d + i));
+  const unsigned count = leading_digits(t);
+  if (count == 0) return false;
+  if (count < 8) {
+    seconds = digits_value(t, count);
+    i += count;
+  } else {
+    const std::size_t limit = n - i < 13 ? n : i + 13;
+    for (unsigned digit; i < limit && (digit = static_cast<unsigned char>(d[i] - '0')) < 10; ++i)
+      seconds = seconds * 10 + digit;
+    if (i - ts_start > 12) return false;
   }
+  // ".%06lu:" as one word: '.', six digits, ':'.
+  if (n - i < 8) return false;
+  const std::uint64_t w = load_le64(d + i);
+  const std::uint64_t f = digits_of(w) >> 8;  // the six digits in the low bytes, then ':' - '0'
+  if ((w & 0xff) != '.' || (w >> 56) != ':' || leading_digits(f) != 6) return false;
+  const std::uint64_t fraction = digits_value(f, 6);
   i += 7;
   c = context{cpu, flags, std::string_view(d + ts_start, i - ts_start),
               kernel_uptime{seconds * 1000000 + fraction}, i + 1};

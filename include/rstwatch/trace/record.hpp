@@ -630,20 +630,12 @@ class body_fast_path {
     std::size_t k = i;
     std::uint64_t v = 0;
     if (n_ - i >= 8) {
-      // Up to seven digits (ports, most counters) from one load: t holds each byte minus '0';
-      // a byte is a digit when t < 10, i.e. neither t nor t + 0x76 has its high bit (a carry
-      // out of a non-digit byte only reaches later bytes, so the lowest flag is exact).
-      const std::uint64_t t = load_le64(d_ + i) ^ 0x3030303030303030ull;
-      const std::uint64_t non_digit = (t | (t + 0x7676767676767676ull)) & 0x8080808080808080ull;
-      const unsigned count = non_digit ? static_cast<unsigned>(__builtin_ctzll(non_digit)) / 8 : 8;
+      // Up to seven digits (ports, most counters) from one load.
+      const std::uint64_t t = digits_of(load_le64(d_ + i));
+      const unsigned count = leading_digits(t);
       if (count == 0) return false;
       if (count < 8) {
-        // The digits moved to the top bytes read as an eight-digit number with leading zeros,
-        // combined pairwise: 2 digits per 16 bits, 4 per 32, then all 8.
-        std::uint64_t x = t << (8 * (8 - count));
-        x = (x * 2561) >> 8;
-        x = ((x & 0x00FF00FF00FF00FFull) * 6553601) >> 16;
-        x = ((x & 0x0000FFFF0000FFFFull) * 42949672960001ull) >> 32;
+        const std::uint64_t x = digits_value(t, count);
         k = i + count;
         if (x > max || !take_end(k)) return false;
         out = static_cast<Int>(x);

@@ -45,6 +45,26 @@ constexpr bool same_text(std::string_view a, std::string_view b) noexcept {
   return short_equal(a.data(), b.data(), a.size());
 }
 
+// Word-at-a-time decimal digits. digits_of() is a little-endian word minus '0' per byte; a
+// byte is a digit when that is < 10, i.e. neither t nor t + 0x76 has its high bit (a carry out
+// of a non-digit byte only reaches later bytes, so the lowest flag is exact).
+constexpr std::uint64_t digits_of(std::uint64_t word) noexcept {
+  return word ^ 0x3030303030303030ull;
+}
+constexpr unsigned leading_digits(std::uint64_t t) noexcept {
+  const std::uint64_t non_digit = (t | (t + 0x7676767676767676ull)) & 0x8080808080808080ull;
+  return non_digit ? static_cast<unsigned>(__builtin_ctzll(non_digit)) / 8 : 8;
+}
+// The value of the `count` (1-8) leading digits of t: moved to the top bytes they read as an
+// eight-digit number with leading zeros, combined pairwise (2 digits per 16 bits, 4 per 32,
+// then all 8) in three multiplies.
+constexpr std::uint64_t digits_value(std::uint64_t t, unsigned count) noexcept {
+  std::uint64_t x = t << (8 * (8 - count));
+  x = (x * 2561) >> 8;
+  x = ((x & 0x00FF00FF00FF00FFull) * 6553601) >> 16;
+  return ((x & 0x0000FFFF0000FFFFull) * 42949672960001ull) >> 32;
+}
+
 // Index of the first byte in text[i, size) equal to c, or size; eight bytes per step (the
 // CPU field's '[' is 20-30 bytes in: a memchr call costs more than the search).
 inline std::size_t find_byte(const char* text, std::size_t i, std::size_t size, char c) noexcept {
