@@ -507,8 +507,9 @@ SCENARIO("no bytes make the classifier crash or hang", "[trace]") {
   }
 }
 
-SCENARIO("the fast paths for the kernels' own shapes read every trace line as the general code does",
-         "[trace][robust]") {
+SCENARIO(
+    "the fast paths for the kernels' own shapes read every trace line as the general code does",
+    "[trace][robust]") {
   GIVEN("every captured line of every kernel, every prefix of it, and variants with one byte "
         "changed") {
     std::vector<std::string> all;
@@ -533,7 +534,8 @@ SCENARIO("the fast paths for the kernels' own shapes read every trace line as th
     all.push_back(replaced(set_state, " dport=", "  dport="));
     all.push_back(replaced(probe, "mark=0x0", "mark=0X1F"));
     all.push_back(replaced(probe, "mark=0x0 ", ""));
-    all.push_back(replaced(receive, "sock_cookie=", "state=TCP_CLOSE reason=X err=-16 sock_cookie=0x"));
+    all.push_back(
+        replaced(receive, "sock_cookie=", "state=TCP_CLOSE reason=X err=-16 sock_cookie=0x"));
     all.push_back(receive + " skbaddr=00000000deadbeef skaddr=");
     // Prefixes of other shapes: a four-digit CPU, no flags, a counter clock, a long uptime.
     all.push_back(replaced(receive, "[001]", "[1001]"));

@@ -153,8 +153,9 @@ inline bool context_fast(std::string_view line, std::size_t open, context& c) no
   const std::size_t n = line.size();
   std::size_t i = open + 1;
   if (n - i < 5 + 8) return false;
-  unsigned d0 = static_cast<unsigned char>(d[i] - '0'), d1 = static_cast<unsigned char>(d[i + 1] - '0'),
-           d2 = static_cast<unsigned char>(d[i + 2] - '0');
+  const unsigned d0 = static_cast<unsigned char>(d[i] - '0'),
+                 d1 = static_cast<unsigned char>(d[i + 1] - '0'),
+                 d2 = static_cast<unsigned char>(d[i + 2] - '0');
   if (d0 > 9 || d1 > 9 || d2 > 9 || d[i + 3] != ']' || d[i + 4] != ' ') return false;
   const unsigned cpu = d0 * 100 + d1 * 10 + d2;
   i += 5;
@@ -192,9 +193,9 @@ inline bool context_fast(std::string_view line, std::size_t open, context& c) no
 }
 
 // Tries the prefix assuming line[open] is the '[' of the CPU field; `common_shape` false skips
-// context_fast(). Hand-written rather than a
-// Spirit grammar: this runs for every line of a busy trace_pipe and must find the CPU field
-// without backtracking over the comm, which may itself contain spaces, '-' and '['.
+// context_fast(). Hand-written rather than a Spirit grammar: this runs for every line of a busy
+// trace_pipe and must find the CPU field without backtracking over the comm, which may itself
+// contain spaces, '-' and '['.
 inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p,
                       bool common_shape = true) noexcept {
   context c;

@@ -38,8 +38,9 @@ constexpr event_kind event_kind_of(std::string_view name) noexcept {
   // The six names differ in length: one compare per line.
   for (std::size_t k = 1; k < std::size(event_kind_names); ++k)
     if (event_kind_names[k].size() == name.size())
-      return rstwatch::detail::trace_scan::same_text(event_kind_names[k], name) ? static_cast<event_kind>(k)
-                                                                       : event_kind::other;
+      return rstwatch::detail::trace_scan::same_text(event_kind_names[k], name)
+                 ? static_cast<event_kind>(k)
+                 : event_kind::other;
   return event_kind::other;
 }
 

@@ -256,7 +256,8 @@ constexpr bool ipv6_text(std::string_view s, std::uint8_t* out) noexcept {
     }
   }
   if (gap ? nhead + ntail > 14 : nhead != 16) return false;
-  for (std::size_t k = 0; k < 16; ++k) out[k] = static_cast<std::uint8_t>(head[k] | tail[ntail + k]);
+  for (std::size_t k = 0; k < 16; ++k)
+    out[k] = static_cast<std::uint8_t>(head[k] | tail[ntail + k]);
   return true;
 }
 
