@@ -1,6 +1,7 @@
 // Fuzz target for the trace line classifier: no input may crash, hang or make it read outside
 // the line; every view it returns lies inside the line; the cheap detector agrees with the
-// full parse; a malformed line's diagnostic points inside the line.
+// full parse; a malformed line's diagnostic points inside the line; the fast paths for the
+// kernels' own prefix shape and key order give exactly what the general code gives.
 #include <rstwatch/trace/reset.hpp>
 
 #include <cstddef>
@@ -31,6 +32,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   bool prefixed = rstwatch::trace::parse_prefix(line).has_value();
   require(rstwatch::trace::looks_like_trace_line(line) ==
           (prefixed || rstwatch::trace::lost_events(line).has_value()));
+  {
+    rstwatch::trace::line_prefix fast, general;
+    require(rstwatch::trace::parse_prefix(line, fast, true) ==
+            rstwatch::trace::parse_prefix(line, general, false));
+    require(fast == general);
+  }
+  if (prefixed && c.rec.kind != rstwatch::trace::event_kind::other) {
+    rstwatch::trace::record fast, general;
+    fast.prefix = general.prefix = p;
+    fast.kind = general.kind = c.rec.kind;
+    const auto a = rstwatch::trace::parse_body(fast, true);
+    const auto b = rstwatch::trace::parse_body(general, false);
+    require(a.has_value() == b.has_value());
+    if (a) require(a->offset == b->offset && a->expected == b->expected);
+    require(fast == general);
+    require(fast == c.rec);  // classify() takes the fast path
+  }
   switch (c.kind) {
     case rstwatch::trace::line_kind::reset:
       require(rstwatch::trace::to_reset(c.rec).has_value());

@@ -15,6 +15,7 @@
 #include <deque>
 #include <fstream>
 #include <map>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -503,6 +504,88 @@ SCENARIO("no bytes make the classifier crash or hang", "[trace]") {
       }
     }
     THEN("all were classified") { CHECK(classified > 1000); }
+  }
+}
+
+SCENARIO(
+    "the fast paths for the kernels' own shapes read every trace line as the general code does",
+    "[trace][robust]") {
+  GIVEN("every captured line of every kernel, every prefix of it, and variants with one byte "
+        "changed") {
+    std::vector<std::string> all;
+    for (auto f : {"this-kernel.txt", "this-kernel-tgid.txt", "this-kernel-other.txt",
+                   "seed-4.19.txt", "kernel-4.19.txt", "kernel-5.4.txt", "kernel-5.10.txt",
+                   "kernel-5.15.txt", "kernel-6.1.txt", "kernel-6.6.txt"})
+      for (auto& l : read_lines(f)) all.push_back(l);
+    // Shapes the captures lack: a state as a number, a repeated and an unknown key, a hex
+    // family, two spaces, a negative err, upper-case hex, probe counters without mark=.
+    const std::string set_state = line_with(read_lines("this-kernel.txt"), {"inet_sock_set_state"});
+    const std::string probe = line_with(read_lines("this-kernel.txt"), {"tcp_probe", "family="});
+    const std::string receive = line_with(read_lines("this-kernel.txt"), {"tcp_receive_reset"});
+    auto replaced = [](std::string s, std::string_view from, std::string_view to) {
+      auto at = s.find(from);
+      REQUIRE(at != std::string::npos);
+      return s.replace(at, from.size(), to);
+    };
+    all.push_back(replaced(set_state, "newstate=TCP_LISTEN", "newstate=0xd"));
+    all.push_back(replaced(set_state, " dport=", " sport=1 dport="));
+    all.push_back(replaced(set_state, " dport=", " future=1 dport="));
+    all.push_back(replaced(set_state, "family=AF_INET ", "family=0x1a "));
+    all.push_back(replaced(set_state, " dport=", "  dport="));
+    all.push_back(replaced(probe, "mark=0x0", "mark=0X1F"));
+    all.push_back(replaced(probe, "mark=0x0 ", ""));
+    all.push_back(
+        replaced(receive, "sock_cookie=", "state=TCP_CLOSE reason=X err=-16 sock_cookie=0x"));
+    all.push_back(receive + " skbaddr=00000000deadbeef skaddr=");
+    // Prefixes of other shapes: a four-digit CPU, no flags, a counter clock, a long uptime.
+    all.push_back(replaced(receive, "[001]", "[1001]"));
+    all.push_back(replaced(receive, "[001] .....", "[001]"));
+    all.push_back(replaced(receive, "2728.531455:", "2728531455123:"));
+    all.push_back(replaced(receive, "2728.531455:", "1234567890123.531455:"));
+    all.push_back(replaced(receive, "2728.531455:", "2728.5314551:"));
+    all.push_back(replaced(receive, "2728.531455:", "123456789012.531455:"));
+    all.push_back(replaced(receive, "  2728.531455:", " 2728.531455:"));
+    std::size_t compared = 0, parsed = 0, prefixes = 0;
+    auto agree = [&](std::string_view line) {
+      line_prefix fast_prefix, general_prefix;
+      const bool prefixed = parse_prefix(line, fast_prefix, true);
+      INFO(line);
+      REQUIRE(prefixed == parse_prefix(line, general_prefix, false));
+      REQUIRE(fast_prefix == general_prefix);
+      prefixes += prefixed;
+      record fast, general;
+      if (!parse_prefix(line, fast.prefix)) return;
+      fast.kind = event_kind_of(fast.prefix.event);
+      if (fast.kind == event_kind::other) return;
+      general.prefix = fast.prefix;
+      general.kind = fast.kind;
+      const auto a = parse_body(fast, true);
+      const auto b = parse_body(general, false);
+      ++compared;
+      REQUIRE(a.has_value() == b.has_value());
+      if (a) {
+        REQUIRE(a->offset == b->offset);
+        REQUIRE(a->expected == b->expected);
+      } else {
+        ++parsed;
+      }
+      REQUIRE(fast == general);  // also as far as a malformed body got
+    };
+    std::mt19937 rng(8);
+    const char odd[] = {' ', 'x', 'X', '0', '9', 'f', 'F', ':', '.', '=', '-', '[', '\0', '\xff'};
+    for (auto& l : all) {
+      for (std::size_t n = 0; n <= l.size(); ++n) agree(std::string_view(l).substr(0, n));
+      for (std::size_t at = 0; at < l.size(); ++at) {
+        std::string v = l;
+        v[at] = odd[rng() % sizeof odd];
+        agree(v);
+      }
+    }
+    THEN("both give the same prefix, the same record and the same error") {
+      CHECK(prefixes > 100000);
+      CHECK(compared > 100000);
+      CHECK(parsed > 5000);
+    }
   }
 }
 

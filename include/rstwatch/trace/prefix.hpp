@@ -40,16 +40,56 @@ struct line_prefix {
   std::string_view event;  // "tcp_send_reset"; empty when the line is no event (function tracer)
   std::string_view body;   // after "event: ", trailing blanks removed
   std::size_t body_offset = 0;  // where body starts in the line
+
+  // Same values and views of the same bytes (two parses of one line compare equal).
+  friend bool operator==(const line_prefix& a, const line_prefix& b) noexcept {
+    return same_view(a.task, b.task) && a.pid == b.pid && a.has_tgid == b.has_tgid &&
+           a.tgid_known == b.tgid_known && a.tgid == b.tgid && a.cpu == b.cpu &&
+           same_view(a.flags, b.flags) && same_view(a.timestamp, b.timestamp) &&
+           a.uptime == b.uptime && same_view(a.event, b.event) && same_view(a.body, b.body) &&
+           a.body_offset == b.body_offset;
+  }
+  friend bool operator!=(const line_prefix& a, const line_prefix& b) noexcept { return !(a == b); }
+
+  static bool same_view(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && (a.empty() || a.data() == b.data());
+  }
 };
 
 namespace detail {
 
 using namespace rstwatch::detail::trace_scan;
 
-// Tries the prefix assuming line[open] is the '[' of the CPU field. Hand-written rather than a
-// Spirit grammar: this runs for every line of a busy trace_pipe and must find the CPU field
-// without backtracking over the comm, which may itself contain spaces, '-' and '['.
-inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p) noexcept {
+// Length of the event name that `text` starts with when it is one of the six rstwatch reads
+// followed by ':' (its first eight bytes pick the candidate, one literal compare confirms);
+// else 0. The identifier scan after it then stops at once on the ':'.
+inline std::size_t known_event_name(const char* text, std::size_t size) noexcept {
+  if (size < 16) return size >= 10 && equal_literal(text, "tcp_probe:") ? 9 : 0;
+  switch (load_le64(text)) {
+    case word8("tcp_send"): return equal_literal(text, "tcp_send_reset:") ? 14 : 0;
+    case word8("tcp_rece"):
+      return size >= 18 && equal_literal(text, "tcp_receive_reset:") ? 17 : 0;
+    case word8("inet_soc"):
+      return size >= 20 && equal_literal(text, "inet_sock_set_state:") ? 19 : 0;
+    case word8("tcp_retr"):
+      return size >= 19 && equal_literal(text, "tcp_retransmit_skb:") ? 18 : 0;
+    case word8("tcp_dest"):
+      return size >= 17 && equal_literal(text, "tcp_destroy_sock:") ? 16 : 0;
+    case word8("tcp_prob"): return equal_literal(text, "tcp_probe:") ? 9 : 0;
+    default: return 0;
+  }
+}
+
+// What right of the CPU field's '[' says, and where the text after its ':' starts.
+struct context {
+  unsigned cpu = 0;
+  std::string_view flags, timestamp;
+  std::optional<kernel_uptime> uptime;
+  std::size_t next = 0;
+};
+
+// The general reading of the right side: every width, with or without flags, any clock.
+inline bool context_at(std::string_view line, std::size_t open, context& c) noexcept {
   std::size_t i = open + 1;
   std::size_t digits = 0;
   unsigned cpu = 0;
@@ -76,22 +116,20 @@ inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p) n
   std::size_t ts_start = i;
   std::uint64_t seconds = 0;
   std::size_t sec_digits = 0;
-  while (i < line.size() && is_digit(line[i]) && sec_digits < 19) {
-    seconds = seconds * 10 + static_cast<std::uint64_t>(line[i] - '0');
-    ++i;
-    ++sec_digits;
-  }
+  for (unsigned digit; i < line.size() && sec_digits < 19 &&
+                      (digit = static_cast<unsigned char>(line[i] - '0')) < 10;
+       ++i, ++sec_digits)
+    seconds = seconds * 10 + digit;
   if (sec_digits == 0) return false;
   std::optional<kernel_uptime> uptime;
   if (i < line.size() && line[i] == '.') {
     ++i;
     std::uint64_t fraction = 0;
     std::size_t frac_digits = 0;
-    while (i < line.size() && is_digit(line[i]) && frac_digits < 9) {
-      fraction = fraction * 10 + static_cast<std::uint64_t>(line[i] - '0');
-      ++i;
-      ++frac_digits;
-    }
+    for (unsigned digit; i < line.size() && frac_digits < 9 &&
+                        (digit = static_cast<unsigned char>(line[i] - '0')) < 10;
+         ++i, ++frac_digits)
+      fraction = fraction * 10 + digit;
     if (frac_digits == 0) return false;
     for (std::size_t k = frac_digits; k < 6; ++k) fraction *= 10;
     for (std::size_t k = 6; k < frac_digits; ++k) fraction /= 10;
@@ -101,6 +139,71 @@ inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p) n
   if (i >= line.size() || line[i] != ':') return false;
   std::string_view timestamp = line.substr(ts_start, i - ts_start);
   ++i;
+  c = context{cpu, flags, timestamp, uptime, i};
+  return true;
+}
+
+// The kernel's usual right side, taken first: "[%03d] ", 4 or 5 flags, spaces, and a nanosecond
+// clock's "%5lu.%06lu:" (trace_print_context()). Each part is read with word loads and
+// unrolled digits; anything else (a wider CPU number, no flags, another clock, more than 12
+// digits of seconds) returns false and context_at() decides. When it returns true, `c` is what
+// context_at() gives: tests/trace.cpp and fuzz/trace.cpp compare the two.
+inline bool context_fast(std::string_view line, std::size_t open, context& c) noexcept {
+  const char* const d = line.data();
+  const std::size_t n = line.size();
+  std::size_t i = open + 1;
+  if (n - i < 5 + 8) return false;
+  const unsigned d0 = static_cast<unsigned char>(d[i] - '0'),
+                 d1 = static_cast<unsigned char>(d[i + 1] - '0'),
+                 d2 = static_cast<unsigned char>(d[i + 2] - '0');
+  if (d0 > 9 || d1 > 9 || d2 > 9 || d[i + 3] != ']' || d[i + 4] != ' ') return false;
+  const unsigned cpu = d0 * 100 + d1 * 10 + d2;
+  i += 5;
+  if (is_digit(d[i]) || d[i] == ' ') return false;
+  const unsigned k = rstwatch::detail::scan::first_byte_equal(load_le64(d + i), ' ');
+  if (k != 4 && k != 5) return false;
+  const std::string_view flags(d + i, k);
+  i = skip_spaces(d, i + k, n);
+  // Seconds: 1 to 7 digits from one load (up to 115 days of uptime), else up to 12 by the loop.
+  const std::size_t ts_start = i;
+  std::uint64_t seconds = 0;
+  if (n - i < 8) return false;
+  const std::uint64_t t = digits_of(load_le64(d + i));
+  const unsigned count = leading_digits(t);
+  if (count == 0) return false;
+  if (count < 8) {
+    seconds = digits_value(t, count);
+    i += count;
+  } else {
+    const std::size_t limit = n - i < 13 ? n : i + 13;
+    for (unsigned digit; i < limit && (digit = static_cast<unsigned char>(d[i] - '0')) < 10; ++i)
+      seconds = seconds * 10 + digit;
+    if (i - ts_start > 12) return false;
+  }
+  // ".%06lu:" as one word: '.', six digits, ':'.
+  if (n - i < 8) return false;
+  const std::uint64_t w = load_le64(d + i);
+  const std::uint64_t f = digits_of(w) >> 8;  // the six digits in the low bytes, then ':' - '0'
+  if ((w & 0xff) != '.' || (w >> 56) != ':' || leading_digits(f) != 6) return false;
+  const std::uint64_t fraction = digits_value(f, 6);
+  i += 7;
+  c = context{cpu, flags, std::string_view(d + ts_start, i - ts_start),
+              kernel_uptime{seconds * 1000000 + fraction}, i + 1};
+  return true;
+}
+
+// Tries the prefix assuming line[open] is the '[' of the CPU field; `common_shape` false skips
+// context_fast(). Hand-written rather than a Spirit grammar: this runs for every line of a busy
+// trace_pipe and must find the CPU field without backtracking over the comm, which may itself
+// contain spaces, '-' and '['.
+inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p,
+                      bool common_shape = true) noexcept {
+  context c;
+  if (!(common_shape && context_fast(line, open, c)) && !context_at(line, open, c)) return false;
+  std::size_t i = c.next;
+  const unsigned cpu = c.cpu;
+  const std::string_view flags = c.flags, timestamp = c.timestamp;
+  const std::optional<kernel_uptime> uptime = c.uptime;
 
   // Left of '[': optional "(tgid)", then "-pid", then the comm.
   std::size_t end = open;
@@ -126,14 +229,20 @@ inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p) n
     end = lp - 1;
     while (end > 0 && line[end - 1] == ' ') --end;
   }
+  // The pid, converted while its start is searched; to_unsigned()'s limits apply.
   std::size_t pid_end = end;
-  while (end > 0 && is_digit(line[end - 1])) --end;
-  if (end == pid_end || end == 0 || line[end - 1] != '-') return false;
-  std::uint32_t pid = 0;
-  if (!to_unsigned(line.substr(end, pid_end - end), pid, 0xffffffffu)) return false;
+  std::uint64_t pid_value = 0, scale = 1;
+  for (unsigned digit; end > 0 && (digit = static_cast<unsigned char>(line[end - 1] - '0')) < 10;
+       --end) {
+    if (pid_end - end < 19) pid_value += digit * scale;
+    scale *= 10;
+  }
+  if (end == pid_end || end == 0 || line[end - 1] != '-' || pid_end - end > 19 ||
+      pid_value > 0xffffffffu)
+    return false;
+  const auto pid = static_cast<std::uint32_t>(pid_value);
   std::size_t comm_end = end - 1;
-  std::size_t comm_start = 0;
-  while (comm_start < comm_end && line[comm_start] == ' ') ++comm_start;
+  std::size_t comm_start = skip_spaces(line.data(), 0, comm_end);
 
   p.task = line.substr(comm_start, comm_end - comm_start);
   p.pid = pid;
@@ -148,6 +257,7 @@ inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p) n
   // " event: body". The event name is an identifier closed by ':'.
   if (i < line.size() && line[i] == ' ') ++i;
   std::size_t name_start = i;
+  i += known_event_name(line.data() + i, line.size() - i);
   while (i < line.size() && is_identifier(line[i])) ++i;
   std::size_t body_start = name_start;
   if (i > name_start && i < line.size() && line[i] == ':' &&
@@ -173,12 +283,15 @@ inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p) n
 // Parses the prefix of one line (without its newline). nullopt when the line has no ftrace
 // prefix: header lines ("# tracer: nop"), LOG lines, anything else. Never throws.
 // The same, filling `p` in place (the classifier's path: no copy of the prefix).
-inline bool parse_prefix(std::string_view line, line_prefix& p) noexcept {
+// `common_shape` false skips the fast reading of the kernel's usual shape (tests and fuzzing
+// compare the two).
+[[gnu::flatten]] inline bool parse_prefix(std::string_view line, line_prefix& p,
+                                          bool common_shape = true) noexcept {
   // The CPU field is the first "[digits] " whose left side ends in "-pid" and whose right side
   // is flags and a timestamp: candidates are found with memchr.
-  for (std::size_t open = line.find('['); open != std::string_view::npos;
-       open = line.find('[', open + 1)) {
-    if (detail::prefix_at(line, open, p)) return true;
+  for (std::size_t open = detail::find_byte(line.data(), 0, line.size(), '['); open < line.size();
+       open = detail::find_byte(line.data(), open + 1, line.size(), '[')) {
+    if (detail::prefix_at(line, open, p, common_shape)) return true;
   }
   return false;
 }

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include <rstwatch/address.hpp>
+#include <rstwatch/log/detail/scan.hpp>
 #include <rstwatch/trace/detail/scan.hpp>
 #include <rstwatch/trace/prefix.hpp>
 
@@ -34,8 +35,12 @@ constexpr std::string_view to_string(event_kind k) noexcept {
 }
 
 constexpr event_kind event_kind_of(std::string_view name) noexcept {
+  // The six names differ in length: one compare per line.
   for (std::size_t k = 1; k < std::size(event_kind_names); ++k)
-    if (event_kind_names[k] == name) return static_cast<event_kind>(k);
+    if (event_kind_names[k].size() == name.size())
+      return rstwatch::detail::trace_scan::same_text(event_kind_names[k], name)
+                 ? static_cast<event_kind>(k)
+                 : event_kind::other;
   return event_kind::other;
 }
 
@@ -81,15 +86,36 @@ constexpr std::string_view to_string(tcp_state s) noexcept {
   return tcp_state_names[static_cast<std::size_t>(s)];
 }
 
+namespace detail {
+// A hash of the length, the 6th and the last byte: distinct for the 14 names (checked below),
+// so one table load picks the only name a text can be.
+constexpr std::size_t state_slot(std::string_view name) noexcept {
+  return (name.size() * 7 + static_cast<unsigned char>(name.back()) +
+          static_cast<unsigned char>(name[5]) * 4u) & 31u;
+}
+struct state_slots {
+  std::uint8_t state[32] = {};
+  bool distinct = true;
+  constexpr state_slots() {
+    for (auto& s : state) s = 0xff;
+    for (std::size_t k = 0; k < std::size(tcp_state_names); ++k) {
+      auto& s = state[state_slot(tcp_state_names[k])];
+      distinct = distinct && s == 0xff;
+      s = static_cast<std::uint8_t>(k);
+    }
+  }
+};
+inline constexpr state_slots state_table{};
+static_assert(state_table.distinct, "state_slot() must tell the TCP state names apart");
+}  // namespace detail
+
 constexpr std::optional<tcp_state> tcp_state_of(std::string_view name) noexcept {
-  // Two states per inet_sock_set_state line: the length and the 6th byte rule out all names but
-  // one before any full compare.
+  // Two states per inet_sock_set_state line: a table load and one compare each.
   if (name.size() < 7) return std::nullopt;
-  for (std::size_t k = 0; k < std::size(tcp_state_names); ++k)
-    if (tcp_state_names[k].size() == name.size() && tcp_state_names[k][5] == name[5] &&
-        tcp_state_names[k] == name)
-      return static_cast<tcp_state>(k);
-  return std::nullopt;
+  const std::uint8_t k = detail::state_table.state[detail::state_slot(name)];
+  if (k == 0xff || !rstwatch::detail::trace_scan::same_text(tcp_state_names[k], name))
+    return std::nullopt;
+  return static_cast<tcp_state>(k);
 }
 
 // Which key=value pairs a body had; one bit each.
@@ -144,6 +170,25 @@ struct record {
   std::uint32_t unknown_count = 0;
 
   constexpr bool has(field f) const noexcept { return (fields & static_cast<std::uint32_t>(f)) != 0; }
+
+  // Every member equal, views pointing at the same bytes (the fast and general body parsers
+  // are checked with it).
+  friend bool operator==(const record& a, const record& b) noexcept {
+    auto same = line_prefix::same_view;
+    return a.prefix == b.prefix && a.kind == b.kind && a.fields == b.fields &&
+           a.family == b.family && a.sport == b.sport && a.dport == b.dport &&
+           a.saddr == b.saddr && a.daddr == b.daddr && same(a.saddr_text, b.saddr_text) &&
+           same(a.daddr_text, b.daddr_text) && a.saddr_v6 == b.saddr_v6 &&
+           a.daddr_v6 == b.daddr_v6 && a.src == b.src && a.dest == b.dest &&
+           a.state == b.state && a.oldstate == b.oldstate && a.newstate == b.newstate &&
+           same(a.reason, b.reason) && same(a.protocol, b.protocol) &&
+           a.sock_cookie == b.sock_cookie && same(a.skbaddr, b.skbaddr) &&
+           same(a.skaddr, b.skaddr) && a.err == b.err && a.mark == b.mark &&
+           a.data_len == b.data_len && a.snd_nxt == b.snd_nxt && a.snd_una == b.snd_una &&
+           a.snd_cwnd == b.snd_cwnd && a.ssthresh == b.ssthresh && a.snd_wnd == b.snd_wnd &&
+           a.srtt == b.srtt && a.rcv_wnd == b.rcv_wnd && a.unknown_count == b.unknown_count;
+  }
+  friend bool operator!=(const record& a, const record& b) noexcept { return !(a == b); }
 
   // The address family of the socket: family= when printed; else the IPv6 fields decide
   // (kernels before 5.12 print no family; AF_INET sockets store v4-mapped addresses there,
@@ -239,9 +284,9 @@ constexpr bool key_is(std::string_view key, const char (&literal)[N]) noexcept {
 
 // "::ffff:" + v4 text: the IPv6 field of an AF_INET socket repeats its IPv4 field
 // (TP_STORE_V4MAPPED), so comparing text is enough to fill it.
-constexpr bool is_mapped_text(std::string_view v6, std::string_view v4) noexcept {
-  return !v4.empty() && v6.size() == v4.size() + 7 && key_is(v6.substr(0, 7), "::ffff:") &&
-         v6.substr(7) == v4;
+inline bool is_mapped_text(std::string_view v6, std::string_view v4) noexcept {
+  return !v4.empty() && v6.size() == v4.size() + 7 && equal_literal(v6.data(), "::ffff:") &&
+         short_equal(v6.data() + 7, v4.data(), v4.size());
 }
 
 // Stores one key=value; false when the key is known and the value is not its kind.
@@ -423,14 +468,323 @@ constexpr bool has_endpoints(const record& r) noexcept {
 
 }  // namespace detail
 
+namespace detail {
+
+// The layouts kernels print, taken first. Each event's TP_printk prints its keys in a fixed
+// order (include/trace/events/tcp.h, sock.h), and every layout from 4.19 to 6.18 is a
+// subsequence of one order:
+//   skbaddr skaddr family protocol sport dport saddr daddr saddrv6 daddrv6 src dest
+//   mark data_len snd_nxt snd_una snd_cwnd ssthresh snd_wnd srtt rcv_wnd
+//   state oldstate newstate reason err sock_cookie skbaddr skaddr
+// (tcp_send_reset 6.10+ opens with skbaddr= skaddr=, tcp_probe ends with them). Here each key of
+// that order costs one literal compare (overlapping 4/8-byte loads) instead of a key scan and a
+// dispatch, and each value is converted in the pass that finds its end. It takes a value only
+// when the general loop would store exactly the same and stops before the first token it does
+// not take (another order, a repeated key, a value it leaves to store()); parse_body's loop goes
+// on from there with the same record, so the general code alone decides errors and unknown keys.
+// tests/trace.cpp and fuzz/trace.cpp check that both give the same record on every captured
+// line, its prefixes and one-byte variants.
+class body_fast_path {
+ public:
+  body_fast_path(std::string_view body, record& r) noexcept
+      : d_(body.data()), n_(body.size()), r_(r) {}
+
+  // Position in the body of the first token not taken. Past a taken token, further spaces are
+  // skipped as the general loop skips them; before any, a leading space is its to refuse.
+  [[gnu::flatten]] std::size_t run() noexcept {
+    take();
+    while (pos_ != 0 && pos_ < n_ && d_[pos_] == ' ') ++pos_;
+    return pos_;
+  }
+
+ private:
+  void take() noexcept {
+    std::size_t i = 0;
+    if (view(i, "skbaddr=", r_.skbaddr, field::skbaddr)) pos_ = i;
+    if (view(i, "skaddr=", r_.skaddr, field::skaddr)) pos_ = i;
+    if (lit(i, "family=AF_INET")) {
+      if (take_end(i)) {
+        r_.family = ip_family::v4;
+      } else if (n_ - i >= 1 && d_[i] == '6' && (++i, take_end(i))) {
+        r_.family = ip_family::v6;
+      } else {
+        return;
+      }
+      set(field::family);
+      pos_ = i;
+    }
+    if (view(i, "protocol=", r_.protocol, field::protocol)) pos_ = i;
+    if (lit(i, "sport=")) {
+      if (!decimal(i, r_.sport, 65535)) return;
+      set(field::sport);
+      pos_ = i;
+    }
+    if (lit(i, "dport=")) {
+      if (!decimal(i, r_.dport, 65535)) return;
+      set(field::dport);
+      pos_ = i;
+    }
+    if (lit(i, "saddr=")) {
+      if (!v4_address(i, r_.saddr, r_.saddr_text)) return;
+      set(field::saddr);
+      pos_ = i;
+    }
+    if (lit(i, "daddr=")) {
+      if (!v4_address(i, r_.daddr, r_.daddr_text)) return;
+      set(field::daddr);
+      pos_ = i;
+    }
+    if (lit(i, "saddrv6=")) {
+      if (!v6_address(i, r_.saddr_v6, r_.saddr, r_.saddr_text)) return;
+      set(field::saddr_v6);
+      pos_ = i;
+    }
+    if (lit(i, "daddrv6=")) {
+      if (!v6_address(i, r_.daddr_v6, r_.daddr, r_.daddr_text)) return;
+      set(field::daddr_v6);
+      pos_ = i;
+    }
+    if (lit(i, "src=")) {
+      if (!sockaddr(i, r_.src)) return;
+      set(field::src);
+      pos_ = i;
+    }
+    if (lit(i, "dest=")) {
+      if (!sockaddr(i, r_.dest)) return;
+      set(field::dest);
+      pos_ = i;
+    }
+    if (lit(i, "mark=")) {
+      if (!hex(i, r_.mark, 0xffffffffu)) return;
+      set(field::probe);
+      pos_ = i;
+      if (!probe(i, "data_len=", r_.data_len, false) || !probe(i, "snd_nxt=", r_.snd_nxt, true) ||
+          !probe(i, "snd_una=", r_.snd_una, true) || !probe(i, "snd_cwnd=", r_.snd_cwnd, false) ||
+          !probe(i, "ssthresh=", r_.ssthresh, false) || !probe(i, "snd_wnd=", r_.snd_wnd, false) ||
+          !probe(i, "srtt=", r_.srtt, false) || !probe(i, "rcv_wnd=", r_.rcv_wnd, false))
+        return;
+    }
+    if (lit(i, "state=")) {
+      if (!state(i, r_.state)) return;
+      set(field::state);
+      pos_ = i;
+    }
+    if (lit(i, "oldstate=")) {
+      if (!state(i, r_.oldstate)) return;
+      set(field::oldstate);
+      pos_ = i;
+    }
+    if (lit(i, "newstate=")) {
+      if (!state(i, r_.newstate)) return;
+      set(field::newstate);
+      pos_ = i;
+    }
+    if (view(i, "reason=", r_.reason, field::reason)) pos_ = i;
+    if (lit(i, "err=")) {
+      const std::size_t end = find_space(d_, i, n_);
+      if (!to_int32(std::string_view(d_ + i, end - i), r_.err)) return;
+      i = end;
+      if (!take_end(i)) return;
+      set(field::err);
+      pos_ = i;
+    }
+    if (lit(i, "sock_cookie=")) {
+      if (!hex(i, r_.sock_cookie, ~std::uint64_t{0})) return;
+      set(field::sock_cookie);
+      pos_ = i;
+    }
+    if (view(i, "skbaddr=", r_.skbaddr, field::skbaddr)) pos_ = i;
+    if (view(i, "skaddr=", r_.skaddr, field::skaddr)) pos_ = i;
+  }
+
+  void set(field f) noexcept { r_.fields |= static_cast<std::uint32_t>(f); }
+
+  // Each step below works on a local position: it takes a whole token (and the single space
+  // after it) and advances, or returns false; run() commits to pos_ only after whole tokens.
+  template <std::size_t N>
+  [[gnu::always_inline]] bool lit(std::size_t& i, const char (&l)[N]) const noexcept {
+    constexpr std::size_t size = N - 1;
+    if (n_ - i < size || !rstwatch::detail::scan::equal_literal(d_ + i, l)) return false;
+    i += size;
+    return true;
+  }
+  // The end of a value: the end of the body, or one space that the next key follows.
+  bool take_end(std::size_t& i) const noexcept {
+    if (i == n_) return true;
+    if (d_[i] != ' ') return false;
+    ++i;
+    return true;
+  }
+  template <std::size_t N>
+  bool view(std::size_t& i, const char (&key)[N], std::string_view& out, field f) noexcept {
+    std::size_t k = i;
+    if (!lit(k, key)) return false;
+    const std::size_t end = find_space(d_, k, n_);
+    out = std::string_view(d_ + k, end - k);
+    set(f);
+    i = end == n_ ? end : end + 1;
+    return true;
+  }
+  // to_unsigned()'s set: 1 to 19 digits, at most `max`.
+  template <class Int>
+  bool decimal(std::size_t& i, Int& out, std::uint64_t max) const noexcept {
+    std::size_t k = i;
+    std::uint64_t v = 0;
+    if (n_ - i >= 8) {
+      // Up to seven digits (ports, most counters) from one load.
+      const std::uint64_t t = digits_of(load_le64(d_ + i));
+      const unsigned count = leading_digits(t);
+      if (count == 0) return false;
+      if (count < 8) {
+        const std::uint64_t x = digits_value(t, count);
+        k = i + count;
+        if (x > max || !take_end(k)) return false;
+        out = static_cast<Int>(x);
+        i = k;
+        return true;
+      }
+    }
+    const std::size_t limit = n_ - i < 20 ? n_ : i + 20;
+    for (unsigned digit; k < limit && (digit = static_cast<unsigned char>(d_[k] - '0')) < 10; ++k)
+      v = v * 10 + digit;
+    if (k == i || k - i > 19 || v > max || !take_end(k)) return false;
+    out = static_cast<Int>(v);
+    i = k;
+    return true;
+  }
+  // to_hex()'s set: "0x" dropped when more follows, then 1 to 16 hex digits, at most `max`.
+  template <class Int>
+  bool hex(std::size_t& i, Int& out, std::uint64_t max) const noexcept {
+    std::size_t k = i;
+    if (n_ - k > 2 && d_[k] == '0' && (d_[k + 1] == 'x' || d_[k + 1] == 'X') && d_[k + 2] != ' ')
+      k += 2;
+    const std::size_t start = k;
+    std::uint64_t v = 0;
+    while (k < n_ && k - start < 17) {
+      const char c = d_[k];
+      unsigned h;
+      if (is_digit(c))
+        h = static_cast<unsigned>(c - '0');
+      else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+        h = static_cast<unsigned>((c | 0x20) - 'a' + 10);
+      else
+        break;
+      v = (v << 4) | h;
+      ++k;
+    }
+    if (k == start || k - start > 16 || v > max || !take_end(k)) return false;
+    out = static_cast<Int>(v);
+    i = k;
+    return true;
+  }
+  template <std::size_t N>
+  bool probe(std::size_t& i, const char (&key)[N], std::uint32_t& out, bool is_hex) noexcept {
+    std::size_t k = i;
+    if (!lit(k, key)) return true;  // not this key: the next step may take it
+    if (!(is_hex ? hex(k, out, 0xffffffffu) : decimal(k, out, 0xffffffffu))) return false;
+    i = pos_ = k;
+    return true;
+  }
+  // dotted_quad()'s set (1-3 digits per part, each <= 255) at d_[k], converted in place.
+  bool quad(std::size_t& k, std::uint8_t (&b)[4]) const noexcept {
+    for (int part = 0; part < 4; ++part) {
+      if (part != 0) {
+        if (k >= n_ || d_[k] != '.') return false;
+        ++k;
+      }
+      // One to three digits, unrolled.
+      unsigned v = 0, digit = 0;
+      if (k >= n_ || (v = static_cast<unsigned char>(d_[k] - '0')) > 9) return false;
+      ++k;
+      if (k < n_ && (digit = static_cast<unsigned char>(d_[k] - '0')) < 10) {
+        v = v * 10 + digit;
+        ++k;
+        if (k < n_ && (digit = static_cast<unsigned char>(d_[k] - '0')) < 10) {
+          v = v * 10 + digit;
+          ++k;
+          if (v > 255) return false;
+        }
+      }
+      b[part] = static_cast<std::uint8_t>(v);
+    }
+    return true;
+  }
+  // An IPv4 field; the text is kept as store() keeps it.
+  bool v4_address(std::size_t& i, ip_address& out, std::string_view& text) const noexcept {
+    std::size_t k = i;
+    std::uint8_t b[4];
+    if (!quad(k, b)) return false;
+    const std::size_t end = k;
+    if (!take_end(k)) return false;
+    out = ip_address::v4(b[0], b[1], b[2], b[3]);
+    text = std::string_view(d_ + i, end - i);
+    i = k;
+    return true;
+  }
+  // store()'s IPv6 field: the v4-mapped copy of the IPv4 field by text, else %pI6c.
+  bool v6_address(std::size_t& i, ip_address& out, const ip_address& v4,
+                  std::string_view v4_text) const noexcept {
+    const std::size_t end = find_space(d_, i, n_);
+    const std::string_view value(d_ + i, end - i);
+    if (is_mapped_text(value, v4_text)) {
+      std::array<std::uint8_t, 16> b{};
+      b[10] = b[11] = 0xff;
+      for (std::size_t k = 0; k < 4; ++k) b[12 + k] = v4[k];
+      out = ip_address::v6(b);
+    } else if (!address_text(value, true, out)) {
+      return false;
+    }
+    i = end == n_ ? end : end + 1;
+    return true;
+  }
+  // parse_sockaddr()'s "ADDRESS:PORT" for IPv4 in one pass (the token then holds a single ':',
+  // the one rfind() would find); "[IPv6]:PORT" through parse_sockaddr().
+  bool sockaddr(std::size_t& i, endpoint& out) const noexcept {
+    if (i < n_ && d_[i] != '[') {
+      std::size_t k = i;
+      std::uint8_t b[4];
+      if (!quad(k, b) || k >= n_ || d_[k] != ':') return false;
+      ++k;
+      std::uint16_t port = 0;
+      if (!decimal(k, port, 65535)) return false;
+      out = endpoint{ip_address::v4(b[0], b[1], b[2], b[3]), port};
+      i = k;
+      return true;
+    }
+    const std::size_t end = find_space(d_, i, n_);
+    auto e = parse_sockaddr(std::string_view(d_ + i, end - i));
+    if (!e) return false;
+    out = *e;
+    i = end == n_ ? end : end + 1;
+    return true;
+  }
+  bool state(std::size_t& i, tcp_state& out) const noexcept {
+    const std::size_t end = find_space(d_, i, n_);
+    auto s = tcp_state_of(std::string_view(d_ + i, end - i));
+    if (!s) return false;  // a number ("0x d"): store() reads those
+    out = *s;
+    i = end == n_ ? end : end + 1;
+    return true;
+  }
+
+  const char* d_;
+  std::size_t n_;
+  record& r_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace detail
+
 // Parses the body of one of the six events into `r` (kind and prefix already set), walking
 // "key=value" pairs separated by single spaces. Keys are matched by name, not position, so the
 // same code reads every kernel's layout; unknown keys are counted and skipped. On failure returns
-// the error (offset relative to the line: prefix.body_offset is added).
-inline std::optional<parse_error> parse_body(record& r) noexcept {
+// the error (offset relative to the line: prefix.body_offset is added). `common_shape` false
+// skips the fast path for the kernels' own layouts (tests and fuzzing compare the two).
+[[gnu::flatten]] inline std::optional<parse_error> parse_body(record& r,
+                                                               bool common_shape = true) noexcept {
   std::string_view body = r.prefix.body;
   std::size_t base = r.prefix.body_offset;
-  std::size_t i = 0;
+  std::size_t i = common_shape ? detail::body_fast_path(body, r).run() : 0;
   // Keys and values are scanned eight bytes at a time.
   const char* text = body.data();
   const std::size_t size = body.size();

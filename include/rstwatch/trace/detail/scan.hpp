@@ -7,7 +7,86 @@
 #include <cstring>
 #include <string_view>
 
+#include <rstwatch/log/detail/scan.hpp>
+
 namespace rstwatch::detail::trace_scan {
+
+// The LOG scanner's word loads and literal compares serve here too.
+using rstwatch::detail::scan::equal_literal;
+using rstwatch::detail::scan::load_le32;
+using rstwatch::detail::scan::load_le64;
+
+// Eight bytes of a literal as load_le64 reads them.
+constexpr std::uint64_t word8(const char (&w)[9]) noexcept {
+  std::uint64_t v = 0;
+  for (int k = 7; k >= 0; --k) v = v << 8 | static_cast<unsigned char>(w[k]);
+  return v;
+}
+
+// a[0, n) == b[0, n) for the short texts of a trace line (addresses, state names): word loads,
+// the last one overlapping, instead of a memcmp call.
+inline bool short_equal(const char* a, const char* b, std::size_t n) noexcept {
+  if (n >= 8) {
+    for (std::size_t k = 0; k + 8 < n; k += 8)
+      if (load_le64(a + k) != load_le64(b + k)) return false;
+    return load_le64(a + n - 8) == load_le64(b + n - 8);
+  }
+  if (n >= 4) return load_le32(a) == load_le32(b) && load_le32(a + n - 4) == load_le32(b + n - 4);
+  for (std::size_t k = 0; k < n; ++k)
+    if (a[k] != b[k]) return false;
+  return true;
+}
+
+// a == b for the name tables (states, events): short_equal at run time, where a memcmp call per
+// lookup showed in profiles; plain == in constant expressions, which cannot load words.
+constexpr bool same_text(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  if (__builtin_is_constant_evaluated()) return a == b;
+  return short_equal(a.data(), b.data(), a.size());
+}
+
+// Word-at-a-time decimal digits. digits_of() is a little-endian word minus '0' per byte; a
+// byte is a digit when that is < 10, i.e. neither t nor t + 0x76 has its high bit (a carry out
+// of a non-digit byte only reaches later bytes, so the lowest flag is exact).
+constexpr std::uint64_t digits_of(std::uint64_t word) noexcept {
+  return word ^ 0x3030303030303030ull;
+}
+constexpr unsigned leading_digits(std::uint64_t t) noexcept {
+  const std::uint64_t non_digit = (t | (t + 0x7676767676767676ull)) & 0x8080808080808080ull;
+  return non_digit ? static_cast<unsigned>(__builtin_ctzll(non_digit)) / 8 : 8;
+}
+// The value of the `count` (1-8) leading digits of t: moved to the top bytes they read as an
+// eight-digit number with leading zeros, combined pairwise (2 digits per 16 bits, 4 per 32,
+// then all 8) in three multiplies.
+constexpr std::uint64_t digits_value(std::uint64_t t, unsigned count) noexcept {
+  std::uint64_t x = t << (8 * (8 - count));
+  x = (x * 2561) >> 8;
+  x = ((x & 0x00FF00FF00FF00FFull) * 6553601) >> 16;
+  return ((x & 0x0000FFFF0000FFFFull) * 42949672960001ull) >> 32;
+}
+
+// Index of the first byte in text[i, size) equal to c, or size; eight bytes per step (the
+// CPU field's '[' is 20-30 bytes in: a memchr call costs more than the search).
+inline std::size_t find_byte(const char* text, std::size_t i, std::size_t size, char c) noexcept {
+  for (; i + 8 <= size; i += 8) {
+    const unsigned k = rstwatch::detail::scan::first_byte_equal(load_le64(text + i),
+                                                                 static_cast<unsigned char>(c));
+    if (k < 8) return i + k;
+  }
+  while (i < size && text[i] != c) ++i;
+  return i;
+}
+
+// Index of the first byte in text[i, end) that is not ' ', or end (the comm's alignment).
+inline std::size_t skip_spaces(const char* text, std::size_t i, std::size_t end) noexcept {
+  constexpr std::uint64_t spaces = 0x2020202020202020ull;
+  for (; i + 8 <= end; i += 8) {
+    const std::uint64_t x = load_le64(text + i) ^ spaces;
+    if (x) return i + static_cast<std::size_t>(__builtin_ctzll(x) / 8);
+  }
+  while (i < end && text[i] == ' ') ++i;
+  return i;
+}
 
 constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 constexpr bool is_space(char c) noexcept { return c == ' ' || c == '\t'; }
@@ -135,7 +214,10 @@ constexpr bool dotted_quad(std::string_view s, std::uint8_t* out) noexcept {
 // pass. The general ip_address::from_text searches each group with find(); four addresses per
 // line made that a fifth of the trace parser's time.
 constexpr bool ipv6_text(std::string_view s, std::uint8_t* out) noexcept {
-  std::uint8_t head[16] = {}, tail[16] = {};
+  // The groups after "::" go to tail[16...]; the last 16 bytes of tail[ntail...] are then the
+  // right-aligned tail with zeros before it, so the result is assembled in one loop of fixed
+  // length (variable-length copies compiled to memcpy calls).
+  std::uint8_t head[16] = {}, tail[32] = {};
   std::size_t nhead = 0, ntail = 0;
   bool gap = false;
   std::size_t i = 0;
@@ -146,7 +228,7 @@ constexpr bool ipv6_text(std::string_view s, std::uint8_t* out) noexcept {
     i = 2;
   }
   while (i < s.size()) {
-    std::uint8_t* dst = gap ? tail : head;
+    std::uint8_t* dst = gap ? tail + 16 : head;
     std::size_t& n = gap ? ntail : nhead;
     std::size_t start = i;
     unsigned v = 0;
@@ -174,9 +256,8 @@ constexpr bool ipv6_text(std::string_view s, std::uint8_t* out) noexcept {
     }
   }
   if (gap ? nhead + ntail > 14 : nhead != 16) return false;
-  for (std::size_t k = 0; k < 16; ++k) out[k] = 0;
-  for (std::size_t k = 0; k < nhead; ++k) out[k] = head[k];
-  for (std::size_t k = 0; k < ntail; ++k) out[16 - ntail + k] = tail[k];
+  for (std::size_t k = 0; k < 16; ++k)
+    out[k] = static_cast<std::uint8_t>(head[k] | tail[ntail + k]);
   return true;
 }
 
