@@ -581,6 +581,13 @@ SCENARIO("a module rstwatch does not model is kept as written and marked unverif
             std::string::npos);
     }
   }
+  GIVEN("a mac match whose option comes after -j ACCEPT, which takes none") {
+    std::string text = "*filter\n-A INPUT -m mac -j ACCEPT --mac-source 00:11:22:33:44:55\nCOMMIT\n";
+    THEN("the option goes to the match, as iptables-save prints it") {
+      CHECK(saved_or_error(text).find("-A INPUT -m mac --mac-source 00:11:22:33:44:55 -j ACCEPT\n") !=
+            std::string::npos);
+    }
+  }
 }
 
 // Found by fuzz/rules (fuzz/regressions/rules/value-beginning-with-a-dash): iptables-save
@@ -672,6 +679,11 @@ SCENARIO("every refused command names its line, column and reason", "[rules][sav
       // --d abbreviates --delete, --destination, ..., which getopt refuses; given to the
       // unmodelled match instead, the rule loaded and its saved form did not.
       {"*filter\n-A INPUT -m mac --d -p tcp -j ACCEPT\nCOMMIT\n", {2, 17}, "unknown option \"--d\""},
+      // Found by fuzz/rules (fuzz/regressions/rules/option-after-a-chain-target): a chain or a
+      // verdict after -j takes no option, and an option only the -p match knows is refused
+      // before that -p; both loaded, and print_saved's reordered text then did not.
+      {"*filter\n-A INPUT -j ACCEPT --u -m owner\nCOMMIT\n", {2, 20}, "unknown option \"--u\""},
+      {"*filter\n-A INPUT -m mac --sp -p tcp -j ACCEPT\nCOMMIT\n", {2, 17}, "unknown option \"--sp\""},
   };
   for (auto& c : cases) {
     GIVEN("the file " << c.text) {
