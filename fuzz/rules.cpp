@@ -24,6 +24,23 @@ namespace {
   std::abort();
 }
 
+// iptables-save prints interface names raw (not through xtables_save_string()), so a name with
+// a blank, or an empty one, comes out as text that neither iptables-restore nor restore()
+// loads again (tests/rules/saved.cpp, "an interface name with a blank ..."): no reload check.
+bool has_unprintable_interface(const rr::ast::file& file) {
+  for (const auto& l : file.lines)
+    for (const auto& o : l.rule.options) {
+      std::string_view n = o.name.text;
+      bool iface = n == "-i" || n == "-o" || (n.size() > 3 && (n.substr(0, 4) == "--in" || n.substr(0, 4) == "--ou"));
+      if (!iface) continue;
+      for (const auto& a : o.args) {
+        std::string v = a.value();
+        if (v.empty() || v.find_first_of(" \t\n\v\f\r") != std::string::npos) return true;
+      }
+    }
+  return false;
+}
+
 void check_saved(const rr::ast::file& file, rr::family fam, bool counters) {
   rr::restore_options ro;
   ro.fam = fam;
@@ -33,6 +50,7 @@ void check_saved(const rr::ast::file& file, rr::family fam, bool counters) {
   rr::save_options so;
   so.counters = counters;
   std::string once = rr::print_saved(*loaded, so);
+  if (has_unprintable_interface(file)) return;
   auto reparsed = rr::parse(once);
   if (!reparsed) finding("print_saved output does not parse", once, rstwatch::format(reparsed.error()));
   auto reloaded = rr::restore(rr::empty_ruleset(fam), *reparsed, ro);

@@ -25,6 +25,23 @@ namespace {
   std::abort();
 }
 
+// iptables-save prints interface names raw (not through xtables_save_string()), so a name with
+// a blank, or an empty one, comes out as text that neither iptables-restore nor restore()
+// loads again (tests/rules/saved.cpp, "an interface name with a blank ..."): no reload check.
+bool has_unprintable_interface(const rr::ast::file& file) {
+  for (const auto& l : file.lines)
+    for (const auto& o : l.rule.options) {
+      std::string_view n = o.name.text;
+      bool iface = n == "-i" || n == "-o" || (n.size() > 3 && (n.substr(0, 4) == "--in" || n.substr(0, 4) == "--ou"));
+      if (!iface) continue;
+      for (const auto& a : o.args) {
+        std::string v = a.value();
+        if (v.empty() || v.find_first_of(" \t\n\v\f\r") != std::string::npos) return true;
+      }
+    }
+  return false;
+}
+
 // `file` validated without errors for `fam`: what iptables-save prints after loading it must too.
 void check_saved_validates(const rr::ast::file& file, rstwatch::netfilter::family fam,
                            bool counters) {
@@ -38,6 +55,7 @@ void check_saved_validates(const rr::ast::file& file, rstwatch::netfilter::famil
   rr::save_options so;
   so.counters = counters;
   std::string saved = rr::print_saved(*loaded, so);
+  if (has_unprintable_interface(file)) return;
   auto reparsed = rr::parse(saved, "saved.rules");
   if (!reparsed) finding("print_saved output does not parse", saved, rstwatch::format(reparsed.error()));
   auto r = rr::validate(*reparsed, {fam, "saved.rules"});

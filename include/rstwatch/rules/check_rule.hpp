@@ -191,21 +191,6 @@ inline constexpr extension_spec extensions[] = {
 };
 #undef RSTWATCH_EXT
 
-// Extensions iptables 1.8.9 ships that rstwatch does not model (the extensions/ directory):
-// they load, their options are kept as written and reported as not verified.
-inline constexpr std::string_view other_matches[] = {
-    "ah", "bpf", "cgroup", "cluster", "connbytes", "connlabel", "connlimit", "cpu", "dccp",
-    "devgroup", "dscp", "dst", "ecn", "esp", "eui64", "frag", "hashlimit", "hbh", "helper", "hl",
-    "ipcomp", "ipv6header", "ipvs", "length", "mac", "mh", "nfacct", "osf", "physdev", "pkttype",
-    "policy", "quota", "rateest", "realm", "recent", "rpfilter", "rt", "sctp", "set", "socket",
-    "string", "tcpmss", "time", "tos", "ttl", "u32", "udplite",
-};
-inline constexpr std::string_view other_targets[] = {
-    "AUDIT", "CHECKSUM", "CLASSIFY", "CONNSECMARK", "CT", "DSCP", "ECN", "HL", "HMARK",
-    "IDLETIMER", "LED", "NETMAP", "NFQUEUE", "NOTRACK", "RATEEST", "SECMARK", "SET", "SNPT",
-    "DNPT", "SYNPROXY", "TCPMSS", "TCPOPTSTRIP", "TEE", "TOS", "TPROXY", "TRACE", "TTL",
-};
-
 }  // namespace detail
 
 // The modelled extension called `name` ("tcp", "LOG"), or null. "icmpv6" is ip6tables' name
@@ -219,11 +204,7 @@ inline const extension_spec* find_extension(std::string_view name, bool target) 
 
 // Whether iptables 1.8.9 has an extension of that name that rstwatch does not model.
 inline bool known_unmodelled(std::string_view name, bool target) noexcept {
-  if (target)
-    return std::find(std::begin(detail::other_targets), std::end(detail::other_targets), name) !=
-           std::end(detail::other_targets);
-  return std::find(std::begin(detail::other_matches), std::end(detail::other_matches), name) !=
-         std::end(detail::other_matches);
+  return rstwatch::rules::detail::ships_unmodelled(name, target);
 }
 
 // One option as the extension that owns it sees it.

@@ -106,7 +106,19 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
     return std::nullopt;
   };
 
-  for (const ast::option& o : line.options) {
+  const ast::option_list& options = line.options;  // getopt's grouping (parse() regrouped)
+  // The match a -p anywhere on the line loads for options nothing else takes. Before that -p,
+  // iptables refuses an option only that match knows even when a module rstwatch does not
+  // model is loaded (`-m mac --sp -p tcp`: unknown option "--sp"), while print_saved, which
+  // writes -p first, would hand it to that match.
+  const extension* later_proto_match = nullptr;
+  for (const ast::option& o : options)
+    if ((o.name.text == "-p" || o.name.text == "--protocol") && !o.bang.present() && o.args.size() == 1)
+      if (auto p = parse_protocol(o.args[0].value()))
+        later_proto_match = find_extension(*p == 6 ? "tcp" : *p == 17 ? "udp"
+                                           : *p == 1 && fam == family::ipv4 ? "icmp"
+                                           : *p == 58 && fam == family::ipv6 ? "icmp6" : "", false);
+  for (const ast::option& o : options) {
     std::string_view text = o.name.text;
     bool invert = o.bang.present();
     char letter = 0;
@@ -186,10 +198,16 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
         }
       }
       if (!letter && !le) {
-        // A module rstwatch does not model takes every option given after it, as written.
+        // A module rstwatch does not model takes every option given after it, as written. A
+        // chain or a verdict after -j is no module: iptables refuses options after it
+        // (`-j 0 --u`), unless a loaded match takes them.
         loaded_extension* generic = nullptr;
-        if (target && !target->ext) generic = &*target;
+        if (target && !target->ext && ships_unmodelled(target->name, true)) generic = &*target;
         else if (!matches.empty() && !matches.back().ext) generic = &matches.back();
+        if (generic && !proto && later_proto_match)
+          for (auto& s : later_proto_match->options)
+            if (s.name.substr(0, long_name.size()) == long_name)
+              return at(o.name, "unknown option \"" + std::string(text) + "\"");
         if (generic) {
           given_option g;
           g.name = long_name;
