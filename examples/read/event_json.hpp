@@ -176,7 +176,7 @@ class json_writer : public rapidjson::Writer<rapidjson::StringBuffer> {
     Prefix(rapidjson::kStringType);
     char* out = os_->Push(s.size() + 2);
     out[0] = '"';
-    std::memcpy(out + 1, s.data(), s.size());
+    if (!s.empty()) std::memcpy(out + 1, s.data(), s.size());  // an empty view may hold null
     out[s.size() + 1] = '"';
     EndValue(true);
   }
@@ -323,7 +323,7 @@ void write_event_json(Writer& w, const reset_event& e, std::string_view source_n
   detail::key(w, "source");
   if (source_name.size() <= 200) {  // "file:line" without a heap string
     char src[224];
-    std::memcpy(src, source_name.data(), source_name.size());
+    if (!source_name.empty()) std::memcpy(src, source_name.data(), source_name.size());
     char* o = src + source_name.size();
     *o++ = ':';
     o = detail::put_uint(o, e.line_number);
