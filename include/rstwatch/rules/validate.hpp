@@ -51,7 +51,8 @@ struct chain_state {
 // What the COMMIT checks need of a rule: its target and where the target is written.
 struct rule_target {
   std::string target;                      // after -j/-g; empty without one
-  const ast::token* written = nullptr;     // the target's token
+  // The target's token, copied: the rule_view it comes from may own (regrouped) options.
+  std::optional<ast::token> written;
 };
 
 struct table_state {
@@ -203,7 +204,9 @@ class validator {
         }
         if (v.cmd == command::delete_) return;
         it->second.rules.push_back(cur_.rules.size());
-        cur_.rules.push_back({std::move(v.target), v.jump && !v.jump->args.empty() ? &v.jump->args[0] : nullptr});
+        cur_.rules.push_back({std::move(v.target), v.jump && !v.jump->args.empty()
+                                                       ? std::optional<ast::token>(v.jump->args[0])
+                                                       : std::nullopt});
         return;
       }
       case command::new_chain: {
