@@ -441,6 +441,22 @@ SCENARIO("an option's value that begins with '-' is read as getopt reads it", "[
       }
     }
   }
+  // Found by fuzz/validate (fuzz/regressions/validate/jump-after-a-regrouped-option): the
+  // COMMIT check kept a pointer to the target's token inside the view's regrouped options,
+  // which were gone by then (a use after free under ASan).
+  GIVEN("a rule with a dashed comment that jumps to an undeclared chain") {
+    std::string text = "*filter\n-A INPUT -m comment --comment --x -j NOSUCH\nCOMMIT\n";
+    auto f = parse(text);
+    REQUIRE(f);
+    WHEN("the file is validated") {
+      report r = validate(*f);
+      THEN("the undefined chain is reported at its name") {
+        REQUIRE(r.diagnostics.size() == 1);
+        CHECK(r.diagnostics[0].where == source_position{2, 38});
+        CHECK(r.diagnostics[0].message == "jump to undefined chain 'NOSUCH' in table 'filter'");
+      }
+    }
+  }
 }
 
 SCENARIO("the seed's rules read as typed views", "[rules][views]") {
