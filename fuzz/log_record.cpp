@@ -9,15 +9,9 @@
 
 #include <rstwatch/log/record.hpp>
 
-namespace {
+#include "views.hpp"
 
-void inside(std::string_view whole, std::string_view part) {
-  if (part.empty()) return;
-  if (part.data() < whole.data() || part.data() + part.size() > whole.data() + whole.size())
-    std::abort();
-}
-
-}  // namespace
+using rstwatch::fuzz::inside;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);

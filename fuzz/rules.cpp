@@ -24,15 +24,14 @@ using rstwatch::fuzz::finding;
 using rstwatch::fuzz::has_unprintable_interface;
 
 void check_saved(const rr::ast::file& file, rr::family fam, bool counters) {
+  const auto saved = rstwatch::fuzz::saved_text(file, fam, counters);
+  if (!saved) return;
+  const std::string& once = *saved;
   rr::restore_options ro;
   ro.fam = fam;
   ro.counters = counters;
-  auto loaded = rr::restore(rr::empty_ruleset(fam), file, ro);
-  if (!loaded) return;
   rr::save_options so;
   so.counters = counters;
-  std::string once = rr::print_saved(*loaded, so);
-  if (has_unprintable_interface(file)) return;
   auto reparsed = rr::parse(once);
   if (!reparsed) finding("print_saved output does not parse", once, rstwatch::format(reparsed.error()));
   auto reloaded = rr::restore(rr::empty_ruleset(fam), *reparsed, ro);

@@ -1,13 +1,15 @@
-// What the rules and validate fuzz targets share: how a property violation is reported, and
-// which files the reload properties must leave out.
+// What the rules and validate fuzz targets share: how a property violation is reported, which
+// files the reload properties must leave out, and the text they reload.
 #pragma once
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include <rstwatch/rules/ast.hpp>
+#include <rstwatch/rules/saved.hpp>
 
 namespace rstwatch::fuzz {
 
@@ -33,6 +35,22 @@ inline bool has_unprintable_interface(const rules::ast::file& file) {
       }
     }
   return false;
+}
+
+// What iptables-save prints once iptables-restore has loaded `file` (restore(), then
+// print_saved()); nothing when restore() refuses the file (validate() checks a file on its own,
+// restore() also knows the kernel's rules: `-R INPUT 1` on an empty chain) or when the reload
+// properties must leave it out (has_unprintable_interface).
+inline std::optional<std::string> saved_text(const rules::ast::file& file, rules::family fam,
+                                             bool counters) {
+  rules::restore_options ro;
+  ro.fam = fam;
+  ro.counters = counters;
+  auto loaded = rules::restore(rules::empty_ruleset(fam), file, ro);
+  if (!loaded || has_unprintable_interface(file)) return std::nullopt;
+  rules::save_options so;
+  so.counters = counters;
+  return rules::print_saved(*loaded, so);
 }
 
 }  // namespace rstwatch::fuzz
