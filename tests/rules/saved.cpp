@@ -620,6 +620,22 @@ SCENARIO("a value beginning with '-' is the argument of the option before it, as
   }
 }
 
+// getopt_long() also takes an abbreviation of a long option that needs an argument, and then
+// the next word is its argument even if it begins with '-'; the real iptables-restore 1.8.9
+// loads `--comm --x` and iptables-save prints `--comment --x`.
+SCENARIO("an abbreviated option takes a value beginning with '-' as getopt does",
+         "[rules][saved]") {
+  GIVEN("a comment option written --comm whose value is --x") {
+    std::string text = "*filter\n-A INPUT -m comment --comm --x -j ACCEPT\nCOMMIT\n";
+    WHEN("the file is restored and printed as iptables-save would") {
+      std::string saved = saved_or_error(text);
+      THEN("the option prints whole with its value") {
+        CHECK(saved.find("-A INPUT -m comment --comment --x -j ACCEPT\n") != std::string::npos);
+      }
+    }
+  }
+}
+
 // Found by fuzz/rules (fuzz/regressions/rules/interface-name-with-a-blank). iptables-save
 // prints interface names raw, not through xtables_save_string(): the real iptables 1.8.9
 // loads `-o " "` (with a warning) and then prints `-o  `, which it refuses to load again.

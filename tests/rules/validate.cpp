@@ -81,6 +81,18 @@ std::vector<check_case> error_cases() {
        "DNAT", "not valid in nat POSTROUTING", 0},
       {"DROP in the nat table is refused", family::ipv4, "*nat\n-A PREROUTING -j DROP\nCOMMIT\n",
        severity::error, 2, "DROP", "not intended for filtering", 0},
+      {"a rule number that is not a number from 1 is refused", family::ipv4,
+       "*filter\n-I INPUT x -j ACCEPT\nCOMMIT\n", severity::error, 2, "x",
+       "invalid rule number 'x'", 0},
+      {"an insertion past the end of its chain is refused", family::ipv4,
+       "*filter\n-A INPUT -j ACCEPT\n-I INPUT 3 -j DROP\nCOMMIT\n", severity::error, 3, "3",
+       "index of insertion too big", 0},
+      {"a replacement in an empty chain is refused", family::ipv4,
+       "*filter\n-R INPUT 1 -j DROP\nCOMMIT\n", severity::error, 2, "1",
+       "index of replacement too big", 0},
+      {"a deletion past the end of its chain is refused", family::ipv4,
+       "*filter\n-A INPUT -j ACCEPT\n-D INPUT 2\nCOMMIT\n", severity::error, 3, "2",
+       "index of deletion too big", 0},
       {"a jump to an undefined chain is pinned on the rule not on COMMIT", family::ipv4,
        "*filter\n-A INPUT -j NOPE\nCOMMIT\n", severity::error, 2, "NOPE",
        "jump to undefined chain 'NOPE'", 3},
@@ -412,6 +424,36 @@ SCENARIO("an option abbreviated as getopt allows is bound to its owner", "[rules
         REQUIRE(tcp);
         REQUIRE(tcp->destination_port);
         CHECK(tcp->destination_port->value.first == 22);
+      }
+    }
+  }
+}
+
+SCENARIO("an abbreviated option's value that begins with '-' is read as getopt reads it",
+         "[rules][validate]") {
+  GIVEN("a comment option written --comm whose value is --x") {
+    std::string text = "*filter\n-A INPUT -m comment --comm --x -j ACCEPT\nCOMMIT\n";
+    auto f = parse(text);
+    REQUIRE(f);
+    WHEN("the file is validated") {
+      report r = validate(*f);
+      THEN("it has no error") {
+        INFO(format_report(r, *f));
+        CHECK(r.ok());
+      }
+    }
+  }
+  GIVEN("an abbreviation of long names that disagree on taking an argument") {
+    // --de begins --delete and --destination (with an argument) and --delete-chain (without):
+    // getopt refuses it as ambiguous, so the word after it stays an option of its own.
+    std::string text = "*filter\n-A INPUT --de --x -j ACCEPT\nCOMMIT\n";
+    auto f = parse(text);
+    REQUIRE(f);
+    WHEN("the file is validated") {
+      report r = validate(*f);
+      THEN("it is an error") {
+        INFO(format_report(r, *f));
+        CHECK_FALSE(r.ok());
       }
     }
   }

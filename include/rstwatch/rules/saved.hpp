@@ -272,9 +272,16 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
           return fail(at(chain_arg(i), "chain '" + p.command_args.at(i) + "' does not exist in table " +
                                            std::string(table->name)));
         };
+        // xshared.c parse_rulenumber(): "Invalid rule number" unless 1..INT_MAX; past the
+        // chain's end the kernel refuses the index. Either way the caller's error is returned.
+        std::optional<diagnostic> bad_number;
         auto rule_number = [&](std::size_t i, std::size_t max) -> std::optional<std::size_t> {
-          auto n = parse_uint(p.command_args.at(i), max);
-          if (!n || *n == 0) return std::nullopt;
+          auto n = parse_uint(p.command_args.at(i), 0x7fffffff);
+          if (!n || *n == 0) {
+            bad_number = at(chain_arg(i), "Invalid rule number '" + p.command_args.at(i) + "'");
+            return std::nullopt;
+          }
+          if (*n > max) return std::nullopt;
           return static_cast<std::size_t>(*n);
         };
         saved_rule rule;
@@ -314,7 +321,7 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
             std::size_t pos = 1;
             if (p.command_args.size() == 2) {
               auto n = rule_number(1, ch->rules.size() + 1);
-              if (!n) return fail(at(chain_arg(1), "Index of insertion too big"));
+              if (!n) return fail(bad_number ? *bad_number : at(chain_arg(1), "Index of insertion too big"));
               pos = *n;
             }
             ch->rules.insert(ch->rules.begin() + static_cast<std::ptrdiff_t>(pos - 1), stored());
@@ -324,7 +331,7 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
             saved_chain* ch = need_chain(0);
             if (!ch) return no_chain(0);
             auto n = rule_number(1, ch->rules.size());
-            if (!n) return fail(at(chain_arg(1), "Index of replacement too big"));
+            if (!n) return fail(bad_number ? *bad_number : at(chain_arg(1), "Index of replacement too big"));
             ch->rules[*n - 1] = stored();
             break;
           }
@@ -333,7 +340,7 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
             if (!ch) return no_chain(0);
             if (p.command_args.size() == 2) {
               auto n = rule_number(1, ch->rules.size());
-              if (!n) return fail(at(chain_arg(1), "Index of deletion too big"));
+              if (!n) return fail(bad_number ? *bad_number : at(chain_arg(1), "Index of deletion too big"));
               ch->rules.erase(ch->rules.begin() + static_cast<std::ptrdiff_t>(*n - 1));
             } else {
               auto it = std::find_if(ch->rules.begin(), ch->rules.end(),

@@ -206,8 +206,36 @@ class validator {
           if (v.in_interface && (*h == netfilter::hook::output || *h == netfilter::hook::postrouting))
             add(v.in_interface->name, "can't use -i with " + v.chain + " (no input interface)");
         }
-        if (v.cmd == command::delete_) return;
-        it->second.rules.push_back(cur_.rules.size());
+        // The table was flushed at its '*' line, so this file alone says how many rules each
+        // chain holds: a rule number past them is the kernel's "Index of ... too big".
+        std::vector<std::size_t>& rules = it->second.rules;
+        std::size_t at = rules.size();  // -A, and -D by rule specification
+        if (v.cmd != command::append && v.command_option->args.size() > 1) {
+          const ast::token& number = v.command_option->args[1];
+          auto n = rules::detail::parse_uint(number.value(), 0x7fffffff);
+          if (!n || *n == 0)
+            return add(number, "invalid rule number '" + number.value() + "'", severity::error,
+                       "rule numbers count from 1");
+          std::size_t last = v.cmd == command::insert ? rules.size() + 1 : rules.size();
+          if (*n > last)
+            return add(number,
+                       std::string(v.cmd == command::insert    ? "index of insertion"
+                                   : v.cmd == command::replace ? "index of replacement"
+                                                               : "index of deletion") +
+                           " too big: chain '" + v.chain + "' holds " +
+                           std::to_string(rules.size()) + " rule(s) here");
+          at = static_cast<std::size_t>(*n - 1);
+        } else if (v.cmd == command::insert) {
+          at = 0;
+        }
+        if (v.cmd == command::delete_) {
+          if (at < rules.size()) rules.erase(rules.begin() + static_cast<std::ptrdiff_t>(at));
+          return;
+        }
+        if (v.cmd == command::replace)
+          rules[at] = cur_.rules.size();
+        else
+          rules.insert(rules.begin() + static_cast<std::ptrdiff_t>(at), cur_.rules.size());
         cur_.rules.push_back({std::move(v.target), v.jump && !v.jump->args.empty() ? std::optional<ast::token>(v.jump->args[0]) : std::nullopt});
         return;
       }

@@ -34,22 +34,106 @@ inline constexpr base_option base_options[] = {
 // word does not begin with '-'.
 inline constexpr std::string_view letters_with_argument = "ACDRINEPopsdjitmcgM";
 
-// Whether getopt_long() gives the option `name` (as written: "-s", "--comment") a required
-// argument. Extension options count when a modelled extension declares `name` with arguments
-// and none declares it without (the check cannot know which extension owns it yet). Prefixes
-// of long names are not followed: `--comm --x` keeps the tree's grouping.
-inline bool takes_argument(std::string_view name) {
-  if (name.size() == 2 && name[0] == '-' && name[1] != '-')
-    return letters_with_argument.find(name[1]) != std::string_view::npos;
-  if (name.size() < 3 || name.substr(0, 2) != "--") return false;
+// The extensions a rule has loaded at some point of its command line, as far as they change
+// getopt_long()'s option table: each `-m NAME`, the `-j NAME` target, and the match a `-p` names
+// (iptables' command_default() loads it for an option nothing else knows).
+struct loaded_options {
+  static constexpr std::size_t max_matches = 8;  // more are rare; later ones are not consulted
+  const extension* matches[max_matches] = {};
+  std::size_t match_count = 0;
+  const extension* target = nullptr;
+  const extension* protocol = nullptr;
+};
+
+// The letter of the base option `name` is ("-p", "--protocol", or a prefix of long names that
+// all stand for one letter, as getopt_long() allows), 0 for none.
+inline char base_letter(std::string_view name) {
+  if (name.size() == 2 && name[0] == '-' && name[1] != '-') return name[1];
+  if (name.size() < 3 || name.substr(0, 2) != "--") return 0;
   name.remove_prefix(2);
+  char letter = 0;
+  for (const auto& b : base_options) {
+    if (b.name == name) return b.letter;
+    if (b.name.substr(0, name.size()) == name) {
+      if (letter && letter != b.letter) return 0;
+      letter = b.letter;
+    }
+  }
+  return letter;
+}
+
+// Whether getopt_long() gives the option `name` (as written: "-s", "--comment", "--comm") a
+// required argument, with the option table `loaded` makes. As in iptables' do_parse(): a long
+// name written whole wins (base options, then the target's, then the newest match's); else a
+// prefix of exactly one base letter or of some loaded extension's option; else, with `-p`
+// given, the protocol's match. Anything else is unknown or ambiguous to getopt, and iptables
+// refuses the line whatever the grouping, so the answer is no.
+inline bool takes_argument(std::string_view name, const loaded_options& loaded) {
+  auto with_argument = [](char letter) {
+    return letters_with_argument.find(letter) != std::string_view::npos;
+  };
+  if (name.size() == 2 && name[0] == '-' && name[1] != '-') return with_argument(name[1]);
+  if (name.size() < 3 || name.substr(0, 2) != "--") return false;
+  const std::string_view long_name = name.substr(2);
+  auto in = [&](const extension* e, bool prefix) -> const option_spec* {
+    if (e)
+      for (const auto& o : e->options)
+        if (prefix ? o.name.substr(0, long_name.size()) == long_name : o.name == long_name)
+          return &o;
+    return nullptr;
+  };
+  auto search = [&](bool prefix) -> const option_spec* {
+    if (auto o = in(loaded.target, prefix)) return o;
+    for (std::size_t i = loaded.match_count; i-- > 0;)
+      if (auto o = in(loaded.matches[i], prefix)) return o;
+    return nullptr;
+  };
   for (const auto& b : base_options)
-    if (b.name == name) return letters_with_argument.find(b.letter) != std::string_view::npos;
-  bool with = false, without = false;
-  for (const auto& e : extensions())
-    for (const auto& o : e.options)
-      if (o.name == name) (o.nargs > 0 ? with : without) = true;
-  return with && !without;
+    if (b.name == long_name) return with_argument(b.letter);
+  if (auto o = search(false)) return o->nargs > 0;
+  int hits = 0;
+  char base_hit = 0;
+  for (const auto& b : base_options)
+    if (b.name.substr(0, long_name.size()) == long_name && b.letter != base_hit) {
+      ++hits;
+      base_hit = b.letter;
+    }
+  const option_spec* prefix_of = search(true);
+  hits += prefix_of != nullptr;
+  if (hits == 1) return base_hit ? with_argument(base_hit) : prefix_of->nargs > 0;
+  if (hits == 0) {
+    if (auto o = in(loaded.protocol, false)) return o->nargs > 0;
+    if (auto o = in(loaded.protocol, true)) return o->nargs > 0;
+  }
+  return false;
+}
+
+// What the options of a rule line before token `stop` have loaded.
+inline loaded_options loaded_before(const ast::storage::tree& tree, std::uint32_t first,
+                                    std::uint32_t stop) {
+  using ast::storage::role;
+  loaded_options loaded;
+  for (std::uint32_t t = first; t + 1 < stop; ++t) {
+    const auto& here = tree.tokens[t];
+    const auto& next = tree.tokens[t + 1];
+    if (here.role() != role::name || next.role() != role::plain) continue;
+    const char letter = base_letter(std::string_view(tree.source.data() + here.offset, here.size()));
+    const std::string_view value(tree.source.data() + next.offset, next.size());  // as written
+    if (letter == 'm' && loaded.match_count < loaded_options::max_matches) {
+      if (auto e = find_extension(value, false)) loaded.matches[loaded.match_count++] = e;
+    } else if (letter == 'j') {
+      loaded.target = find_extension(value, true);
+    } else if (letter == 'p' && !(t > first && tree.tokens[t - 1].role() == role::bang)) {
+      std::string_view m = value == "tcp" || value == "6"    ? "tcp"
+                           : value == "udp" || value == "17" ? "udp"
+                           : value == "icmp" || value == "1" ? "icmp"
+                           : value == "icmpv6" || value == "ipv6-icmp" || value == "58"
+                               ? "icmp6"
+                               : "";
+      loaded.protocol = m.empty() ? nullptr : find_extension(m, false);
+    }
+  }
+  return loaded;
 }
 
 // getopt(3): for an option with a required argument, "the next argv-element is taken as the
@@ -61,18 +145,19 @@ inline bool takes_argument(std::string_view name) {
 // token's role becomes plain), and that option's own arguments after it (extras are then "Bad
 // argument", as for iptables). A next option with '!' before it is left alone. Only roles
 // change: the text, and print_source, stay as written; every reader of the tree
-// (restore, the checks, validation) sees getopt's grouping at no cost.
+// (restore, the checks, validation) sees getopt's grouping at no cost. What the line loaded
+// before such a pair is worked out only when a pair is found: most lines have none.
 inline void regroup_as_getopt(ast::storage::tree& tree) {
   using ast::storage::role;
   for (std::size_t l = 0; l < tree.lines.size(); ++l) {
     if (tree.lines[l].kind != ast::line_kind::rule) continue;
-    const std::uint32_t end = tree.tokens_end(l);
-    for (std::uint32_t t = tree.lines[l].first_token; t + 1 < end; ++t) {
+    const std::uint32_t first = tree.lines[l].first_token, end = tree.tokens_end(l);
+    for (std::uint32_t t = first; t + 1 < end; ++t) {
       auto& here = tree.tokens[t];
       auto& next = tree.tokens[t + 1];
       if (here.role() != role::name || next.role() != role::name) continue;
       const std::string_view name(tree.source.data() + here.offset, here.size());
-      if (!takes_argument(name)) continue;
+      if (!takes_argument(name, loaded_before(tree, first, t))) continue;
       next.size_and_role = next.size() | (static_cast<std::uint32_t>(role::plain) << 30);
     }
   }
