@@ -84,6 +84,11 @@ std::vector<check_case> error_cases() {
       {"a rule number that is not a number from 1 is refused", family::ipv4,
        "*filter\n-I INPUT x -j ACCEPT\nCOMMIT\n", severity::error, 2, "x",
        "invalid rule number 'x'", 0},
+      // Found by fuzz/validate (fuzz/regressions/validate/replace-without-a-rule-number): the
+      // rule count of the chain was indexed past its end.
+      {"a replacement without a rule number is refused", family::ipv4,
+       "*filter\n-R INPUT -j DROP\nCOMMIT\n", severity::error, 2, "-R",
+       "option '-R' requires an argument", 0},
       {"an insertion past the end of its chain is refused", family::ipv4,
        "*filter\n-A INPUT -j ACCEPT\n-I INPUT 3 -j DROP\nCOMMIT\n", severity::error, 3, "3",
        "index of insertion too big", 0},

@@ -232,8 +232,10 @@ class validator {
           if (at < rules.size()) rules.erase(rules.begin() + static_cast<std::ptrdiff_t>(at));
           return;
         }
-        if (v.cmd == command::replace)
+        if (v.cmd == command::replace) {
+          if (at >= rules.size()) return;  // no rule number: the view said so already
           rules[at] = cur_.rules.size();
+        }
         else
           rules.insert(rules.begin() + static_cast<std::ptrdiff_t>(at), cur_.rules.size());
         cur_.rules.push_back({std::move(v.target), v.jump && !v.jump->args.empty() ? std::optional<ast::token>(v.jump->args[0]) : std::nullopt});
