@@ -157,73 +157,25 @@ constexpr bool plain_text(std::string_view s) noexcept {
   return true;
 }
 
-}  // namespace detail
-
-// RapidJSON's Writer with one addition: a string that needs no escaping *by construction* — a
-// constant key, an address ip_address::to_chars wrote, a time rfc3339_chars wrote, a flag or
-// sender name — is copied in one piece instead of being scanned byte by byte (the scan was a
-// third of the JSON output's cost). Everything that comes from the input (prefix, host,
-// interfaces, file names) still goes through Writer::String and its escaping.
-class json_writer : public rapidjson::Writer<rapidjson::StringBuffer> {
-  using base = rapidjson::Writer<rapidjson::StringBuffer>;
-
- public:
-  using base::base;
-
-  // s must be plain_text (checked in debug builds).
-  void plain(std::string_view s) {
-    assert(detail::plain_text(s));
-    Prefix(rapidjson::kStringType);
-    char* out = os_->Push(s.size() + 2);
-    out[0] = '"';
-    if (!s.empty()) std::memcpy(out + 1, s.data(), s.size());  // an empty view may hold null
-    out[s.size() + 1] = '"';
-    EndValue(true);
-  }
-  template <std::size_t N>
-  void plain_key(const char (&k)[N]) {
-    plain(std::string_view(k, N - 1));
-  }
-};
-
-namespace detail {
-// A constant key: copied as it is (plain_text, asserted in debug builds and by the tests).
-template <std::size_t N>
-void key(json_writer& w, const char (&k)[N]) {
-  w.plain_key(k);
-}
 template <class Writer, std::size_t N>
 void key(Writer& w, const char (&k)[N]) {
   w.Key(k, static_cast<rapidjson::SizeType>(N - 1));
-}
-// Text plain by construction (addresses, times, constant names).
-inline void write_ascii(json_writer& w, std::string_view s) { w.plain(s); }
-// Text from the input: copied when it is plain (nearly always: "[drds] ", "eth0", a host
-// name), else handed to Writer::String for escaping and U+FFFD repair as above.
-inline void write_string(json_writer& w, std::string_view s) {
-  if (plain_text(s))
-    w.plain(s);
-  else
-    write_string<json_writer>(w, s);
 }
 template <class Writer>
 void write_ascii(Writer& w, std::string_view s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
 
+// {"addr": ..., "port": ...} or null, for the other trace records (trace_lines.hpp).
 template <class Writer>
-void write_endpoint(Writer& w, const std::optional<endpoint>& e, char* scratch,
-                    const endpoint* known = nullptr, std::string_view known_text = {}) {
+void write_endpoint(Writer& w, const std::optional<endpoint>& e, char* scratch) {
   if (!e) {
     w.Null();
     return;
   }
   w.StartObject();
   key(w, "addr");
-  // The local and remote ends are the RST's source and destination again: their text, made
-  // once for "src"/"dst", is reused when given.
-  write_ascii(w, known && known->address == e->address ? known_text
-                                                        : address_text(e->address, scratch));
+  write_ascii(w, address_text(e->address, scratch));
   key(w, "port");
   w.Uint(e->port);
   w.EndObject();
@@ -231,115 +183,178 @@ void write_endpoint(Writer& w, const std::optional<endpoint>& e, char* scratch,
 
 }  // namespace detail
 
-// Writes `e` as one JSON object. `source_name` is the file the event came from ("-" for stdin).
-template <class Writer>
-void write_event_json(Writer& w, const reset_event& e, std::string_view source_name) {
-  char addr[64];
-  const bool from_log = e.origin == event_origin::log;
-  w.StartObject();
-  detail::key(w, "time");
-  char text[rfc3339_max_size];
-  if (std::size_t n = e.time ? rfc3339_chars(*e.time, text) : 0)
-    detail::write_ascii(w, std::string_view(text, n));
-  else
-    w.Null();
-  detail::key(w, "uptime");
-  if (e.uptime)
-    w.RawValue(text, uptime_chars(*e.uptime, text), rapidjson::kNumberType);
-  else
-    w.Null();
-  detail::key(w, "host");
-  if (e.host.empty())
-    w.Null();
-  else
-    detail::write_string(w, e.host);
-  detail::key(w, "prefix");
-  if (from_log)
-    detail::write_string(w, e.prefix);
-  else
-    w.Null();
-  detail::key(w, "sender");
-  detail::write_ascii(w, to_string(e.sender));
-  detail::key(w, "src");
-  char src_text[64], dst_text[64];
-  const std::string_view src = detail::address_text(e.source.address, src_text);
-  const std::string_view dst = detail::address_text(e.destination.address, dst_text);
-  detail::write_ascii(w, src);
-  detail::key(w, "sport");
-  w.Uint(e.source.port);
-  detail::key(w, "dst");
-  detail::write_ascii(w, dst);
-  detail::key(w, "dport");
-  w.Uint(e.destination.port);
-  detail::key(w, "local");
-  const auto local = e.local_endpoint(), remote = e.remote_endpoint();
-  auto same = [&](const std::optional<endpoint>& ep) -> const endpoint* {
-    if (ep && ep->address == e.source.address) return &e.source;
-    if (ep && ep->address == e.destination.address) return &e.destination;
-    return nullptr;
-  };
-  auto text_of = [&](const endpoint* k) { return k == &e.source ? src : dst; };
-  const endpoint* lk = same(local);
-  detail::write_endpoint(w, local, addr, lk, lk ? text_of(lk) : std::string_view());
-  detail::key(w, "remote");
-  const endpoint* rk = same(remote);
-  detail::write_endpoint(w, remote, addr, rk, rk ? text_of(rk) : std::string_view());
-  // A LOG line always says IN= and OUT= (empty when the hook had no such device); a
-  // tracepoint knows no interface at all.
-  detail::key(w, "in");
-  if (from_log)
-    detail::write_string(w, e.in_interface);
-  else
-    w.Null();
-  detail::key(w, "out");
-  if (from_log)
-    detail::write_string(w, e.out_interface);
-  else
-    w.Null();
-  detail::key(w, "loopback");
-  w.Bool(e.loopback);
-  detail::key(w, "seq");
-  if (e.has_sequence)
-    w.Uint(e.sequence);
-  else
-    w.Null();
-  detail::key(w, "ack");
-  if (e.has_sequence)
-    w.Uint(e.acknowledgment);
-  else
-    w.Null();
-  detail::key(w, "flags");
-  w.StartArray();
-  for (std::size_t k = 0; k < std::size(tcp_flags::kernel_order); ++k)
-    if (e.flags.bits() & tcp_flags::kernel_order[k]) detail::write_ascii(w, tcp_flags::names[k]);
-  w.EndArray();
-  detail::key(w, "origin");
-  detail::write_ascii(w, to_string(e.origin));
-  detail::key(w, "event");
-  if (e.tracepoint.empty())
-    w.Null();
-  else
-    detail::write_string(w, e.tracepoint);
-  detail::key(w, "source");
-  if (source_name.size() <= 200) {  // "file:line" without a heap string
-    char src[224];
-    if (!source_name.empty()) std::memcpy(src, source_name.data(), source_name.size());
-    char* o = src + source_name.size();
-    *o++ = ':';
-    o = detail::put_uint(o, e.line_number);
-    detail::write_string(w, std::string_view(src, static_cast<std::size_t>(o - src)));
-  } else {
-    detail::write_string(w, std::string(source_name) + ':' + std::to_string(e.line_number));
-  }
-  w.EndObject();
-}
+// Writes reset events as JSON text. The object's shape is fixed by the contract above: every
+// key, always, in json_keys order. So the punctuation and keys are constant text, copied in
+// pieces the compiler turns into a few stores, and only the values vary; going through
+// RapidJSON's Writer for the structure (its level stack and comma bookkeeping, per key and
+// per value) was two thirds of the cost of a JSON line. The values: numbers and the texts
+// rstwatch makes (times, addresses, flag and sender names) are plain by construction; text
+// from the input (host, prefix, interfaces, tracepoint, file name) is copied when plain_text
+// and otherwise escaped by RapidJSON's Writer::String, after U+FFFD repair (write_string).
+class event_json_writer {
+ public:
+  // Appends `e` as one JSON object, without a newline, to `out`. `source_name` is the file
+  // the event came from ("-" for stdin).
+  void write(std::string& out, const reset_event& e, std::string_view source_name) {
+    const bool from_log = e.origin == event_origin::log;
+    // Every value but the input's texts fits in this many bytes; each input text at most
+    // grows sixfold (a control byte becomes \u00XX) plus its quotes.
+    std::size_t bound = 640 + 6 * (e.host.size() + e.prefix.size() + e.in_interface.size() +
+                                   e.out_interface.size() + e.tracepoint.size() +
+                                   source_name.size());
+    const std::size_t start = out.size();
+    out.resize(start + bound);  // written below, then cut to what was written
+    char* const begin = out.data() + start;
+    char* o = begin;
 
-// The event as one line of JSON text (no newline), for callers without a Writer of their own.
+    o = put(o, "{\"time\":");
+    if (std::size_t n = e.time ? time_text(*e.time) : 0) {
+      *o++ = '"';
+      o = copy(o, time_text_, n);
+      *o++ = '"';
+    } else {
+      o = put(o, "null");
+    }
+    o = put(o, ",\"uptime\":");
+    o = e.uptime ? o + uptime_chars(*e.uptime, o) : put(o, "null");
+    o = put(o, ",\"host\":");
+    o = e.host.empty() ? put(o, "null") : text(o, e.host);
+    o = put(o, ",\"prefix\":");
+    o = from_log ? text(o, e.prefix) : put(o, "null");
+    o = put(o, ",\"sender\":");
+    o = quoted(o, to_string(e.sender));
+    o = put(o, ",\"src\":\"");
+    char* const src = o;
+    o = e.source.address.to_chars(o);
+    const std::string_view src_text(src, static_cast<std::size_t>(o - src));
+    o = put(o, "\",\"sport\":");
+    o = detail::put_uint(o, e.source.port);
+    o = put(o, ",\"dst\":\"");
+    char* const dst = o;
+    o = e.destination.address.to_chars(o);
+    const std::string_view dst_text(dst, static_cast<std::size_t>(o - dst));
+    o = put(o, "\",\"dport\":");
+    o = detail::put_uint(o, e.destination.port);
+    // The local and remote ends are the RST's source and destination again: their text, just
+    // written for "src" and "dst", is copied rather than made again.
+    auto endpoint_json = [&](char* p, const std::optional<endpoint>& ep) {
+      if (!ep) return put(p, "null");
+      p = put(p, "{\"addr\":\"");
+      if (ep->address == e.source.address)
+        p = copy(p, src_text.data(), src_text.size());
+      else if (ep->address == e.destination.address)
+        p = copy(p, dst_text.data(), dst_text.size());
+      else
+        p = ep->address.to_chars(p);
+      p = put(p, "\",\"port\":");
+      p = detail::put_uint(p, ep->port);
+      *p++ = '}';
+      return p;
+    };
+    o = put(o, ",\"local\":");
+    o = endpoint_json(o, e.local_endpoint());
+    o = put(o, ",\"remote\":");
+    o = endpoint_json(o, e.remote_endpoint());
+    // A LOG line always says IN= and OUT= (empty when the hook had no such device); a
+    // tracepoint knows no interface at all.
+    o = put(o, ",\"in\":");
+    o = from_log ? text(o, e.in_interface) : put(o, "null");
+    o = put(o, ",\"out\":");
+    o = from_log ? text(o, e.out_interface) : put(o, "null");
+    o = e.loopback ? put(o, ",\"loopback\":true,\"seq\":") : put(o, ",\"loopback\":false,\"seq\":");
+    o = e.has_sequence ? detail::put_uint(o, e.sequence) : put(o, "null");
+    o = put(o, ",\"ack\":");
+    o = e.has_sequence ? detail::put_uint(o, e.acknowledgment) : put(o, "null");
+    o = put(o, ",\"flags\":[");
+    bool first = true;
+    for (std::size_t k = 0; k < std::size(tcp_flags::kernel_order); ++k)
+      if (e.flags.bits() & tcp_flags::kernel_order[k]) {
+        if (!first) *o++ = ',';
+        first = false;
+        o = quoted(o, tcp_flags::names[k]);
+      }
+    o = put(o, "],\"origin\":");
+    o = quoted(o, to_string(e.origin));
+    o = put(o, ",\"event\":");
+    o = e.tracepoint.empty() ? put(o, "null") : text(o, e.tracepoint);
+    o = put(o, ",\"source\":");
+    // "file:line": the name's plainness is worked out once per file, the digits are plain.
+    if (source_name.data() != source_.data() || source_name.size() != source_.size()) {
+      source_ = source_name;
+      source_plain_ = detail::plain_text(source_name);
+    }
+    if (source_plain_) {
+      *o++ = '"';
+      o = copy(o, source_name.data(), source_name.size());
+      *o++ = ':';
+      o = detail::put_uint(o, e.line_number);
+      *o++ = '"';
+    } else {
+      std::string whole(source_name);
+      whole += ':';
+      whole += std::to_string(e.line_number);
+      o = text(o, whole);
+    }
+    *o++ = '}';
+    out.resize(start + static_cast<std::size_t>(o - begin));
+  }
+
+ private:
+  template <std::size_t N>
+  static char* put(char* o, const char (&literal)[N]) {
+    std::memcpy(o, literal, N - 1);
+    return o + N - 1;
+  }
+  static char* copy(char* o, const char* s, std::size_t n) {
+    if (n) std::memcpy(o, s, n);  // an empty view may hold a null pointer
+    return o + n;
+  }
+  // Text plain by construction, between quotes.
+  static char* quoted(char* o, std::string_view s) {
+    assert(detail::plain_text(s));
+    *o++ = '"';
+    o = copy(o, s.data(), s.size());
+    *o++ = '"';
+    return o;
+  }
+  // Text from the input: copied when plain (nearly always: "[drds] ", "eth0", a host name),
+  // else escaped and repaired by RapidJSON as write_string does.
+  char* text(char* o, std::string_view s) {
+    if (detail::plain_text(s)) return quoted(o, s);
+    escaped_.Clear();
+    escaper_.Reset(escaped_);
+    detail::write_string(escaper_, s);
+    return copy(o, escaped_.GetString(), escaped_.GetSize());
+  }
+  // The RFC 3339 text of `t` in time_text_, made again only when the time changes (a log's
+  // consecutive lines mostly share their second).
+  std::size_t time_text(const civil_time& t) {
+    if (!(time_size_ && same_time(t, time_))) {
+      time_ = t;
+      time_size_ = rfc3339_chars(t, time_text_);
+    }
+    return time_size_;
+  }
+  static bool same_time(const civil_time& a, const civil_time& b) noexcept {
+    return a.year == b.year && a.month == b.month && a.day == b.day && a.hour == b.hour &&
+           a.minute == b.minute && a.second == b.second && a.microsecond == b.microsecond &&
+           a.has_offset == b.has_offset && a.offset_minutes == b.offset_minutes;
+  }
+
+  rapidjson::StringBuffer escaped_;
+  rapidjson::Writer<rapidjson::StringBuffer> escaper_{escaped_};
+  std::string_view source_;
+  bool source_plain_ = false;
+  civil_time time_;
+  char time_text_[rfc3339_max_size];
+  std::size_t time_size_ = 0;
+};
+
+// The event as one line of JSON text (no newline), for callers without a writer of their own.
 inline std::string event_json(const reset_event& e, std::string_view source_name) {
-  rapidjson::StringBuffer buf;
-  json_writer w(buf);
-  write_event_json(w, e, source_name);
-  return std::string(buf.GetString(), buf.GetSize());
+  std::string out;
+  event_json_writer().write(out, e, source_name);
+  return out;
 }
 
 }  // namespace rstwatch::read

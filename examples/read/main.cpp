@@ -1,6 +1,7 @@
 // rstwatch-read: reads kernel LOG lines (syslog files, rotated .gz sets, stdin, a followed file,
 // /dev/kmsg) and answers, for every TCP reset, which side sent it and the connection's 4-tuple.
 #include <signal.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -256,6 +257,14 @@ int main(int argc, char** argv) {
     out = rr::make_sink(fmt, stdout, live);
   static char stdout_buffer[1 << 16];
   std::setvbuf(stdout, stdout_buffer, _IOFBF, sizeof stdout_buffer);
+  // Into a pipe, a whole file's JSON or CSV is hundreds of megabytes: a 1 MiB pipe (the
+  // default fs.pipe-max-size) instead of 64 KiB lets each side run longer between wake-ups.
+  // Best effort: a smaller limit, or not a pipe, leaves things as they are.
+  if (!live) {
+    struct stat st {};
+    if (::fstat(STDOUT_FILENO, &st) == 0 && S_ISFIFO(st.st_mode))
+      (void)::fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 1 << 20);
+  }
 
   totals t;
   progress prog(!live && ::isatty(STDERR_FILENO));

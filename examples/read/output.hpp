@@ -34,16 +34,15 @@ class json_sink final : public sink {
  public:
   using sink::sink;
   void event(const reset_event& e, std::string_view source_name) override {
-    buf_.Clear();
-    w_.Reset(buf_);  // one writer for the whole run: its level stack is allocated once
-    write_event_json(w_, e, source_name);
-    buf_.Put('\n');
-    emit(std::string_view(buf_.GetString(), buf_.GetSize()));
+    line_.clear();  // keeps its capacity: no allocation per event
+    w_.write(line_, e, source_name);
+    line_ += '\n';
+    emit(line_);
   }
 
  private:
-  rapidjson::StringBuffer buf_;
-  json_writer w_{buf_};
+  std::string line_;
+  event_json_writer w_;
 };
 
 namespace detail {
