@@ -149,7 +149,11 @@ void read_source(rr::byte_source& src, const options& o, const rl::classify_opti
     rl::classify(line, lines.line_number(), c, copts);
     if (lines.truncated()) ++t.overlong;
     // Saved trace_pipe text mixes with LOG lines: a line no LOG record claims may be one.
-    if (c.kind == rl::line_kind::ignored && rstwatch::trace::looks_like_trace_line(line)) {
+    // (A line with a syslog, journal or dmesg envelope is not one: only the others are tried.)
+    if (c.kind == rl::line_kind::ignored &&
+        (c.envelope.kind == rl::envelope_kind::none ||
+         c.envelope.kind == rl::envelope_kind::kmsg_continuation) &&
+        rstwatch::trace::looks_like_trace_line(line)) {
       tracer.line(line, lines.line_number(), src.name(), t.counts);
       prog.update(src.position(), t.counts);
       continue;
