@@ -673,6 +673,70 @@ SCENARIO("reading and classifying 100000 mixed lines allocates nothing per line"
   }
 }
 
+// fill_event() assigns each member of the reused event instead of zeroing it first (zeroing
+// the whole event per line showed in profiles of rstwatch-read --summary): nothing of the event
+// before may survive into the next one.
+SCENARIO("a classified line reused for the next line keeps nothing of the event before",
+         "[log][record]") {
+  GIVEN("every captured reset, each after an event with every member set otherwise") {
+    std::vector<std::string> lines;
+    for (auto f : {"kmsg.txt", "rsyslog-traditional.txt", "rsyslog-rfc3339.txt", "dmesg-r.txt"})
+      for (auto& l : read_lines(f)) lines.push_back(l);
+    auto text = [](const reset_event& e) {
+      auto opt_time = [](const std::optional<civil_time>& t) {
+        return t ? std::to_string(t->year) + "-" + std::to_string(t->month) + "-" +
+                       std::to_string(t->day) + "T" + std::to_string(t->hour) + ":" +
+                       std::to_string(t->minute) + ":" + std::to_string(t->second) + "." +
+                       std::to_string(t->microsecond) + "/" + std::to_string(t->has_offset) +
+                       std::to_string(t->offset_minutes)
+                 : std::string("-");
+      };
+      return std::string(e.time_text) + "|" + opt_time(e.time) + "|" +
+             (e.uptime ? std::to_string(e.uptime->microseconds) : "-") + "|" +
+             std::string(e.host) + "|" + std::string(e.prefix) + "|" +
+             std::string(to_string(e.sender)) + "|" + std::to_string(e.loopback) + "|" +
+             e.source.to_string() + "|" + e.destination.to_string() + "|" +
+             std::string(e.in_interface) + "|" + std::string(e.out_interface) + "|" +
+             std::to_string(e.has_sequence) + "|" + std::to_string(e.sequence) + "|" +
+             std::to_string(e.acknowledgment) + "|" + std::to_string(e.window) + "|" +
+             std::to_string(e.flags.bits()) + "|" + std::string(to_string(e.origin)) + "|" +
+             std::string(e.tracepoint) + "|" + std::to_string(e.line_number);
+    };
+    WHEN("each is classified into one reused classified line and into a fresh one") {
+      classified_line reused;
+      std::vector<std::string> differing;
+      std::uint64_t n = 0;
+      for (auto& l : lines) {
+        ++n;
+        reset_event& old = reused.event;
+        old.time_text = "Jan  1 00:00:00";
+        old.time = civil_time{1999, 1, 1, 1, 1, 1, 1, true, 60};
+        old.uptime = kernel_uptime{42};
+        old.host = old.prefix = old.in_interface = old.out_interface = "stale";
+        old.sender = reset_sender::transit;
+        old.loopback = old.has_sequence = true;
+        old.source = old.destination = {ip_address::v4(9, 9, 9, 9), 9};
+        old.sequence = old.acknowledgment = 9;
+        old.window = 9;
+        old.origin = event_origin::trace;
+        old.tracepoint = "tcp_send_reset";
+        old.line_number = 999;
+        classify(l, n, reused);
+        classified_line fresh;
+        classify(l, n, fresh);
+        if (fresh.kind != line_kind::reset || text(reused.event) != text(fresh.event))
+          differing.push_back(l + "\n  reused: " + text(reused.event) +
+                              "\n  fresh:  " + text(fresh.event));
+      }
+      THEN("every line is a reset and both events are the same, member for member") {
+        CHECK(n > 20);
+        INFO((differing.empty() ? std::string() : differing.front()));
+        CHECK(differing.empty());
+      }
+    }
+  }
+}
+
 SCENARIO("IPv6 fragments keep their extension header text and only the first has ports",
          "[log][record]") {
   auto lines = read_lines("kmsg-records.txt");

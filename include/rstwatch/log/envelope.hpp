@@ -242,19 +242,19 @@ constexpr bool is_tag(std::string_view w) noexcept {
 
 }  // namespace detail
 
-// Recognises the envelope of one line (no trailing newline) by its shape. Never fails: a line
-// no envelope fits is all message (kind none).
-[[gnu::flatten]] inline envelope parse_envelope(std::string_view line) noexcept {
+// Recognises the envelope of one line (no trailing newline) by its shape, into `e`. Never
+// fails: a line no envelope fits is all message (kind none).
+[[gnu::flatten]] inline void parse_envelope(std::string_view line, envelope& e) noexcept {
   using namespace detail;
-  envelope e;
+  e = envelope{};
   e.message = line;
-  if (line.empty()) return e;
+  if (line.empty()) return;
   const char c = line[0];
   std::size_t i = 0;
   civil_time t;
   if (c == ' ' || c == '\t') {
     e.kind = envelope_kind::kmsg_continuation;
-    return e;
+    return;
   }
   if (is_digit(c)) {
     // "PRI,SEQ,USEC,FLAGS[,...];message" (Documentation/ABI/testing/dev-kmsg).
@@ -275,7 +275,7 @@ constexpr bool is_tag(std::string_view w) noexcept {
         e.uptime = kernel_uptime{usec};
         e.time_text = head.substr(c2 + 1, c3 - c2 - 1);
         e.message = line.substr(semi + 1);
-        return e;
+        return;
       }
     }
     if (read_iso(line, i, t) && i < line.size() && line[i] == ' ') {
@@ -284,14 +284,14 @@ constexpr bool is_tag(std::string_view w) noexcept {
       e.time = t;
       read_host_tag(line, i + 1, e);
     }
-    return e;
+    return;
   }
   if (c == '<') {
     // "<7>[  505.687716] msg": syslog level in angle brackets (dmesg -r prints facility too).
     std::size_t close = line.find('>');
     unsigned pri = 0;
     if (close == std::string_view::npos || close > 5 || !parse_uint(line.substr(1, close - 1), pri))
-      return e;
+      return;
     e.kind = envelope_kind::dmesg_raw;
     e.level = static_cast<int>(pri & 7);
     i = close + 1;
@@ -303,7 +303,7 @@ constexpr bool is_tag(std::string_view w) noexcept {
       i = k < line.size() && line[k] == ' ' ? k + 1 : k;
     }
     e.message = line.substr(i);
-    return e;
+    return;
   }
   if (c == '[') {
     kernel_uptime u;
@@ -320,11 +320,11 @@ constexpr bool is_tag(std::string_view w) noexcept {
         e.host = w1;
         e.tag = line.substr(after, 6);  // "kernel", as a view of the line like every field
         e.message = line.substr(after + 8 < line.size() ? after + 8 : line.size());
-        return e;
+        return;
       }
       e.kind = envelope_kind::dmesg;
       e.message = line.substr(m);
-      return e;
+      return;
     }
     i = 1;
     if (read_ctime(line, i, t) && i < line.size() && line[i] == ']') {
@@ -334,7 +334,7 @@ constexpr bool is_tag(std::string_view w) noexcept {
       ++i;
       e.message = line.substr(i < line.size() && line[i] == ' ' ? i + 1 : i);
     }
-    return e;
+    return;
   }
   if (read_month_day(line, i, t) && expect(line, i, ' ')) {
     bool fraction = false;
@@ -345,6 +345,13 @@ constexpr bool is_tag(std::string_view w) noexcept {
       read_host_tag(line, i + 1, e);
     }
   }
+  return;
+}
+
+// The same, returning a fresh value.
+inline envelope parse_envelope(std::string_view line) noexcept {
+  envelope e;
+  parse_envelope(line, e);
   return e;
 }
 
