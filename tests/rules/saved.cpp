@@ -710,6 +710,9 @@ SCENARIO("every refused command names its line, column and reason", "[rules][sav
       // word make one argument with a space, which names no extension iptables could load.
       {"*filter\n-A INPUT -m comme\" inside\" -j ACCEPT\nCOMMIT\n", {2, 13},
        "Couldn't load match `comme inside':No such file or directory"},
+      // A name iptables 1.8.9 ships no module for: the real iptables-restore says so too.
+      {"*filter\n-A INPUT -m I -j ACCEPT\nCOMMIT\n", {2, 13},
+       "Couldn't load match `I':No such file or directory"},
       {"*filter\n-A INPUT -j \"NO SUCH\"\nCOMMIT\n", {2, 13},
        "Couldn't load target `NO SUCH':No such file or directory"},
       // Found by fuzz/rules (fuzz/regressions/rules/ambiguous-prefix-after-an-unmodelled-match):

@@ -325,8 +325,10 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
         m.name = o.args[0].value();
         m.ext = find_extension(m.name, false);
         // iptables loads an extension from libxt_NAME.so: a name with blanks or quotes names
-        // none (found by fuzz/rules: `-m comme" inside"` is one argument with a space).
-        if (!m.ext && !loadable_name(m.name))
+        // none (found by fuzz/rules: `-m comme" inside"` is one argument with a space), and
+        // neither does a name iptables 1.8.9 ships no module for (`-m I`), which validate()
+        // refuses too.
+        if (!m.ext && (!loadable_name(m.name) || !ships_unmodelled(m.name, false)))
           return at(o.args[0], "Couldn't load match `" + m.name + "':No such file or directory");
         m.where = o.name.where;
         matches.push_back(std::move(m));
