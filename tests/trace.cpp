@@ -546,6 +546,13 @@ SCENARIO(
     all.push_back(replaced(receive, "2728.531455:", "2728.5314551:"));
     all.push_back(replaced(receive, "2728.531455:", "123456789012.531455:"));
     all.push_back(replaced(receive, "  2728.531455:", " 2728.531455:"));
+    // Left sides the word-load pid reading leaves to the byte loops: eight digits, no space
+    // before '[', eight spaces, a line starting right before "-pid".
+    all.push_back(replaced(receive, "-5303    [", "-53031234 ["));
+    all.push_back(replaced(receive, "-5303    [", "-5303[ ["));
+    all.push_back(replaced(receive, "-5303    [", "-5303        ["));
+    all.push_back(receive.substr(receive.find("-5303")));
+    all.push_back(receive.substr(receive.find("3-5303")));
     std::size_t compared = 0, parsed = 0, prefixes = 0;
     auto agree = [&](std::string_view line) {
       line_prefix fast_prefix, general_prefix;

@@ -660,18 +660,11 @@ class body_fast_path {
       k += 2;
     const std::size_t start = k;
     std::uint64_t v = 0;
-    while (k < n_ && k - start < 17) {
-      const char c = d_[k];
-      unsigned h;
-      if (is_digit(c))
-        h = static_cast<unsigned>(c - '0');
-      else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-        h = static_cast<unsigned>((c | 0x20) - 'a' + 10);
-      else
-        break;
+    // One table load per digit: a branch on digit or letter mispredicted on hashed values.
+    for (unsigned h; k < n_ && k - start < 17 &&
+                     (h = hex_digits.value[static_cast<unsigned char>(d_[k])]) < 16;
+         ++k)
       v = (v << 4) | h;
-      ++k;
-    }
     if (k == start || k - start > 16 || v > max || !take_end(k)) return false;
     out = static_cast<Int>(v);
     i = k;
@@ -721,19 +714,24 @@ class body_fast_path {
     i = k;
     return true;
   }
-  // store()'s IPv6 field: the v4-mapped copy of the IPv4 field by text, else %pI6c.
+  // store()'s IPv6 field: the v4-mapped copy of the IPv4 field by text (is_mapped_text() on
+  // the token, compared in place: the IPv4 text holds no space, so a space or the end right
+  // after it ends the token), else %pI6c; neither searches the token's end first.
   bool v6_address(std::size_t& i, ip_address& out, const ip_address& v4,
                   std::string_view v4_text) const noexcept {
-    const std::size_t end = find_space(d_, i, n_);
-    const std::string_view value(d_ + i, end - i);
-    if (is_mapped_text(value, v4_text)) {
-      std::array<std::uint8_t, 16> b{};
+    const std::size_t m = v4_text.size();
+    std::size_t end = i + 7 + m;
+    std::array<std::uint8_t, 16> b{};
+    if (m != 0 && n_ - i >= 7 + m && rstwatch::detail::scan::equal_literal(d_ + i, "::ffff:") &&
+        short_equal(d_ + i + 7, v4_text.data(), m) && (end == n_ || d_[end] == ' ')) {
       b[10] = b[11] = 0xff;
       for (std::size_t k = 0; k < 4; ++k) b[12 + k] = v4[k];
-      out = ip_address::v6(b);
-    } else if (!address_text(value, true, out)) {
-      return false;
+    } else {
+      const std::size_t length = ipv6_token(d_ + i, n_ - i, b.data());
+      if (length == 0) return false;
+      end = i + length;
     }
+    out = ip_address::v6(b);
     i = end == n_ ? end : end + 1;
     return true;
   }
