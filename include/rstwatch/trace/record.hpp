@@ -678,28 +678,39 @@ class body_fast_path {
     i = pos_ = k;
     return true;
   }
-  // dotted_quad()'s set (1-3 digits per part, each <= 255) at d_[k], converted in place.
+  // dotted_quad()'s set (1-3 digits per part, each <= 255) at d_[k], converted in place. An
+  // address is at most 15 bytes and the loop reads at most one byte past its last digit: with
+  // 16 bytes left (nearly always: more keys follow) no read needs a bounds test.
   bool quad(std::size_t& k, std::uint8_t (&b)[4]) const noexcept {
+    return n_ - k >= 16 ? quad_in<false>(k, b) : quad_in<true>(k, b);
+  }
+  template <bool Bounded>
+  bool quad_in(std::size_t& k, std::uint8_t (&b)[4]) const noexcept {
+    std::size_t j = k;
+    auto digit_at = [this](std::size_t at, unsigned& digit) {
+      return (!Bounded || at < n_) && (digit = static_cast<unsigned char>(d_[at] - '0')) < 10;
+    };
     for (int part = 0; part < 4; ++part) {
       if (part != 0) {
-        if (k >= n_ || d_[k] != '.') return false;
-        ++k;
+        if ((Bounded && j >= n_) || d_[j] != '.') return false;
+        ++j;
       }
       // One to three digits, unrolled.
       unsigned v = 0, digit = 0;
-      if (k >= n_ || (v = static_cast<unsigned char>(d_[k] - '0')) > 9) return false;
-      ++k;
-      if (k < n_ && (digit = static_cast<unsigned char>(d_[k] - '0')) < 10) {
+      if (!digit_at(j, v)) return false;
+      ++j;
+      if (digit_at(j, digit)) {
         v = v * 10 + digit;
-        ++k;
-        if (k < n_ && (digit = static_cast<unsigned char>(d_[k] - '0')) < 10) {
+        ++j;
+        if (digit_at(j, digit)) {
           v = v * 10 + digit;
-          ++k;
+          ++j;
           if (v > 255) return false;
         }
       }
       b[part] = static_cast<std::uint8_t>(v);
     }
+    k = j;
     return true;
   }
   // An IPv4 field; the text is kept as store() keeps it.
