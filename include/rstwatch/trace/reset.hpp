@@ -72,7 +72,7 @@ struct classified_line {
 };
 
 // Classifies one line (without its newline). No allocation, never throws.
-inline classified_line classify(std::string_view line) noexcept {
+[[gnu::flatten]] inline classified_line classify(std::string_view line) noexcept {
   classified_line c;
   if (!parse_prefix(line, c.rec.prefix)) {
     c.rec.prefix = line_prefix{};
