@@ -241,25 +241,39 @@ constexpr std::size_t ipv6_token(const char* p, std::size_t n, std::uint8_t* out
   std::size_t nhead = 0, ntail = 0;
   bool gap = false;
   std::size_t i = 0;
-  auto at_end = [p, n](std::size_t k) { return k >= n || p[k] == ' '; };
-  if (!at_end(0) && p[0] == ':') {
-    if (at_end(1) || p[1] != ':') return 0;
+  // The token's bytes with a ' ' for every position past the view: one test finds the end.
+  auto at = [p, n](std::size_t k) -> unsigned char {
+    return k < n ? static_cast<unsigned char>(p[k]) : ' ';
+  };
+  if (at(0) == ':') {
+    if (at(1) != ':') return 0;
     gap = true;
     i = 2;
   }
-  while (!at_end(i)) {
+  while (at(i) != ' ') {
     std::uint8_t* dst = gap ? tail + 16 : head;
     std::size_t& used = gap ? ntail : nhead;
-    std::size_t start = i;
-    unsigned v = 0;
-    // The table maps ' ' to 16 too: the loop stops at the token's end.
-    for (unsigned h = 0;
-         i < n && (h = hex_digits.value[static_cast<unsigned char>(p[i])]) < 16 && i - start < 5;
-         ++i)
-      v = v * 16 + h;
-    if (i < n && p[i] == '.') {  // the IPv4 tail: reparse the rest of the token as decimal
+    const std::size_t start = i;
+    // Up to four hex digits, unrolled (the table maps ' ' to 16: the token's end stops it); a
+    // fifth is counted so that the group fails.
+    unsigned v = 0, h = hex_digits.value[at(i)];
+    if (h < 16) {
+      v = h;
+      if ((h = hex_digits.value[at(++i)]) < 16) {
+        v = v * 16 + h;
+        if ((h = hex_digits.value[at(++i)]) < 16) {
+          v = v * 16 + h;
+          if ((h = hex_digits.value[at(++i)]) < 16) {
+            v = v * 16 + h;
+            if (hex_digits.value[at(++i)] < 16) ++i;
+          }
+        }
+      }
+    }
+    const unsigned char c = at(i);
+    if (c == '.') {  // the IPv4 tail: reparse the rest of the token as decimal
       std::size_t end = i;
-      while (!at_end(end)) ++end;
+      while (at(end) != ' ') ++end;
       if (used + 4 > 16 || !dotted_quad(std::string_view(p + start, end - start), dst + used))
         return 0;
       used += 4;
@@ -269,14 +283,14 @@ constexpr std::size_t ipv6_token(const char* p, std::size_t n, std::uint8_t* out
     if (i == start || i - start > 4 || used + 2 > 16) return 0;
     dst[used++] = static_cast<std::uint8_t>(v >> 8);
     dst[used++] = static_cast<std::uint8_t>(v & 0xff);
-    if (at_end(i)) break;
-    if (p[i] != ':') return 0;
-    ++i;
-    if (!at_end(i) && p[i] == ':') {
+    if (c == ' ') break;
+    if (c != ':') return 0;
+    const unsigned char next = at(++i);
+    if (next == ':') {
       if (gap) return 0;
       gap = true;
       ++i;
-    } else if (at_end(i)) {
+    } else if (next == ' ') {
       return 0;
     }
   }
