@@ -589,6 +589,39 @@ SCENARIO(
   }
 }
 
+SCENARIO("a classified_line reused for every line ends as a fresh one would", "[trace][robust]") {
+  GIVEN("every captured line, every prefix of it, and variants with one byte changed, "
+        "classified in turn into one classified_line") {
+    std::vector<std::string> all;
+    for (auto f : {"this-kernel.txt", "this-kernel-tgid.txt", "this-kernel-other.txt",
+                   "seed-4.19.txt", "kernel-4.19.txt", "kernel-5.4.txt", "kernel-5.10.txt",
+                   "kernel-5.15.txt", "kernel-6.1.txt", "kernel-6.6.txt"})
+      for (auto& l : read_lines(f)) all.push_back(l);
+    all.push_back("CPU:1 [LOST 12 EVENTS]");
+    classified_line reused;
+    std::size_t compared = 0;
+    std::size_t kinds[5] = {};
+    auto same = [&](std::string_view line) {
+      classify(line, reused);
+      const classified_line fresh = classify(line);
+      INFO(line);
+      REQUIRE(reused.kind == fresh.kind);
+      REQUIRE(reused.rec == fresh.rec);
+      REQUIRE(reused.error.offset == fresh.error.offset);
+      REQUIRE(reused.error.expected == fresh.error.expected);
+      REQUIRE(reused.lost == fresh.lost);
+      ++compared;
+      ++kinds[static_cast<std::size_t>(fresh.kind)];
+    };
+    const char odd[] = {' ', 'x', '0', '9', 'f', ':', '.', '=', '-', '[', ']', '\0'};
+    rstwatch::test::for_each_variant(all, odd, 9, same);
+    THEN("every line gives the same kind, record, error and lost count, in every bucket") {
+      CHECK(compared > 100000);
+      for (std::size_t k : kinds) CHECK(k > 0);
+    }
+  }
+}
+
 SCENARIO("asking for the other kind enables nothing", "[trace][root]") {
   if (!test::require_root("ftrace instances")) return;
   GIVEN("an instance asked to enable event_kind::other") {

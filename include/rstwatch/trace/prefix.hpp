@@ -60,6 +60,21 @@ namespace detail {
 
 using namespace rstwatch::detail::trace_scan;
 
+// `p = line_prefix{}`, member by member: a whole-object assignment of this size is a block
+// clear, which GCC's generic tuning emits as `rep stos` (tens of cycles to start, per line).
+// tests/trace.cpp checks that a reused line_prefix and record end up as fresh ones.
+inline void reset(line_prefix& p) noexcept {
+  p.task = {};
+  p.pid = 0;
+  p.has_tgid = p.tgid_known = false;
+  p.tgid = 0;
+  p.cpu = 0;
+  p.flags = p.timestamp = {};
+  p.uptime.reset();
+  p.event = p.body = {};
+  p.body_offset = 0;
+}
+
 // Length of the event name that `text` starts with when it is one of the six rstwatch reads
 // followed by ':' (its first eight bytes pick the candidate, one literal compare confirms);
 // else 0. The identifier scan after it then stops at once on the ':'.

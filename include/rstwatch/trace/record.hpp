@@ -241,6 +241,26 @@ namespace detail {
 
 using namespace rstwatch::detail::trace_scan;
 
+// Every member of `r` but the prefix back to its default, member by member (see reset(line_prefix&)).
+inline void reset_body(record& r) noexcept {
+  r.kind = event_kind::other;
+  r.fields = 0;
+  r.family = ip_family::none;
+  r.sport = r.dport = 0;
+  r.saddr = r.daddr = ip_address{};
+  r.saddr_text = r.daddr_text = {};
+  r.saddr_v6 = r.daddr_v6 = ip_address{};
+  r.src = r.dest = endpoint{};
+  r.state = r.oldstate = r.newstate = tcp_state::unknown;
+  r.reason = r.protocol = {};
+  r.sock_cookie = 0;
+  r.skbaddr = r.skaddr = {};
+  r.err = 0;
+  r.mark = r.data_len = r.snd_nxt = r.snd_una = r.snd_cwnd = r.ssthresh = r.snd_wnd = r.srtt =
+      r.rcv_wnd = 0;
+  r.unknown_count = 0;
+}
+
 // An address of the family the key promises (%pI4 or %pI6c), written to `out` only on success
 // (an out-parameter: returning std::optional<ip_address> showed up as a copy in profiles).
 constexpr bool address_text(std::string_view s, bool v6, ip_address& out) noexcept {
