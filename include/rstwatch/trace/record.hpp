@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include <rstwatch/address.hpp>
-#include <rstwatch/log/detail/scan.hpp>
+#include <rstwatch/detail/scan.hpp>
 #include <rstwatch/trace/detail/scan.hpp>
 #include <rstwatch/trace/prefix.hpp>
 

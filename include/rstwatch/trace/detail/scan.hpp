@@ -7,21 +7,18 @@
 #include <cstring>
 #include <string_view>
 
-#include <rstwatch/log/detail/scan.hpp>
+#include <rstwatch/detail/scan.hpp>
 
 namespace rstwatch::detail::trace_scan {
 
-// The LOG scanner's word loads and literal compares serve here too.
+// The word loads, literal compares and byte searches both line grammars share.
 using rstwatch::detail::scan::equal_literal;
+using rstwatch::detail::scan::first_byte_equal;
+using rstwatch::detail::scan::find_space;
+using rstwatch::detail::scan::is_digit;
 using rstwatch::detail::scan::load_le32;
 using rstwatch::detail::scan::load_le64;
-
-// Eight bytes of a literal as load_le64 reads them.
-constexpr std::uint64_t word8(const char (&w)[9]) noexcept {
-  std::uint64_t v = 0;
-  for (int k = 7; k >= 0; --k) v = v << 8 | static_cast<unsigned char>(w[k]);
-  return v;
-}
+using rstwatch::detail::scan::word8;
 
 // a[0, n) == b[0, n) for the short texts of a trace line (addresses, state names): word loads,
 // the last one overlapping, instead of a memcmp call.
@@ -73,7 +70,7 @@ constexpr std::uint64_t digits_value(std::uint64_t t, unsigned count) noexcept {
 // CPU field's '[' is 20-30 bytes in: a memchr call costs more than the search).
 inline std::size_t find_byte(const char* text, std::size_t i, std::size_t size, char c) noexcept {
   for (; i + 8 <= size; i += 8) {
-    const unsigned k = rstwatch::detail::scan::first_byte_equal(load_le64(text + i),
+    const unsigned k = first_byte_equal(load_le64(text + i),
                                                                  static_cast<unsigned char>(c));
     if (k < 8) return i + k;
   }
@@ -92,7 +89,6 @@ inline std::size_t skip_spaces(const char* text, std::size_t i, std::size_t end)
   return i;
 }
 
-constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 constexpr bool is_space(char c) noexcept { return c == ' ' || c == '\t'; }
 
 constexpr bool is_hex(char c) noexcept {
@@ -140,10 +136,6 @@ inline std::size_t find_separator(const char* text, std::size_t i, std::size_t s
 #endif
   while (i < size && text[i] != ' ' && (!Equals || text[i] != '=')) ++i;
   return i;
-}
-
-inline std::size_t find_space(const char* text, std::size_t i, std::size_t size) noexcept {
-  return find_separator<false>(text, i, size);
 }
 
 // Unsigned decimal of the whole view into `out`, refusing empty text, other bytes and values
