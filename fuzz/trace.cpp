@@ -1,7 +1,8 @@
 // Fuzz target for the trace line classifier: no input may crash, hang or make it read outside
 // the line; every view it returns lies inside the line; the cheap detector agrees with the
 // full parse; a malformed line's diagnostic points inside the line; the fast paths for the
-// kernels' own prefix shape and key order give exactly what the general code gives.
+// kernels' own prefix shape and key order give exactly what the general code gives; a reused
+// classified_line ends as a fresh one.
 #include <rstwatch/trace/reset.hpp>
 
 #include <cstddef>
@@ -25,6 +26,13 @@ void inside(std::string_view line, std::string_view part) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view line(reinterpret_cast<const char*>(data), size);
   auto c = rstwatch::trace::classify(line);
+  {
+    // The reusing overload gives the same, whatever the previous input left in its storage.
+    static rstwatch::trace::classified_line reused;
+    rstwatch::trace::classify(line, reused);
+    require(reused.kind == c.kind && reused.rec == c.rec && reused.lost == c.lost &&
+            reused.error.offset == c.error.offset && reused.error.expected == c.error.expected);
+  }
   const auto& p = c.rec.prefix;
   for (auto v : {p.task, p.flags, p.timestamp, p.event, p.body, c.rec.reason, c.rec.protocol,
                  c.rec.skbaddr, c.rec.skaddr})

@@ -546,6 +546,13 @@ SCENARIO(
     all.push_back(replaced(receive, "2728.531455:", "2728.5314551:"));
     all.push_back(replaced(receive, "2728.531455:", "123456789012.531455:"));
     all.push_back(replaced(receive, "  2728.531455:", " 2728.531455:"));
+    // Left sides the word-load pid reading leaves to the byte loops: eight digits, no space
+    // before '[', eight spaces, a line starting right before "-pid".
+    all.push_back(replaced(receive, "-5303    [", "-53031234 ["));
+    all.push_back(replaced(receive, "-5303    [", "-5303[ ["));
+    all.push_back(replaced(receive, "-5303    [", "-5303        ["));
+    all.push_back(receive.substr(receive.find("-5303")));
+    all.push_back(receive.substr(receive.find("3-5303")));
     std::size_t compared = 0, parsed = 0, prefixes = 0;
     auto agree = [&](std::string_view line) {
       line_prefix fast_prefix, general_prefix;
@@ -578,6 +585,39 @@ SCENARIO(
       CHECK(prefixes > 100000);
       CHECK(compared > 100000);
       CHECK(parsed > 5000);
+    }
+  }
+}
+
+SCENARIO("a classified_line reused for every line ends as a fresh one would", "[trace][robust]") {
+  GIVEN("every captured line, every prefix of it, and variants with one byte changed, "
+        "classified in turn into one classified_line") {
+    std::vector<std::string> all;
+    for (auto f : {"this-kernel.txt", "this-kernel-tgid.txt", "this-kernel-other.txt",
+                   "seed-4.19.txt", "kernel-4.19.txt", "kernel-5.4.txt", "kernel-5.10.txt",
+                   "kernel-5.15.txt", "kernel-6.1.txt", "kernel-6.6.txt"})
+      for (auto& l : read_lines(f)) all.push_back(l);
+    all.push_back("CPU:1 [LOST 12 EVENTS]");
+    classified_line reused;
+    std::size_t compared = 0;
+    std::size_t kinds[5] = {};
+    auto same = [&](std::string_view line) {
+      classify(line, reused);
+      const classified_line fresh = classify(line);
+      INFO(line);
+      REQUIRE(reused.kind == fresh.kind);
+      REQUIRE(reused.rec == fresh.rec);
+      REQUIRE(reused.error.offset == fresh.error.offset);
+      REQUIRE(reused.error.expected == fresh.error.expected);
+      REQUIRE(reused.lost == fresh.lost);
+      ++compared;
+      ++kinds[static_cast<std::size_t>(fresh.kind)];
+    };
+    const char odd[] = {' ', 'x', '0', '9', 'f', ':', '.', '=', '-', '[', ']', '\0'};
+    rstwatch::test::for_each_variant(all, odd, 9, same);
+    THEN("every line gives the same kind, record, error and lost count, in every bucket") {
+      CHECK(compared > 100000);
+      for (std::size_t k : kinds) CHECK(k > 0);
     }
   }
 }

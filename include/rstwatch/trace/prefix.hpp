@@ -60,6 +60,21 @@ namespace detail {
 
 using namespace rstwatch::detail::trace_scan;
 
+// `p = line_prefix{}`, member by member: a whole-object assignment of this size is a block
+// clear, which GCC's generic tuning emits as `rep stos` (tens of cycles to start, per line).
+// tests/trace.cpp checks that a reused line_prefix and record end up as fresh ones.
+inline void reset(line_prefix& p) noexcept {
+  p.task = {};
+  p.pid = 0;
+  p.has_tgid = p.tgid_known = false;
+  p.tgid = 0;
+  p.cpu = 0;
+  p.flags = p.timestamp = {};
+  p.uptime.reset();
+  p.event = p.body = {};
+  p.body_offset = 0;
+}
+
 // Length of the event name that `text` starts with when it is one of the six rstwatch reads
 // followed by ':' (its first eight bytes pick the candidate, one literal compare confirms);
 // else 0. The identifier scan after it then stops at once on the ':'.
@@ -192,25 +207,13 @@ inline bool context_fast(std::string_view line, std::size_t open, context& c) no
   return true;
 }
 
-// Tries the prefix assuming line[open] is the '[' of the CPU field; `common_shape` false skips
-// context_fast(). Hand-written rather than a Spirit grammar: this runs for every line of a busy
-// trace_pipe and must find the CPU field without backtracking over the comm, which may itself
-// contain spaces, '-' and '['.
-inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p,
-                      bool common_shape = true) noexcept {
-  context c;
-  if (!(common_shape && context_fast(line, open, c)) && !context_at(line, open, c)) return false;
-  std::size_t i = c.next;
-  const unsigned cpu = c.cpu;
-  const std::string_view flags = c.flags, timestamp = c.timestamp;
-  const std::optional<kernel_uptime> uptime = c.uptime;
-
-  // Left of '[': optional "(tgid)", then "-pid", then the comm.
+// The general reading of the left side: optional "(tgid)", then "-pid", then the comm, by
+// byte loops from '[' leftwards.
+inline bool pid_at(std::string_view line, std::size_t open, bool& has_tgid, bool& tgid_known,
+                   std::uint32_t& tgid, std::uint32_t& pid, std::size_t& dash) noexcept {
   std::size_t end = open;
   while (end > 0 && line[end - 1] == ' ') --end;
   if (end == open) return false;  // no space between pid/TGID and '['
-  bool has_tgid = false, tgid_known = false;
-  std::uint32_t tgid = 0;
   if (end > 0 && line[end - 1] == ')') {
     std::size_t close = end - 1;
     std::size_t lp = close;
@@ -240,8 +243,59 @@ inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p,
   if (end == pid_end || end == 0 || line[end - 1] != '-' || pid_end - end > 19 ||
       pid_value > 0xffffffffu)
     return false;
-  const auto pid = static_cast<std::uint32_t>(pid_value);
-  std::size_t comm_end = end - 1;
+  pid = static_cast<std::uint32_t>(pid_value);
+  dash = end - 1;
+  return true;
+}
+
+// The kernel's usual left side, taken first: "-%-7d" (or "-%-5d") then the spaces before '[',
+// no TGID column. Two word loads read it from the right: the spaces up to '[', then 1 to 7
+// digits with the '-' before them in the same word. Anything else (a TGID column, 8 or more
+// spaces or digits, a line that starts less than 8 bytes before) returns false and the byte
+// loops of prefix_at() decide; when it returns true, `pid` and `dash` (the '-') are what they
+// find.
+inline bool pid_fast(const char* d, std::size_t open, std::uint32_t& pid, std::size_t& dash) noexcept {
+  constexpr std::uint64_t lows = 0x7f7f7f7f7f7f7f7full, highs = 0x8080808080808080ull;
+  if (open < 8) return false;
+  // Exact per-byte flags (no carry leaves a byte: the top bit is masked before adding), so the
+  // highest flag can be read with clz.
+  const std::uint64_t x = load_le64(d + open - 8) ^ 0x2020202020202020ull;
+  const std::uint64_t not_space = (((x & lows) + lows) | x) & highs;
+  if (not_space == 0) return false;
+  const auto spaces = static_cast<std::size_t>(__builtin_clzll(not_space) / 8);
+  if (spaces == 0) return false;
+  const std::size_t end = open - spaces;
+  if (end < 8) return false;
+  const std::uint64_t w = load_le64(d + end - 8);
+  const std::uint64_t t = digits_of(w);
+  const std::uint64_t not_digit = (((t & lows) + 0x7676767676767676ull) | t) & highs;
+  if (not_digit == 0) return false;
+  const auto count = static_cast<unsigned>(__builtin_clzll(not_digit) / 8);
+  if (count == 0 || ((w >> (8 * (7 - count))) & 0xff) != '-') return false;
+  pid = static_cast<std::uint32_t>(digits_value(t >> (8 * (8 - count)), count));
+  dash = end - count - 1;
+  return true;
+}
+
+// Tries the prefix assuming line[open] is the '[' of the CPU field; `common_shape` false skips
+// context_fast(). Hand-written rather than a Spirit grammar: this runs for every line of a busy
+// trace_pipe and must find the CPU field without backtracking over the comm, which may itself
+// contain spaces, '-' and '['.
+inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p,
+                      bool common_shape = true) noexcept {
+  context c;
+  if (!(common_shape && context_fast(line, open, c)) && !context_at(line, open, c)) return false;
+  std::size_t i = c.next;
+  const unsigned cpu = c.cpu;
+  const std::string_view flags = c.flags, timestamp = c.timestamp;
+  const std::optional<kernel_uptime> uptime = c.uptime;
+
+  bool has_tgid = false, tgid_known = false;
+  std::uint32_t tgid = 0, pid = 0;
+  std::size_t comm_end = 0;
+  if (!(common_shape && pid_fast(line.data(), open, pid, comm_end)) &&
+      !pid_at(line, open, has_tgid, tgid_known, tgid, pid, comm_end))
+    return false;
   std::size_t comm_start = skip_spaces(line.data(), 0, comm_end);
 
   p.task = line.substr(comm_start, comm_end - comm_start);

@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include <rstwatch/address.hpp>
-#include <rstwatch/log/detail/scan.hpp>
+#include <rstwatch/detail/scan.hpp>
 #include <rstwatch/trace/detail/scan.hpp>
 #include <rstwatch/trace/prefix.hpp>
 
@@ -240,6 +240,26 @@ struct parse_error {
 namespace detail {
 
 using namespace rstwatch::detail::trace_scan;
+
+// Every member of `r` but the prefix back to its default, member by member (see reset(line_prefix&)).
+inline void reset_body(record& r) noexcept {
+  r.kind = event_kind::other;
+  r.fields = 0;
+  r.family = ip_family::none;
+  r.sport = r.dport = 0;
+  r.saddr = r.daddr = ip_address{};
+  r.saddr_text = r.daddr_text = {};
+  r.saddr_v6 = r.daddr_v6 = ip_address{};
+  r.src = r.dest = endpoint{};
+  r.state = r.oldstate = r.newstate = tcp_state::unknown;
+  r.reason = r.protocol = {};
+  r.sock_cookie = 0;
+  r.skbaddr = r.skaddr = {};
+  r.err = 0;
+  r.mark = r.data_len = r.snd_nxt = r.snd_una = r.snd_cwnd = r.ssthresh = r.snd_wnd = r.srtt =
+      r.rcv_wnd = 0;
+  r.unknown_count = 0;
+}
 
 // An address of the family the key promises (%pI4 or %pI6c), written to `out` only on success
 // (an out-parameter: returning std::optional<ip_address> showed up as a copy in profiles).
@@ -660,18 +680,11 @@ class body_fast_path {
       k += 2;
     const std::size_t start = k;
     std::uint64_t v = 0;
-    while (k < n_ && k - start < 17) {
-      const char c = d_[k];
-      unsigned h;
-      if (is_digit(c))
-        h = static_cast<unsigned>(c - '0');
-      else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-        h = static_cast<unsigned>((c | 0x20) - 'a' + 10);
-      else
-        break;
+    // One table load per digit: a branch on digit or letter mispredicted on hashed values.
+    for (unsigned h; k < n_ && k - start < 17 &&
+                     (h = hex_digits.value[static_cast<unsigned char>(d_[k])]) < 16;
+         ++k)
       v = (v << 4) | h;
-      ++k;
-    }
     if (k == start || k - start > 16 || v > max || !take_end(k)) return false;
     out = static_cast<Int>(v);
     i = k;
@@ -685,28 +698,39 @@ class body_fast_path {
     i = pos_ = k;
     return true;
   }
-  // dotted_quad()'s set (1-3 digits per part, each <= 255) at d_[k], converted in place.
+  // dotted_quad()'s set (1-3 digits per part, each <= 255) at d_[k], converted in place. An
+  // address is at most 15 bytes and the loop reads at most one byte past its last digit: with
+  // 16 bytes left (nearly always: more keys follow) no read needs a bounds test.
   bool quad(std::size_t& k, std::uint8_t (&b)[4]) const noexcept {
+    return n_ - k >= 16 ? quad_in<false>(k, b) : quad_in<true>(k, b);
+  }
+  template <bool Bounded>
+  bool quad_in(std::size_t& k, std::uint8_t (&b)[4]) const noexcept {
+    std::size_t j = k;
+    auto digit_at = [this](std::size_t at, unsigned& digit) {
+      return (!Bounded || at < n_) && (digit = static_cast<unsigned char>(d_[at] - '0')) < 10;
+    };
     for (int part = 0; part < 4; ++part) {
       if (part != 0) {
-        if (k >= n_ || d_[k] != '.') return false;
-        ++k;
+        if ((Bounded && j >= n_) || d_[j] != '.') return false;
+        ++j;
       }
       // One to three digits, unrolled.
       unsigned v = 0, digit = 0;
-      if (k >= n_ || (v = static_cast<unsigned char>(d_[k] - '0')) > 9) return false;
-      ++k;
-      if (k < n_ && (digit = static_cast<unsigned char>(d_[k] - '0')) < 10) {
+      if (!digit_at(j, v)) return false;
+      ++j;
+      if (digit_at(j, digit)) {
         v = v * 10 + digit;
-        ++k;
-        if (k < n_ && (digit = static_cast<unsigned char>(d_[k] - '0')) < 10) {
+        ++j;
+        if (digit_at(j, digit)) {
           v = v * 10 + digit;
-          ++k;
+          ++j;
           if (v > 255) return false;
         }
       }
       b[part] = static_cast<std::uint8_t>(v);
     }
+    k = j;
     return true;
   }
   // An IPv4 field; the text is kept as store() keeps it.
@@ -721,19 +745,24 @@ class body_fast_path {
     i = k;
     return true;
   }
-  // store()'s IPv6 field: the v4-mapped copy of the IPv4 field by text, else %pI6c.
+  // store()'s IPv6 field: the v4-mapped copy of the IPv4 field by text (is_mapped_text() on
+  // the token, compared in place: the IPv4 text holds no space, so a space or the end right
+  // after it ends the token), else %pI6c; neither searches the token's end first.
   bool v6_address(std::size_t& i, ip_address& out, const ip_address& v4,
                   std::string_view v4_text) const noexcept {
-    const std::size_t end = find_space(d_, i, n_);
-    const std::string_view value(d_ + i, end - i);
-    if (is_mapped_text(value, v4_text)) {
-      std::array<std::uint8_t, 16> b{};
+    const std::size_t m = v4_text.size();
+    std::size_t end = i + 7 + m;
+    std::array<std::uint8_t, 16> b{};
+    if (m != 0 && n_ - i >= 7 + m && rstwatch::detail::scan::equal_literal(d_ + i, "::ffff:") &&
+        short_equal(d_ + i + 7, v4_text.data(), m) && (end == n_ || d_[end] == ' ')) {
       b[10] = b[11] = 0xff;
       for (std::size_t k = 0; k < 4; ++k) b[12 + k] = v4[k];
-      out = ip_address::v6(b);
-    } else if (!address_text(value, true, out)) {
-      return false;
+    } else {
+      const std::size_t length = ipv6_token(d_ + i, n_ - i, b.data());
+      if (length == 0) return false;
+      end = i + length;
     }
+    out = ip_address::v6(b);
     i = end == n_ ? end : end + 1;
     return true;
   }

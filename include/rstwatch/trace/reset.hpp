@@ -71,28 +71,50 @@ struct classified_line {
   std::uint64_t lost = 0;  // lost
 };
 
+namespace detail {
+
+// classify() into `out`, whose kind, record body, error and lost count are at their defaults.
+[[gnu::flatten]] inline void classify_into(std::string_view line, classified_line& out) noexcept {
+  if (!parse_prefix(line, out.rec.prefix)) {  // on success every member of the prefix is set
+    reset(out.rec.prefix);
+    if (auto n = lost_events(line)) {
+      out.kind = line_kind::lost;
+      out.lost = *n;
+    }
+    return;
+  }
+  out.rec.kind = event_kind_of(out.rec.prefix.event);
+  if (out.rec.kind == event_kind::other) return;
+  if (auto e = parse_body(out.rec)) {
+    out.kind = line_kind::malformed;
+    out.error = *e;
+    return;
+  }
+  out.kind = out.rec.kind == event_kind::tcp_send_reset ||
+                     out.rec.kind == event_kind::tcp_receive_reset
+                 ? line_kind::reset
+                 : line_kind::record;
+}
+
+}  // namespace detail
+
 // Classifies one line (without its newline). No allocation, never throws.
 inline classified_line classify(std::string_view line) noexcept {
   classified_line c;
-  if (!parse_prefix(line, c.rec.prefix)) {
-    c.rec.prefix = line_prefix{};
-    if (auto n = lost_events(line)) {
-      c.kind = line_kind::lost;
-      c.lost = *n;
-    }
-    return c;
-  }
-  c.rec.kind = event_kind_of(c.rec.prefix.event);
-  if (c.rec.kind == event_kind::other) return c;
-  if (auto e = parse_body(c.rec)) {
-    c.kind = line_kind::malformed;
-    c.error = *e;
-    return c;
-  }
-  c.kind = c.rec.kind == event_kind::tcp_send_reset || c.rec.kind == event_kind::tcp_receive_reset
-               ? line_kind::reset
-               : line_kind::record;
+  detail::classify_into(line, c);
   return c;
+}
+
+// The same into `out`, reusing its storage: the result is what classify(line) returns,
+// whatever `out` held. A reader's loop should use this one: a fresh classified_line per line
+// is a 440-byte block clear, which g++ emits as `rep stos` (about a sixth of the classifier's
+// time on this machine); here `out` is reset member by member.
+inline void classify(std::string_view line, classified_line& out) noexcept {
+  out.kind = line_kind::ignored;
+  out.error = parse_error{};
+  out.lost = 0;
+  detail::reset_body(out.rec);
+  detail::classify_into(line, out);
 }
 
 // The malformed line's diagnostic: FILE:LINE:COLUMN, what was expected, what was there.
