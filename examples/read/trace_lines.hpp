@@ -31,9 +31,12 @@ class trace_lines {
   // the next event shows whether it was the kernel's own TCPAbortOnData abort (see below).
   void line(std::string_view text, std::uint64_t number, std::string_view source,
             log::line_counts& counts) {
-    auto c = trace::classify(text);
+    // Into members reused line after line: a fresh classified_line is a 440-byte clear.
+    trace::classify(text, current_);
+    const trace::classified_line& c = current_;
     if (has_pending_) {
-      auto p = trace::classify(pending_text_);
+      trace::classify(pending_text_, held_);
+      const trace::classified_line& p = held_;
       if (c.kind == trace::line_kind::reset && trace::abort_on_data(p.rec, c.rec)) {
         // tcp_reset() fires tcp_receive_reset when tcp_rcv_state_process() aborts a socket
         // that got data after close (TCPAbortOnData, net/ipv4/tcp_input.c) — no RST arrived;
@@ -84,14 +87,16 @@ class trace_lines {
   void flush(log::line_counts& counts) {
     if (!has_pending_) return;
     has_pending_ = false;
-    auto p = trace::classify(pending_text_);
-    emit_reset(p, pending_number_, pending_source_, counts);
+    trace::classify(pending_text_, held_);
+    emit_reset(held_, pending_number_, pending_source_, counts);
   }
 
   std::uint64_t lost() const { return lost_; }
   std::uint64_t diagnostics_shown() const { return shown_; }
 
  private:
+  trace::classified_line current_, held_;
+
   // Events more than 1 ms of trace time after the held one cannot be its abort's send.
   static bool later_than_window(const trace::classified_line& held,
                                 const trace::classified_line& now) {
