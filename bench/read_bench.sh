@@ -82,3 +82,25 @@ echo "gzip file (ratio to zcat | wc -l):"
 row "zcat | wc -l" "zcat '$log.gz' | wc -l" "$zcat_s"
 row "rstwatch-read --summary FILE.gz" "'$read_bin' --summary '$log.gz'" "$zcat_s"
 row "rstwatch-read --format json FILE.gz" "'$read_bin' --format json '$log.gz' | wc -c" "$zcat_s"
+
+# --summary's memory follows the number of distinct peers, not of lines: the same number of
+# reset lines with 1,000 and with 1,000,000 distinct remote peers (sender remote: IN= set, the
+# peer is SRC=), and the JSON output of the second for comparison.
+peers_file() {  # distinct-peer count -> file of $lines resets
+  awk -v n="$lines" -v d="$1" 'BEGIN {
+    for (i = 0; i < n; i++) {
+      p = i % d
+      printf "Apr 26 15:%02d:%02d vb kernel: [drds] IN=eth0 OUT= SRC=10.%d.%d.%d DST=10.200.0.1 LEN=40 TOS=0x00 PREC=0x00 TTL=64 ID=0 DF PROTO=TCP SPT=%d DPT=3306 SEQ=0 ACK=1 WINDOW=0 RES=0x00 ACK RST URGP=0\n",
+             int(i / 60000) % 60, int(i / 1000) % 60, int(p / 65536), int(p / 256) % 256, p % 256,
+             1024 + p % 60000
+    }
+  }' > "$2"
+}
+echo
+echo "--summary memory by distinct peers ($lines reset lines each):"
+for d in 1000 1000000; do
+  peers_file "$d" "$dir/peers-$d.log"
+  row "rstwatch-read --summary, $d peers" "'$read_bin' --summary '$dir/peers-$d.log'" "$grep_s"
+done
+row "rstwatch-read --format json | wc -c, 1000000 peers" \
+  "'$read_bin' --format json '$dir/peers-1000000.log' | wc -c" "$grep_s"
