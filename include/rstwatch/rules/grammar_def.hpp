@@ -120,6 +120,11 @@ auto const argument_ahead = !bang_ahead >> !option_name_ahead >> any_token;
 auto const bang_def = x3::raw[bang_ahead][push_token<ast::storage::role::bang>{}];
 auto const option_name_def = x3::raw[option_name_ahead][push_token<ast::storage::role::name>{}];
 auto const argument_token_def = x3::raw[argument_ahead][push_plain{}];
+// A '!' that ends the line right after an option's name can only be its value (getopt gives
+// it to an option that needs an argument: iptables-save prints an interface named "!" as
+// `-o !`). A '!' anywhere else is a negation, or the value regroup_as_getopt() gives it.
+auto const last_bang_ahead = bang_ahead >> -blanks >> at_line_end;
+auto const bang_value = x3::raw[&last_bang_ahead >> x3::lit('!')][push_plain{}];
 
 // iptables 1.8 no longer accepts `--sport ! 3406` (1.4 did, with a warning): the '!' reaches
 // the option's own parser as its value ("invalid port/service `!' specified").
@@ -127,7 +132,8 @@ auto const no_intrapositioned_def = !(-blanks >> bang_ahead >> -blanks >> argume
 
 auto const option_after_bang_def = &option_name_ahead;
 auto const option_def = (-((bang >> -blanks) > option_after_bang) >> option_name >>
-                         *(-blanks >> argument_token)) > no_intrapositioned;
+                         ((-blanks >> bang_value) | *(-blanks >> argument_token))) >
+                        no_intrapositioned;
 auto const option_list_def = x3::expect[option] >> *(-blanks >> option) >> -blanks;
 
 auto const counter_number_def =

@@ -143,7 +143,8 @@ inline loaded_options loaded_before(const ast::storage::tree& tree, std::uint32_
 // with '-'. So, after parsing, each rule line is regrouped as getopt groups it: an option that
 // takes an argument and has none gets the next option's name as its first argument (that
 // token's role becomes plain), and that option's own arguments after it (extras are then "Bad
-// argument", as for iptables). A next option with '!' before it is left alone. Only roles
+// argument", as for iptables). A '!' before the next option is taken the same way: getopt
+// gives it to the option as its value, and the option after it is not negated. Only roles
 // change: the text, and print_source, stay as written; every reader of the tree
 // (restore, the checks, validation) sees getopt's grouping at no cost. What the line loaded
 // before such a pair is worked out only when a pair is found: most lines have none.
@@ -155,9 +156,11 @@ inline void regroup_as_getopt(ast::storage::tree& tree) {
     for (std::uint32_t t = first; t + 1 < end; ++t) {
       auto& here = tree.tokens[t];
       auto& next = tree.tokens[t + 1];
-      if (here.role() != role::name || next.role() != role::name) continue;
+      if (here.role() != role::name || next.role() == role::plain) continue;
       const std::string_view name(tree.source.data() + here.offset, here.size());
       if (!takes_argument(name, loaded_before(tree, first, t))) continue;
+      // The next option's name, or the '!' before it (`-o ! -j ACCEPT`: the interface is "!"
+      // and -j is not negated), becomes this option's argument.
       next.size_and_role = next.size() | (static_cast<std::uint32_t>(role::plain) << 30);
     }
   }
