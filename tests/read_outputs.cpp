@@ -115,6 +115,28 @@ SCENARIO("a reset event is one JSON object with every key of the contract", "[re
       }
     }
   }
+  GIVEN("an event whose every value the writer makes is as long as it can be") {
+    auto e = seed_event();
+    e.time = civil_time{9999, 12, 31, 23, 59, 60, 999999, true, -(23 * 60 + 59)};
+    e.uptime = kernel_uptime{~std::uint64_t{0}};
+    e.sender = reset_sender::remote;  // local and remote objects, not nulls
+    e.source = {*ip_address::from_text("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe"), 65535};
+    e.destination = {*ip_address::from_text("fffe:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), 65534};
+    e.has_sequence = true;
+    e.sequence = e.acknowledgment = 4294967295u;
+    e.flags = tcp_flags{0xffff};  // every flag word
+    e.origin = event_origin::trace;
+    e.line_number = ~std::uint64_t{0};
+    e.host = e.prefix = e.in_interface = e.out_interface = e.tracepoint = {};
+    WHEN("it is written as JSON with an empty file name") {
+      std::string text = event_json(e, "");
+      THEN("it fits the writer's fixed room, which leaves input text its own, and parses") {
+        INFO(text);
+        CHECK(text.size() + 64 < event_json_writer::fixed_size);
+        CHECK_FALSE(json::parse(text).is_discarded());
+      }
+    }
+  }
   GIVEN("a prefix holding quotes, a backslash and a control byte") {
     auto e = seed_event();
     e.prefix = "a\"b\\c\x01 ";

@@ -193,15 +193,19 @@ void write_endpoint(Writer& w, const std::optional<endpoint>& e, char* scratch) 
 // and otherwise escaped by RapidJSON's Writer::String, after U+FFFD repair (write_string).
 class event_json_writer {
  public:
+  static constexpr std::size_t fixed_size = 1024;
+
   // Appends `e` as one JSON object, without a newline, to `out`. `source_name` is the file
   // the event came from ("-" for stdin).
   void write(std::string& out, const reset_event& e, std::string_view source_name) {
     const bool from_log = e.origin == event_origin::log;
-    // Every value but the input's texts fits in this many bytes; each input text at most
+    // The keys, punctuation and every value but the input's texts fit in fixed_size bytes
+    // (the longest such object is about 650: tests/read_outputs.cpp); each input text at most
     // grows sixfold (a control byte becomes \u00XX) plus its quotes.
-    std::size_t bound = 640 + 6 * (e.host.size() + e.prefix.size() + e.in_interface.size() +
-                                   e.out_interface.size() + e.tracepoint.size() +
-                                   source_name.size());
+    const std::size_t bound =
+        fixed_size + 6 * (e.host.size() + e.prefix.size() + e.in_interface.size() +
+                          e.out_interface.size() + e.tracepoint.size() + source_name.size()) +
+        6 * 2;
     const std::size_t start = out.size();
     out.resize(start + bound);  // written below, then cut to what was written
     char* const begin = out.data() + start;
