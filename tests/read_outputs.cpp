@@ -273,6 +273,13 @@ SCENARIO("the summary counts resets by sender, peer, port and minute", "[read][s
         CHECK(j["top_peers"][0] == json{{"addr", "10.0.175.109"}, {"resets", 3}});
         CHECK(j["top_local_ports"][0] == json{{"port", 8182}, {"resets", 5}});
       }
+      THEN("every peer is counted, the last one added too") {
+        // add() counts each peer when the next event arrives (behind a prefetch): printing
+        // counts the last one.
+        REQUIRE(j["top_peers"].size() == 3);
+        CHECK(j["top_peers"][1] == json{{"addr", "10.0.171.173"}, {"resets", 1}});
+        CHECK(j["top_peers"][2] == json{{"addr", "127.0.0.1"}, {"resets", 1}});
+      }
       THEN("resets are counted per minute in UTC") {
         CHECK(j["per_minute"][0] == json{{"minute", "2026-04-26T07:27Z"}, {"resets", 3}});
         CHECK(j["per_minute"][1] == json{{"minute", "2026-04-26T07:28Z"}, {"resets", 2}});
