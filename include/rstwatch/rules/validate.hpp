@@ -235,9 +235,9 @@ class validator {
         if (v.cmd == command::replace) {
           if (at >= rules.size()) return;  // no rule number: the view said so already
           rules[at] = cur_.rules.size();
-        }
-        else
+        } else {
           rules.insert(rules.begin() + static_cast<std::ptrdiff_t>(at), cur_.rules.size());
+        }
         cur_.rules.push_back({std::move(v.target), v.jump && !v.jump->args.empty() ? std::optional<ast::token>(v.jump->args[0]) : std::nullopt});
         return;
       }
