@@ -74,6 +74,31 @@ inline std::size_t rfc3339_chars(const civil_time& t, char* buf) {
   return static_cast<std::size_t>(o - buf);
 }
 
+// rfc3339_chars of the last time asked for, made again only when the time changes (a log's
+// consecutive lines mostly share their second). Empty when the time has no RFC 3339 form.
+class rfc3339_cache {
+ public:
+  std::string_view text(const civil_time& t) {
+    if (!(known_ && same(t, time_))) {
+      time_ = t;
+      size_ = rfc3339_chars(t, text_);
+      known_ = true;
+    }
+    return std::string_view(text_, size_);
+  }
+
+ private:
+  static bool same(const civil_time& a, const civil_time& b) noexcept {
+    return a.year == b.year && a.month == b.month && a.day == b.day && a.hour == b.hour &&
+           a.minute == b.minute && a.second == b.second && a.microsecond == b.microsecond &&
+           a.has_offset == b.has_offset && a.offset_minutes == b.offset_minutes;
+  }
+  civil_time time_;
+  char text_[rfc3339_max_size];
+  std::size_t size_ = 0;
+  bool known_ = false;
+};
+
 inline std::string rfc3339(const civil_time& t) {
   char buf[rfc3339_max_size];
   return std::string(buf, rfc3339_chars(t, buf));
@@ -212,9 +237,9 @@ class event_json_writer {
     char* o = begin;
 
     o = put(o, "{\"time\":");
-    if (std::size_t n = e.time ? time_text(*e.time) : 0) {
+    if (std::string_view t = e.time ? time_.text(*e.time) : std::string_view(); !t.empty()) {
       *o++ = '"';
-      o = copy(o, time_text_, n);
+      o = copy(o, t.data(), t.size());
       *o++ = '"';
     } else {
       o = put(o, "null");
@@ -330,28 +355,11 @@ class event_json_writer {
     detail::write_string(escaper_, s);
     return copy(o, escaped_.GetString(), escaped_.GetSize());
   }
-  // The RFC 3339 text of `t` in time_text_, made again only when the time changes (a log's
-  // consecutive lines mostly share their second).
-  std::size_t time_text(const civil_time& t) {
-    if (!(time_size_ && same_time(t, time_))) {
-      time_ = t;
-      time_size_ = rfc3339_chars(t, time_text_);
-    }
-    return time_size_;
-  }
-  static bool same_time(const civil_time& a, const civil_time& b) noexcept {
-    return a.year == b.year && a.month == b.month && a.day == b.day && a.hour == b.hour &&
-           a.minute == b.minute && a.second == b.second && a.microsecond == b.microsecond &&
-           a.has_offset == b.has_offset && a.offset_minutes == b.offset_minutes;
-  }
-
   rapidjson::StringBuffer escaped_;
   rapidjson::Writer<rapidjson::StringBuffer> escaper_{escaped_};
   std::string_view source_;
   bool source_plain_ = false;
-  civil_time time_;
-  char time_text_[rfc3339_max_size];
-  std::size_t time_size_ = 0;
+  rfc3339_cache time_;
 };
 
 // The event as one line of JSON text (no newline), for callers without a writer of their own.
