@@ -98,6 +98,9 @@ std::vector<check_case> error_cases() {
       {"a deletion past the end of its chain is refused", family::ipv4,
        "*filter\n-A INPUT -j ACCEPT\n-D INPUT 2\nCOMMIT\n", severity::error, 3, "2",
        "index of deletion too big", 0},
+      {"an abbreviated --jump to an undefined chain after an unmodelled match is refused",
+       family::ipv6, "*filter\n-A INPUT -m rt --j P\nCOMMIT\n", severity::error, 2, "P",
+       "jump to undefined chain 'P'", 3},
       {"a jump to an undefined chain is pinned on the rule not on COMMIT", family::ipv4,
        "*filter\n-A INPUT -j NOPE\nCOMMIT\n", severity::error, 2, "NOPE",
        "jump to undefined chain 'NOPE'", 3},
@@ -223,6 +226,11 @@ std::vector<check_case> error_cases() {
 
 std::vector<check_case> warning_cases() {
   return {
+      // Found by fuzz/validate (fuzz/regressions/validate/abbreviated-jump-after-an-unmodelled-
+      // match): `--j` abbreviates --jump, so the rule jumps to P, as ip6tables-save shows.
+      {"an abbreviated --jump after an unmodelled match is the rule's jump", family::ipv6,
+       "*filter\n:P - [0:0]\n-A INPUT -m rt --j P\nCOMMIT\n", severity::warning, 3, "rt",
+       "match 'rt' is not modelled", 0},
       {"a user chain declared twice is a warning", family::ipv4,
        "*filter\n:A - [0:0]\n:A - [0:0]\nCOMMIT\n", severity::warning, 3, "A", "declared twice",
        0},
