@@ -259,7 +259,7 @@ int main(int argc, char** argv) {
     sum = std::make_unique<rr::summary>();
   else
     out = rr::make_sink(fmt, stdout, live);
-  static char stdout_buffer[1 << 16];
+  static char stdout_buffer[1 << 19];  // half the 1 MiB pipe below: fewer wake-ups of the reader
   std::setvbuf(stdout, stdout_buffer, _IOFBF, sizeof stdout_buffer);
   // Into a pipe, a whole file's JSON or CSV is hundreds of megabytes: a 1 MiB pipe (the
   // default fs.pipe-max-size) instead of 64 KiB lets each side run longer between wake-ups.
