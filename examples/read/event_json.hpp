@@ -252,16 +252,18 @@ class event_json_writer {
     o = from_log ? text(o, e.prefix) : put(o, "null");
     o = put(o, ",\"sender\":");
     o = quoted(o, to_string(e.sender));
+    // An address's text at p, p moved past it; the text is kept for "local" and "remote".
+    auto address = [](char*& p, const ip_address& a) {
+      char* const start = p;
+      p = a.to_chars(p);
+      return std::string_view(start, static_cast<std::size_t>(p - start));
+    };
     o = put(o, ",\"src\":\"");
-    char* const src = o;
-    o = e.source.address.to_chars(o);
-    const std::string_view src_text(src, static_cast<std::size_t>(o - src));
+    const std::string_view src_text = address(o, e.source.address);
     o = put(o, "\",\"sport\":");
     o = detail::put_uint(o, e.source.port);
     o = put(o, ",\"dst\":\"");
-    char* const dst = o;
-    o = e.destination.address.to_chars(o);
-    const std::string_view dst_text(dst, static_cast<std::size_t>(o - dst));
+    const std::string_view dst_text = address(o, e.destination.address);
     o = put(o, "\",\"dport\":");
     o = detail::put_uint(o, e.destination.port);
     // The local and remote ends are the RST's source and destination again: their text, just
