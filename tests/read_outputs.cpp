@@ -1,5 +1,7 @@
 // rstwatch-read's outputs and filters: the JSON contract, RFC 4180 CSV, the table, the summary.
 #include <cstdio>
+#include <ctime>
+#include <map>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -17,6 +19,16 @@ namespace {
 
 // The seed's first line, as the LOG classifier makes it: this host (10.0.186.75:8182) reset
 // the connection from 10.0.175.109:9366.
+// "2026-04-26T07:27Z" for a Unix minute, worked out with gmtime.
+std::string summary_minute_text(std::int64_t minute) {
+  std::time_t t = static_cast<std::time_t>(minute * 60);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%MZ", &tm);
+  return buf;
+}
+
 reset_event seed_event() {
   reset_event e;
   e.time_text = "Apr 26 15:27:36";
@@ -295,6 +307,55 @@ SCENARIO("the summary counts resets by sender, peer, port and minute", "[read][s
               std::string::npos);
         CHECK(text.find("2026-04-26T07:27Z ████████████████████████████████████████ 3") !=
               std::string::npos);
+      }
+    }
+  }
+}
+
+SCENARIO("the summary's minutes do not depend on the order the hours come in", "[read][summary]") {
+  GIVEN("resets over 600 hours, their days and hours interleaved, written in UTC and at +08:00") {
+    // More hours than the summary's table of recent hours holds (256): hours come back after
+    // being evicted, and the same instant arrives written with two offsets.
+    summary s;
+    std::map<std::int64_t, std::uint64_t> expected;  // Unix minute -> resets
+    auto e = seed_event();
+    for (int k = 0; k < 3000; ++k) {
+      civil_time t;
+      t.year = 2026;
+      t.month = static_cast<std::uint8_t>(1 + k % 12);
+      t.day = static_cast<std::uint8_t>(1 + (k * 7) % 25);
+      t.hour = static_cast<std::uint8_t>((k / 5) % 24);
+      t.minute = static_cast<std::uint8_t>((k * 13) % 60);
+      t.second = static_cast<std::uint8_t>(k % 60);
+      t.has_offset = true;
+      auto add = [&](const civil_time& c) {
+        e.time = c;
+        s.add(e);
+        ++expected[*c.unix_microseconds() / 60000000];
+      };
+      t.offset_minutes = 0;
+      add(t);
+      t.offset_minutes = 8 * 60;  // the same civil hour elsewhere: another instant
+      add(t);
+      if (k % 3 == 0) {  // the UTC instant again, written in UTC+8
+        t.hour = static_cast<std::uint8_t>((t.hour + 8) % 24);
+        if (t.hour < 8) ++t.day;
+        add(t);
+      }
+    }
+    WHEN("it is printed as JSON") {
+      captured out;
+      s.print_json(out.f);
+      auto j = json::parse(out.text());
+      THEN("every minute holds the resets whose Unix time falls in it, in time order") {
+        REQUIRE(j["per_minute"].size() == expected.size());
+        std::size_t k = 0;
+        for (auto& [minute, n] : expected) {
+          CHECK(j["per_minute"][k]["minute"] == summary_minute_text(minute));
+          CHECK(j["per_minute"][k]["resets"] == n);
+          ++k;
+        }
+        CHECK(j["resets"] == 7000);
       }
     }
   }

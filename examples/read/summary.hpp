@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstdlib>
 #include <new>
@@ -46,13 +47,6 @@ struct address_hash {
     std::memcpy(y, b.bytes().data(), 16);
     return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0 && a.family() == b.family();
   }
-};
-
-struct minute_hash {
-  std::size_t operator()(std::int64_t m) const noexcept {
-    return static_cast<std::size_t>(address_hash::mix(static_cast<std::uint64_t>(m)));
-  }
-  static bool equal(std::int64_t a, std::int64_t b) noexcept { return a == b; }
 };
 
 // Asks the CPU to bring the cache line at p in. (GCC 12 at -O2 and above dropped
@@ -177,21 +171,18 @@ class summary {
       pending_port_ = l->port;
       port_pending_ = has_local_ports_ = true;
     }
-    std::optional<std::int64_t> when;
-    if (e.time) when = unix_microseconds(*e.time);
-    if (when) {
-      // Consecutive events mostly share a minute: count a run, store it when the minute changes.
-      const std::int64_t minute = *when / 60000000;
-      if (!run_count_ || minute != run_minute_) {
-        if (run_count_) per_minute_[run_minute_] += run_count_;
-        run_minute_ = minute;
-        run_count_ = 0;
-        per_minute_.prefetch(minute);  // stored when the run ends: by then in the cache
+    if (e.time) {
+      const hour_start* h = hour_of(*e.time);
+      if (h->valid) {
+        const std::int64_t when =
+            h->start + (std::int64_t{e.time->minute} * 60 + e.time->second) * 1000000 +
+            e.time->microsecond;
+        ++hour_counts_[h->counts][e.time->minute];
+        timed_ = true;
+        // Keep the civil times; their text is made once, when printed.
+        if (!first_ || when < *first_) first_ = when, first_time_ = *e.time;
+        if (!last_ || when >= *last_) last_ = when, last_time_ = *e.time;
       }
-      ++run_count_;
-      // Keep the civil times; their text is made once, when printed.
-      if (!first_ || *when < *first_) first_ = *when, first_time_ = *e.time;
-      if (!last_ || *when >= *last_) last_ = *when, last_time_ = *e.time;
     }
   }
 
@@ -212,7 +203,7 @@ class summary {
     std::fprintf(out, "\ntop local ports:\n");
     for (auto& [port, n] : top_ports(top))
       std::fprintf(out, "  %-40u %llu\n", unsigned(port), ull(n));
-    if (!run_count_) return;  // no event had a time
+    if (!timed_) return;  // no event had a time
     std::fprintf(out, "\nresets per minute:\n");
     if (terminal)
       print_chart(out);
@@ -293,22 +284,42 @@ class summary {
   };
 
   static unsigned long long ull(std::uint64_t v) { return v; }
+  static std::int64_t floor_div(std::int64_t a, std::int64_t b) {  // rounds toward -infinity
+    return a / b - (a % b != 0 && (a < 0) != (b < 0));
+  }
 
-  // civil_time::unix_microseconds, with the start of the event's hour remembered: a log's
-  // consecutive events mostly share their hour, and the zone's offset and the day count
-  // are then worked out once per hour rather than per event.
-  std::optional<std::int64_t> unix_microseconds(const civil_time& t) {
-    if (!(hour_known_ && t.year == hour_.year && t.month == hour_.month && t.day == hour_.day &&
-          t.hour == hour_.hour && t.has_offset == hour_.has_offset &&
-          t.offset_minutes == hour_.offset_minutes)) {
-      hour_ = t;
-      hour_.minute = hour_.second = 0;
-      hour_.microsecond = 0;
-      hour_start_ = hour_.unix_microseconds();
-      hour_known_ = true;
+  // The hour of `t`: its first microsecond (civil_time::unix_microseconds) and its minutes'
+  // counts. A direct-mapped table of 256 hours remembers the last ones, so the zone's offset,
+  // the day count and the counts' place are worked out once per hour, not per event, also
+  // when a log interleaves hours, days or months (merged files; the mixed benchmark log,
+  // whose every line has another date).
+  struct hour_start {
+    std::uint64_t key = 0;  // year, month, day, hour and written offset, packed
+    std::int64_t start = 0;
+    std::uint32_t counts = 0;  // index in hour_counts_
+    bool valid = false;        // the hour has a Unix time (a year, a known offset)
+    bool known = false;        // the slot holds an hour
+  };
+  const hour_start* hour_of(const civil_time& t) {
+    const std::uint64_t key =
+        (static_cast<std::uint64_t>(static_cast<std::uint32_t>(t.year)) << 32) |
+        (std::uint64_t{t.month} << 28) | (std::uint64_t{t.day} << 23) |
+        (std::uint64_t{t.hour} << 18) | (std::uint64_t{t.has_offset} << 17) |
+        static_cast<std::uint16_t>(t.offset_minutes);
+    hour_start& h = hours_[(key * 0x9e3779b97f4a7c15ull) >> 56];
+    if (h.known && h.key == key) return &h;
+    civil_time start = t;
+    start.minute = start.second = 0;
+    start.microsecond = 0;
+    const auto us = start.unix_microseconds();
+    h = {key, us.value_or(0), 0, us.has_value(), true};
+    if (us) {
+      // Hours that name the same instant (written with other offsets) share their counts.
+      auto [it, added] = hour_index_.try_emplace(*us, hour_counts_.size());
+      if (added) hour_counts_.emplace_back();
+      h.counts = static_cast<std::uint32_t>(it->second);
     }
-    if (!hour_start_) return std::nullopt;
-    return *hour_start_ + (std::int64_t{t.minute} * 60 + t.second) * 1000000 + t.microsecond;
+    return &h;
   }
 
   // Counts the peer and the port add() left pending.
@@ -346,9 +357,10 @@ class summary {
   // Minutes in time order.
   std::vector<std::pair<std::int64_t, std::uint64_t>> minutes() const {
     std::vector<std::pair<std::int64_t, std::uint64_t>> v;
-    v.reserve(per_minute_.size());
-    per_minute_.for_each([&](std::int64_t m, std::uint64_t c) { v.emplace_back(m, c); });
-    if (run_count_) v.emplace_back(run_minute_, run_count_);
+    for (const auto& [start, index] : hour_index_)
+      for (std::size_t m = 0; m < 60; ++m)
+        if (const std::uint64_t c = hour_counts_[index][m])
+          v.emplace_back(floor_div(start, 60000000) + static_cast<std::int64_t>(m), c);
     std::sort(v.begin(), v.end());
     std::vector<std::pair<std::int64_t, std::uint64_t>> merged;
     for (auto& [m, c] : v) {
@@ -406,14 +418,12 @@ class summary {
   mutable std::uint16_t pending_port_ = 0;
   mutable bool port_pending_ = false;
   bool has_local_ports_ = false;
-  counter_table<std::int64_t, minute_hash> per_minute_;
-  std::int64_t run_minute_ = 0;
-  std::uint64_t run_count_ = 0;
+  std::vector<hour_start> hours_ = std::vector<hour_start>(256);
+  std::unordered_map<std::int64_t, std::size_t> hour_index_;  // an hour's start: its counts
+  std::vector<std::array<std::uint64_t, 60>> hour_counts_;   // resets per minute of each hour
+  bool timed_ = false;  // an event had a time
   std::unordered_set<loop_key, loop_hash> pending_loop_;
   std::optional<std::int64_t> first_, last_;
-  civil_time hour_;  // unix_microseconds: the hour last asked for, and its start
-  std::optional<std::int64_t> hour_start_;
-  bool hour_known_ = false;
   civil_time first_time_, last_time_;
 };
 
