@@ -79,9 +79,9 @@ case $case_name in
     run 0 to-nft "$seed"; has 'type filter hook input priority 0; policy accept;'
     has 'log prefix "[drds] " level debug flags tcp sequence,options flags ip options' ;;
   to-nft-untranslatable)
-    printf '*filter\n-A OUTPUT -m owner --uid-owner root -j DROP\nCOMMIT\n' >"$tmp/owner.rules"
-    run 1 to-nft "$tmp/owner.rules"
-    has "owner.rules:2:20: error: rule at line 2 ('-A OUTPUT -m owner --uid-owner root -j DROP') cannot be translated" ;;
+    printf '*filter\n-A OUTPUT -p tcp -m multiport --ports 80,443 -j DROP\nCOMMIT\n' >"$tmp/ports.rules"
+    run 1 to-nft "$tmp/ports.rules"
+    has "ports.rules:2:31: error: rule at line 2 ('-A OUTPUT -p tcp -m multiport --ports 80,443 -j DROP') cannot be translated" ;;
   to-nft-loads)
     need_root
     "$tool" to-nft "$seed" >"$tmp/seed.nft" || fail "to-nft failed"

@@ -236,20 +236,110 @@ SCENARIO("each iptables table becomes an nft table with base chains from the net
 
 SCENARIO("a rule with no nft translation is an error naming the rule and its line",
          "[rules][nft]") {
-  GIVEN("an owner match by user name on line 3") {
+  GIVEN("multiport --ports, which nft cannot say, on line 3") {
     std::string text =
-        "*filter\n-A OUTPUT -j ACCEPT\n-A OUTPUT -m owner --uid-owner root -j DROP\nCOMMIT\n";
-    auto f = rules::parse(text, "owner.rules");
+        "*filter\n-A OUTPUT -j ACCEPT\n-A OUTPUT -p tcp -m multiport --ports 80,443 -j DROP\nCOMMIT\n";
+    auto f = rules::parse(text, "ports.rules");
     REQUIRE(f);
     WHEN("it is translated") {
-      auto nft = rules::to_nft(*f, {nf_family::ipv4, "owner.rules"});
+      auto nft = rules::to_nft(*f, {nf_family::ipv4, "ports.rules"});
       THEN("the error points at the option and quotes the rule with its line") {
         REQUIRE_FALSE(nft);
-        CHECK(nft.error().file == "owner.rules");
+        CHECK(nft.error().file == "ports.rules");
         CHECK(nft.error().where.line == 3);
-        CHECK(nft.error().where.column == 20);
-        CHECK(nft.error().message.find("rule at line 3 ('-A OUTPUT -m owner --uid-owner root -j DROP')") !=
-              std::string::npos);
+        CHECK(nft.error().where.column == 31);
+        CHECK(nft.error().message.find(
+                  "rule at line 3 ('-A OUTPUT -p tcp -m multiport --ports 80,443 -j DROP') cannot be "
+                  "translated to nftables: multiport --ports") != std::string::npos);
+      }
+    }
+  }
+  GIVEN("the same rule inserted with -I 1 on line 3") {
+    std::string text =
+        "*filter\n-A OUTPUT -j ACCEPT\n-I OUTPUT 1 -p tcp -m multiport --ports 80,443 -j DROP\n"
+        "COMMIT\n";
+    auto f = rules::parse(text, "ports.rules");
+    REQUIRE(f);
+    WHEN("it is translated") {
+      auto nft = rules::to_nft(*f, {nf_family::ipv4, "ports.rules"});
+      THEN("the error names line 3 and its option, whatever command added the rule") {
+        REQUIRE_FALSE(nft);
+        CHECK(nft.error().where.line == 3);
+        CHECK(nft.error().where.column == 33);
+      }
+    }
+  }
+  GIVEN("an owner match by user name, which iptables resolves when it loads the rule") {
+    std::string text = "*filter\n-A OUTPUT -m owner --uid-owner root -j DROP\nCOMMIT\n";
+    auto f = rules::parse(text);
+    REQUIRE(f);
+    WHEN("it is translated") {
+      auto nft = rules::to_nft(*f);
+      THEN("the rule is translated with the uid iptables-save would show") {
+        REQUIRE(nft);
+        CHECK(nft->find("meta skuid 0 drop\n") != std::string::npos);
+      }
+    }
+  }
+}
+
+SCENARIO("to_nft translates the ruleset the whole file leaves, as iptables-restore evaluates it",
+         "[rules][nft]") {
+  GIVEN("a file that appends, inserts, deletes, flushes, removes chains and sets a policy") {
+    std::string text =
+        "*filter\n"
+        ":INPUT ACCEPT [0:0]\n"
+        ":FORWARD ACCEPT [0:0]\n"
+        ":OUTPUT ACCEPT [0:0]\n"
+        ":SSH - [0:0]\n"
+        ":GONE - [0:0]\n"
+        ":EMPTIED - [0:0]\n"
+        "-A INPUT -p tcp --dport 22 -j SSH\n"
+        "-A INPUT -p tcp --dport 23 -j ACCEPT\n"
+        "-A INPUT -p tcp -m multiport --ports 80,443 -j DROP\n"
+        "-A SSH -s 10.0.0.0/8 -j ACCEPT\n"
+        "-A EMPTIED -j DROP\n"
+        "-I INPUT 2 -p udp --dport 53 -j ACCEPT\n"
+        "-D INPUT -p tcp --dport 23 -j ACCEPT\n"
+        "-D INPUT 3\n"
+        "-F EMPTIED\n"
+        "-X GONE\n"
+        "-P FORWARD DROP\n"
+        "-Z\n"
+        "COMMIT\n";
+    auto f = rules::parse(text);
+    REQUIRE(f);
+    WHEN("it is translated") {
+      auto nft = rules::to_nft(*f);
+      REQUIRE(nft);
+      INFO(*nft);
+      THEN("the chains hold the rules left, in iptables' order") {
+        CHECK(nft->find("\t\ttype filter hook input priority 0; policy accept;\n"
+                        "\t\tmeta l4proto tcp tcp dport 22 jump SSH\n"
+                        "\t\tmeta l4proto udp udp dport 53 accept\n"
+                        "\t}\n") != std::string::npos);
+        CHECK(nft->find("\tchain SSH {\n\t\tip saddr 10.0.0.0/8 accept\n\t}\n") != std::string::npos);
+      }
+      THEN("deleted rules are gone, the untranslatable one too, and the flushed chain is empty") {
+        CHECK(nft->find("dport 23") == std::string::npos);
+        CHECK(nft->find("\tchain EMPTIED {\n\t}\n") != std::string::npos);
+      }
+      THEN("the removed chain is not declared and the policy set with -P is kept") {
+        CHECK(nft->find("GONE") == std::string::npos);
+        CHECK(nft->find("type filter hook forward priority 0; policy drop;") != std::string::npos);
+      }
+    }
+  }
+  GIVEN("a deletion of a rule that does not exist") {
+    std::string text = "*filter\n-A INPUT -j ACCEPT\n-D INPUT -j DROP\nCOMMIT\n";
+    auto f = rules::parse(text, "del.rules");
+    REQUIRE(f);
+    WHEN("it is translated") {
+      auto nft = rules::to_nft(*f, {nf_family::ipv4, "del.rules"});
+      THEN("the error is iptables-restore's, on the line of the deletion") {
+        REQUIRE_FALSE(nft);
+        CHECK(nft.error().file == "del.rules");
+        CHECK(nft.error().where.line == 3);
       }
     }
   }

@@ -17,12 +17,16 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <rstwatch/diagnostic.hpp>
 #include <rstwatch/netfilter.hpp>
 #include <rstwatch/rules/ast.hpp>
 #include <rstwatch/rules/check_rule.hpp>
+#include <rstwatch/rules/parse.hpp>
+#include <rstwatch/rules/saved.hpp>
 
 namespace rstwatch::rules {
 
@@ -485,96 +489,104 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
   return s + verdict + comment;
 }
 
-struct nft_table {
-  netfilter::table tbl;
-  std::map<std::string, std::string> policies;  // built-in chain → "accept"/"drop"
-  std::vector<std::string> user_chains;
-  std::map<std::string, std::vector<std::string>> rules;
-};
-
 }  // namespace checks::detail
 
 // The nftables script for `f`, or the first rule that has no translation (named with its line).
-// Validate the file first: to_nft assumes iptables would accept it.
+// The file is evaluated first as iptables-restore evaluates it (rules::restore: -A -I -D -R -N
+// -F -X -Z -P -E applied, in order), and the resulting ruleset is what gets translated: each
+// table the file names becomes an nft table whose base chains carry the hook and priority of the
+// netfilter model and the policy the file left, then its user chains. Validate the file first:
+// to_nft assumes iptables would accept it (what restore() itself refuses comes back as is).
 [[nodiscard]] inline result<std::string> to_nft(const ast::file& f, const nft_options& o = {}) {
-  namespace nd = checks::detail;
-  std::vector<nd::nft_table> tables;
-  auto failure = [&](const ast::token& at, const ast::line& l, std::string why) {
+  restore_options ro;
+  ro.fam = o.family;
+  ro.file_name = o.file_name;
+  auto rs = restore(empty_ruleset(o.family), f, ro);
+  if (!rs) return std::move(rs).error();
+
+  // A rule of the result came from the file line saved_rule::where names. Its translation is
+  // tried on that line as written, so that the error points at the token that has no
+  // translation; a line that translates there is reported at its start.
+  std::unordered_map<std::uint32_t, std::size_t> lines;  // line number -> index in f.lines
+  for (std::size_t i = 0; i < f.lines.size(); ++i) lines.emplace(f.lines[i].text.where.line, i);
+  auto failure = [&](const saved_rule& r, const std::string& why_here) {
     diagnostic d;
     d.file = o.file_name;
-    d.where = at.where;
-    d.message = "rule at line " + std::to_string(l.text.where.line) + " ('" +
-                std::string(l.text.text) + "') cannot be translated to nftables: " + why;
+    d.where = r.where;
+    std::string text, why = why_here;
+    if (auto it = lines.find(r.where.line); it != lines.end()) {
+      const ast::line l = f.lines[it->second];  // a view made on access
+      text = std::string(l.text.text);
+      checks::rule_view v = checks::view_rule(l, o.family);
+      std::optional<checks::detail::nft_failure> fail;
+      for (const auto& p : v.problems)
+        if (p.level == severity::error && !fail)
+          fail = checks::detail::nft_failure{l.text, p.message};
+      if (!fail) (void)checks::detail::nft_rule(v, o.family, fail);
+      if (fail) d.where = fail->at.where, why = fail->why;
+    }
+    d.message = "rule at line " + std::to_string(r.where.line) + " ('" + text +
+                "') cannot be translated to nftables: " + why;
     return d;
   };
-  for (const auto& l : f.lines) {
-    if (l.kind == ast::line_kind::table) {
-      auto t = netfilter::parse_table(l.table.text);
-      if (!t) return failure(l.table, l, "unknown table");
-      tables.push_back(nd::nft_table{*t, {}, {}, {}});
-    } else if (l.kind == ast::line_kind::chain && !tables.empty()) {
-      std::string name(l.chain.name.text);
-      auto& t = tables.back();
-      auto h = netfilter::builtin_chain(name);
-      if (h && netfilter::has_chain(o.family, t.tbl, *h)) {
-        std::string p(l.chain.policy.text);
-        for (auto& c : p) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        t.policies[name] = p;
-      } else if (std::find(t.user_chains.begin(), t.user_chains.end(), name) == t.user_chains.end()) {
-        t.user_chains.push_back(name);
-      }
-    } else if (l.kind == ast::line_kind::rule) {
-      if (tables.empty()) return failure(l.text, l, "no table");
-      auto& t = tables.back();
-      checks::rule_view v = checks::view_rule(l, o.family);
-      for (const auto& p : v.problems)
-        if (p.level == severity::error) return failure(l.text, l, p.message);
-      if (v.cmd == checks::command::new_chain) {
-        t.user_chains.push_back(v.chain);
-        continue;
-      }
-      if (v.cmd != checks::command::append && v.cmd != checks::command::insert)
-        return failure(v.command_option ? v.command_option->name : l.text, l,
-                       "only -A, -I and -N are translated");
-      std::optional<nd::nft_failure> fail;
-      std::string rule = nd::nft_rule(v, o.family, fail);
-      if (fail) return failure(fail->at, l, fail->why);
-      auto& list = t.rules[v.chain];
-      std::size_t at = list.size();
-      if (v.cmd == checks::command::insert) {
-        // -I CHAIN [N]: the rule becomes number N (1 when absent), as in iptables.
-        at = 0;
-        if (v.command_option->args.size() > 1)
-          if (auto n = checks::detail::to_uint(v.command_option->args[1].text, 1u << 30); n && *n > 0)
-            at = std::min<std::size_t>(static_cast<std::size_t>(*n - 1), list.size());
-      }
-      list.insert(list.begin() + static_cast<std::ptrdiff_t>(at), std::move(rule));
-    }
-  }
+
   std::string out;
   const std::string fam(netfilter::nft_name(o.family));
-  for (const auto& t : tables) {
-    std::string name(netfilter::to_string(t.tbl));
+  for (const saved_table& t : rs->tables) {
+    if (!t.exists) continue;
+    const std::string name(t.name);
+    const auto tbl = netfilter::parse_table(t.name);
+    if (!tbl) continue;  // restore() knows only the five tables
+    // The table's rules as iptables-save prints them, read back as one file: each becomes a
+    // rule view, in the order of `made` (a chain's rules in order, chains as saved).
+    std::string text = "*" + name + "\n";
+    std::vector<std::pair<const saved_chain*, const saved_rule*>> made;
+    t.for_each_chain([&](const saved_chain& c) {
+      for (const saved_rule& r : c.rules) {
+        text += "-A " + c.name;
+        text += t.spec(r);
+        text += "\n";
+        made.emplace_back(&c, &r);
+      }
+    });
+    text += "COMMIT\n";
+    auto saved = parse(text);
+    if (!saved) return saved.error();  // print_saved's text always parses (tests/rules/saved.cpp)
+    std::map<const saved_chain*, std::vector<std::string>> translated;
+    std::size_t k = 0;
+    for (const auto& l : saved->lines) {
+      if (l.kind != ast::line_kind::rule) continue;
+      const auto [chain, rule] = made[k++];
+      checks::rule_view v = checks::view_rule(l, o.family);
+      for (const auto& p : v.problems)
+        if (p.level == severity::error) return failure(*rule, p.message);
+      std::optional<checks::detail::nft_failure> fail;
+      std::string nft = checks::detail::nft_rule(v, o.family, fail);
+      if (fail) return failure(*rule, fail->why);
+      translated[chain].push_back(std::move(nft));
+    }
+    auto rules_of = [&](const saved_chain& c) {
+      if (auto r = translated.find(&c); r != translated.end())
+        for (const auto& rule : r->second) out += "\t\t" + rule + "\n";
+    };
     // Declaring then flushing the table makes the script replace it, as iptables-restore does.
     out += "table " + fam + " " + name + "\nflush table " + fam + " " + name + "\n";
     out += "table " + fam + " " + name + " {\n";
-    for (auto h : netfilter::all_hooks) {
-      if (!netfilter::has_chain(o.family, t.tbl, h)) continue;
-      std::string chain(netfilter::chain_name(h));
-      auto p = t.policies.find(chain);
-      out += "\tchain " + chain + " {\n\t\ttype " +
-             std::string(netfilter::nft_chain_type(t.tbl, h)) + " hook " +
-             std::string(netfilter::to_string(h)) + " priority " +
-             std::to_string(netfilter::hook_priority(t.tbl, h)) + "; policy " +
-             (p == t.policies.end() ? std::string("accept") : p->second) + ";\n";
-      if (auto r = t.rules.find(chain); r != t.rules.end())
-        for (const auto& rule : r->second) out += "\t\t" + rule + "\n";
+    for (const saved_chain& c : t.builtins) {
+      const auto h = netfilter::builtin_chain(c.name);
+      if (!h) continue;
+      std::string policy = c.policy;
+      for (auto& ch : policy) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      out += "\tchain " + c.name + " {\n\t\ttype " +
+             std::string(netfilter::nft_chain_type(*tbl, *h)) + " hook " +
+             std::string(netfilter::to_string(*h)) + " priority " +
+             std::to_string(netfilter::hook_priority(*tbl, *h)) + "; policy " + policy + ";\n";
+      rules_of(c);
       out += "\t}\n";
     }
-    for (const auto& chain : t.user_chains) {
-      out += "\tchain " + chain + " {\n";
-      if (auto r = t.rules.find(chain); r != t.rules.end())
-        for (const auto& rule : r->second) out += "\t\t" + rule + "\n";
+    for (const auto& [chain_name, c] : t.user) {
+      out += "\tchain " + chain_name + " {\n";
+      rules_of(c);
       out += "\t}\n";
     }
     out += "}\n";
