@@ -2,6 +2,7 @@
 // right line and column, what it quietly accepts is a warning; the real iptables-restore in a
 // throwaway namespace is the oracle for every case.
 #include <rstwatch/rules/parse.hpp>
+#include <rstwatch/rules/saved.hpp>
 #include <rstwatch/rules/validate.hpp>
 #include <rstwatch/rules/check_rule.hpp>
 
@@ -101,6 +102,15 @@ std::vector<check_case> error_cases() {
       {"an abbreviated --jump to an undefined chain after an unmodelled match is refused",
        family::ipv6, "*filter\n-A INPUT -m rt --j P\nCOMMIT\n", severity::error, 2, "P",
        "jump to undefined chain 'P'", 3},
+      {"a display option of iptables -L on a rule line is refused", family::ipv4,
+       "*filter\n-A INPUT -n -j ACCEPT\nCOMMIT\n", severity::error, 2, "-n",
+       "option '-n' is not accepted in a restore file", 0},
+      {"an abbreviation of base options with different letters is an unknown option",
+       family::ipv4, "*filter\n--n FOO\nCOMMIT\n", severity::error, 2, "--n",
+       "unknown option '--n'", 0},
+      {"--ver, which begins --verbose and --version, is an unknown option", family::ipv4,
+       "*filter\n-A INPUT --ver -j ACCEPT\nCOMMIT\n", severity::error, 2, "--ver",
+       "unknown option '--ver'", 0},
       {"a jump to an undefined chain is pinned on the rule not on COMMIT", family::ipv4,
        "*filter\n-A INPUT -j NOPE\nCOMMIT\n", severity::error, 2, "NOPE",
        "jump to undefined chain 'NOPE'", 3},
@@ -560,6 +570,60 @@ SCENARIO("the real iptables-restore refuses every error case at the expected lin
             CHECK(v.status != 0);
             CHECK(v.line == (c.iptables_line ? c.iptables_line : c.line));
           }
+        }
+      }
+    }
+  }
+}
+
+SCENARIO("-V or -h on a rule line is an error: iptables-restore would load nothing",
+         "[rules][validate]") {
+  for (const char* option : {"-V", "-h"}) {
+    GIVEN("a rule line with " << option) {
+      std::string text = std::string("*filter\n-A INPUT -j ACCEPT\n-A INPUT ") + option +
+                         " -j DROP\nCOMMIT\n";
+      auto f = rules::parse(text, "v.rules");
+      REQUIRE(f);
+      WHEN("it is validated") {
+        auto r = rules::validate(*f, {family::ipv4, "v.rules"});
+        THEN("the option is an error that says iptables-restore exits without loading") {
+          REQUIRE_FALSE(r.ok());
+          CHECK(r.diagnostics[0].where.line == 3);
+          CHECK(r.diagnostics[0].where.column == 10);
+          CHECK(r.diagnostics[0].hint.find("exits without loading anything") != std::string::npos);
+        }
+      }
+      WHEN("it is restored by rstwatch") {
+        auto saved = rules::print_saved(*f);
+        THEN("restore refuses it at the option too") {
+          REQUIRE_FALSE(saved);
+          CHECK(saved.error().where.line == 3);
+        }
+      }
+    }
+  }
+}
+
+SCENARIO("the real iptables-restore loads nothing from a file with -V or -h on a rule line",
+         "[rules][validate][root]") {
+  if (!test::require_root("restoring rule files into a namespace")) return;
+  for (const char* option : {"-V", "-h"}) {
+    GIVEN("a file whose second rule has " << option) {
+      std::string text = std::string("*filter\n-A INPUT -j ACCEPT\n-A INPUT ") + option +
+                         " -j DROP\nCOMMIT\n";
+      WHEN("it is restored into a fresh namespace") {
+        test::netns ns("vh");
+        std::string path = "/tmp/" + test::unique_tag("rw-vh") + ".rules";
+        {
+          std::ofstream out(path, std::ios::binary);
+          out << text;
+        }
+        auto r = ns.exec(std::string("iptables-restore < ") + path);
+        std::remove(path.c_str());
+        auto saved = ns.exec("iptables-save 2>/dev/null");
+        THEN("it exits 0 and the rule before it was not loaded either") {
+          CHECK(r.status == 0);
+          CHECK(saved.output.find("-A INPUT") == std::string::npos);
         }
       }
     }

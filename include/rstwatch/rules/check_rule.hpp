@@ -268,58 +268,11 @@ struct rule_view {
 
 namespace detail {
 
-struct base_option {
-  char letter;
-  std::string_view name;
-  std::string_view alias;
-};
-// iptables/xshared.c xtables_printhelp / the `cmd` options of iptables-restore's getopt table.
-inline constexpr base_option base_options[] = {
-    {'A', "append", ""},        {'I', "insert", ""},      {'D', "delete", ""},
-    {'R', "replace", ""},       {'N', "new-chain", ""},   {'F', "flush", ""},
-    {'X', "delete-chain", ""},  {'Z', "zero", ""},        {'P', "policy", ""},
-    {'E', "rename-chain", ""},  {'p', "protocol", ""},    {'s', "source", "src"},
-    {'d', "destination", "dst"}, {'i', "in-interface", ""}, {'o', "out-interface", ""},
-    {'f', "fragment", ""},      {'j', "jump", ""},        {'g', "goto", ""},
-    {'m', "match", ""},         {'c', "set-counters", ""}, {'4', "ipv4", ""},
-    {'6', "ipv6", ""},
-};
-
-// The base option an option token names: `-p`, `--protocol`, or a unique prefix of a long name
-// (getopt_long accepts abbreviations).
-inline const base_option* find_base(std::string_view t) {
-  if (t.size() == 2 && t[0] == '-' && t[1] != '-') {
-    // Every option of every rule comes here twice: one table lookup per letter.
-    static const std::array<const base_option*, 128> by_letter = [] {
-      std::array<const base_option*, 128> a{};
-      for (const auto& b : base_options) a[static_cast<unsigned char>(b.letter)] = &b;
-      return a;
-    }();
-    auto c = static_cast<unsigned char>(t[1]);
-    return c < by_letter.size() ? by_letter[c] : nullptr;
-  }
-  if (t.size() < 3 || t.substr(0, 2) != "--") return nullptr;
-  t.remove_prefix(2);
-  for (const auto& b : base_options)
-    if (b.name == t || b.alias == t) return &b;
-  return nullptr;
-}
-
-// The base option a long name abbreviates, when all the base names it begins stand for one
-// letter (`--j` is --jump; `--d` is --delete, --destination or --delete-chain: none).
-inline const base_option* find_base_prefix(std::string_view t) {
-  if (t.size() < 3 || t.substr(0, 2) != "--") return nullptr;
-  t.remove_prefix(2);
-  const base_option* hit = nullptr;
-  for (const auto& b : base_options) {
-    const bool begins = b.name.substr(0, t.size()) == t ||
-                        (!b.alias.empty() && b.alias.substr(0, t.size()) == t);
-    if (!begins) continue;
-    if (hit && hit->letter != b.letter) return nullptr;
-    hit = &b;
-  }
-  return hit;
-}
+// The base options and their lookups are getopt.hpp's: one table for restore, the checks and
+// the getopt regrouping.
+using rules::detail::base_option;
+using rules::detail::find_base;
+using rules::detail::find_base_prefix;
 
 inline std::size_t arity(arg_kind k) noexcept {
   return k == arg_kind::none ? 0 : k == arg_kind::tcp_flags ? 2 : 1;
@@ -760,6 +713,12 @@ inline rule_view view_rule(const ast::line& l, netfilter::family f) {
         }
       }
     }
+    if (b && rules::detail::refused_in_restore(b->letter)) {
+      auto why = rules::detail::refusal_in_restore(o.name.text, b->letter);
+      r.problems.push_back(
+          detail::problem_at(o.name, std::move(why.message), severity::error, std::move(why.hint)));
+      continue;
+    }
     if (b) {
       std::size_t want_min = 1, want_max = 1;
       switch (b->letter) {
@@ -767,7 +726,7 @@ inline rule_view view_rule(const ast::line& l, netfilter::family f) {
         case 'I': case 'D': case 'F': case 'X': want_min = b->letter == 'F' || b->letter == 'X' ? 0 : 1; want_max = 2; break;
         case 'R': case 'P': case 'E': case 'c': want_min = want_max = 2; break;
         case 'Z': want_min = 0; want_max = 2; break;
-        case 'f': case '4': case '6': want_min = want_max = 0; break;
+        case 'f': case '4': case '6': case 'v': want_min = want_max = 0; break;
         default: break;
       }
       if (b->letter == 'D' && o.args.size() == 1) want_max = 1;

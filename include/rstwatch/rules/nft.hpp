@@ -556,6 +556,7 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
     std::size_t k = 0;
     for (const auto& l : saved->lines) {
       if (l.kind != ast::line_kind::rule) continue;
+      if (k == made.size()) break;  // one rule line per saved rule: never more (checked below)
       const auto [chain, rule] = made[k++];
       checks::rule_view v = checks::view_rule(l, o.family);
       for (const auto& p : v.problems)
@@ -564,6 +565,12 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
       std::string nft = checks::detail::nft_rule(v, o.family, fail);
       if (fail) return failure(*rule, fail->why);
       translated[chain].push_back(std::move(nft));
+    }
+    if (k != made.size()) {
+      diagnostic d;
+      d.file = o.file_name;
+      d.message = "internal error: the " + name + " table's rules did not read back one per line";
+      return d;
     }
     auto rules_of = [&](const saved_chain& c) {
       if (auto r = translated.find(&c); r != translated.end())

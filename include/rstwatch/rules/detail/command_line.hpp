@@ -128,11 +128,7 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
     } else if (text.size() > 2 && text.substr(0, 2) == "--") {
       long_name = text.substr(2);
       // Exact base names first, then exact extension names, then unique prefixes.
-      for (auto& b : base_options)
-        if (b.name == long_name) {
-          letter = b.letter;
-          break;
-        }
+      if (const base_option* b = find_base(text)) letter = b->letter;
     }
 
     // Extension options: the newest loaded extension that has the name wins
@@ -155,16 +151,10 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
       auto [le, spec] = find_ext_option(long_name, false);
       if (!le) {
         // An unambiguous prefix of a base or extension option, as getopt_long() allows.
-        int hits = 0;
-        char base_hit = 0;
-        for (auto& b : base_options)
-          if (b.name.substr(0, long_name.size()) == long_name && b.letter != base_hit) {
-            ++hits;
-            base_hit = b.letter;
-          }
+        const base_prefix base = base_options_begun_by(long_name);
         auto [ple, pspec] = find_ext_option(long_name, true);
-        if (ple) ++hits;
-        if (hits == 1 && base_hit) letter = base_hit;
+        const int hits = base.letters + (ple ? 1 : 0);
+        if (hits == 1 && base.letters) letter = base.option->letter;
         else if (hits == 1) { le = ple; spec = pspec; }
         // getopt_long() refuses a prefix of several options (`--d`: --delete, --destination,
         // ...), so iptables says "unknown option" even when a module rstwatch does not model
@@ -279,8 +269,14 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
         for (const auto& a : o.args) out.command_args.push_back(a.value());
         break;
       }
-      case 'L': case 'S': case 'C': case 'h': case 'V': case 't':
-        return at(o.name, "option '" + std::string(text) + "' is not accepted in a restore file");
+      case 'v':  // verbose: iptables-restore prints the rule, and loads it
+        if (invert) return cannot_invert();
+        if (auto e = need_args(o, 0, 0, "")) return *e;
+        break;
+      case 'M':  // the modprobe program: nothing in the ruleset
+        if (invert) return cannot_invert();
+        if (auto e = need_args(o, 1, 1, "a program")) return *e;
+        break;
       case 's': case 'd': {
         if (auto e = need_args(o, 1, 1, "an address")) return *e;
         std::string v = o.args[0].value();
@@ -369,8 +365,10 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
       case '6':
         if (fam != family::ipv6) return at(o.name, "This is an IPv4 rule file: -6 skips the line");
         break;
-      default:
-        return at(o.name, "option '" + std::string(text) + "' is not accepted in a restore file");
+      default: {
+        refusal why = refusal_in_restore(text, letter);
+        return at(o.name, std::move(why.message), std::move(why.hint));
+      }
     }
   }
 

@@ -2,7 +2,9 @@
 // where that differs from the syntax tree's grouping.
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -45,21 +47,87 @@ struct loaded_options {
   const extension* protocol = nullptr;
 };
 
-// The letter of the base option `name` is ("-p", "--protocol", or a prefix of long names that
-// all stand for one letter, as getopt_long() allows), 0 for none.
-inline char base_letter(std::string_view name) {
-  if (name.size() == 2 && name[0] == '-' && name[1] != '-') return name[1];
-  if (name.size() < 3 || name.substr(0, 2) != "--") return 0;
-  name.remove_prefix(2);
-  char letter = 0;
-  for (const auto& b : base_options) {
-    if (b.name == name) return b.letter;
-    if (b.name.substr(0, name.size()) == name) {
-      if (letter && letter != b.letter) return 0;
-      letter = b.letter;
-    }
+// The one table of base options every reader of a rule line uses (restore, the checks and the
+// getopt regrouping): exact names first, then abbreviations, as getopt_long() reads them.
+
+// The base option `name` names exactly ("-p", "--protocol", "--src"), null for none. A short
+// option is looked up by its letter (one table load: every option of every rule comes here).
+inline const base_option* find_base(std::string_view name) noexcept {
+  if (name.size() == 2 && name[0] == '-' && name[1] != '-') {
+    static const std::array<const base_option*, 128> by_letter = [] {
+      std::array<const base_option*, 128> a{};
+      for (const auto& b : base_options)
+        if (!a[static_cast<unsigned char>(b.letter)]) a[static_cast<unsigned char>(b.letter)] = &b;
+      return a;
+    }();
+    const auto c = static_cast<unsigned char>(name[1]);
+    return c < by_letter.size() ? by_letter[c] : nullptr;
   }
-  return letter;
+  if (name.size() < 3 || name.substr(0, 2) != "--") return nullptr;
+  name.remove_prefix(2);
+  for (const auto& b : base_options)
+    if (b.name == name) return &b;
+  return nullptr;
+}
+
+// The base options a long name without its "--" begins (getopt_long() takes any unambiguous
+// prefix): how many letters they stand for (--source and --src count once) and one of them,
+// the only one when `letters` is 1.
+struct base_prefix {
+  int letters = 0;
+  const base_option* option = nullptr;
+};
+inline base_prefix base_options_begun_by(std::string_view long_name) noexcept {
+  base_prefix p;
+  bool seen[128] = {};
+  for (const auto& b : base_options) {
+    if (b.name.substr(0, long_name.size()) != long_name) continue;
+    const auto c = static_cast<unsigned char>(b.letter);
+    if (!seen[c]) ++p.letters;
+    seen[c] = true;
+    p.option = &b;
+  }
+  return p;
+}
+
+// The base option a long name ("--j") abbreviates when every base name it begins stands for one
+// letter (`--j` is --jump; `--d` begins --delete, --destination and --delete-chain: none).
+inline const base_option* find_base_prefix(std::string_view name) noexcept {
+  if (name.size() < 3 || name.substr(0, 2) != "--") return nullptr;
+  const base_prefix p = base_options_begun_by(name.substr(2));
+  return p.letters == 1 ? p.option : nullptr;
+}
+
+// The letter of the base option `name` is ("-p", "--protocol", or a prefix of long names that
+// all stand for one letter, as getopt_long() allows), 0 for none. A short option gives its
+// letter whether or not iptables has it.
+inline char base_letter(std::string_view name) noexcept {
+  if (name.size() == 2 && name[0] == '-' && name[1] != '-') return name[1];
+  if (const base_option* b = find_base(name)) return b->letter;
+  if (const base_option* b = find_base_prefix(name)) return b->letter;
+  return 0;
+}
+
+// Base options iptables-restore refuses on a rule line: listing, checking and table options,
+// and the display options of iptables -L ("Illegal option `-n' with this command"). -V and -h
+// are refused too: iptables-restore prints its version or help and exits without loading
+// anything. (-v and -M are accepted and change nothing in the ruleset.)
+inline constexpr std::string_view letters_refused_in_restore = "LSCtnxw0Vh";
+
+inline bool refused_in_restore(char letter) noexcept {
+  return letters_refused_in_restore.find(letter) != std::string_view::npos;
+}
+
+// What restore and the checks say about such an option (`name` as written).
+struct refusal {
+  std::string message, hint;
+};
+inline refusal refusal_in_restore(std::string_view name, char letter) {
+  refusal r{"option '" + std::string(name) + "' is not accepted in a restore file", {}};
+  if (letter == 'V' || letter == 'h')
+    r.hint = std::string("iptables-restore prints its ") + (letter == 'V' ? "version" : "help") +
+             " and exits without loading anything";
+  return r;
 }
 
 // Whether getopt_long() gives the option `name` (as written: "-s", "--comment", "--comm") a
@@ -88,19 +156,12 @@ inline bool takes_argument(std::string_view name, const loaded_options& loaded) 
       if (auto o = in(loaded.matches[i], prefix)) return o;
     return nullptr;
   };
-  for (const auto& b : base_options)
-    if (b.name == long_name) return with_argument(b.letter);
+  if (const base_option* b = find_base(name)) return with_argument(b->letter);
   if (auto o = search(false)) return o->nargs > 0;
-  int hits = 0;
-  char base_hit = 0;
-  for (const auto& b : base_options)
-    if (b.name.substr(0, long_name.size()) == long_name && b.letter != base_hit) {
-      ++hits;
-      base_hit = b.letter;
-    }
+  const base_prefix base = base_options_begun_by(long_name);
   const option_spec* prefix_of = search(true);
-  hits += prefix_of != nullptr;
-  if (hits == 1) return base_hit ? with_argument(base_hit) : prefix_of->nargs > 0;
+  const int hits = base.letters + (prefix_of != nullptr);
+  if (hits == 1) return base.letters ? with_argument(base.option->letter) : prefix_of->nargs > 0;
   if (hits == 0) {
     if (auto o = in(loaded.protocol, false)) return o->nargs > 0;
     if (auto o = in(loaded.protocol, true)) return o->nargs > 0;
