@@ -111,6 +111,24 @@ std::vector<check_case> error_cases() {
       {"--ver, which begins --verbose and --version, is an unknown option", family::ipv4,
        "*filter\n-A INPUT --ver -j ACCEPT\nCOMMIT\n", severity::error, 2, "--ver",
        "unknown option '--ver'", 0},
+      {"a second -s is refused, even spelled --src", family::ipv4,
+       "*filter\n-A INPUT -s 10.0.0.1 --src 10.0.0.2 -j ACCEPT\nCOMMIT\n", severity::error, 2,
+       "--src", "multiple -s flags not allowed", 0},
+      {"a second -p is refused, even after a negated one", family::ipv4,
+       "*filter\n-A INPUT ! -p tcp -p udp -j ACCEPT\nCOMMIT\n", severity::error, 2, "-p",
+       "multiple -p flags not allowed", 0},
+      {"a second -i is refused", family::ipv4, "*filter\n-A INPUT -i a -i b -j ACCEPT\nCOMMIT\n",
+       severity::error, 2, "-i", "multiple -i flags not allowed", 0},
+      {"a second -f is refused", family::ipv4, "*filter\n-A INPUT -f -f -j ACCEPT\nCOMMIT\n",
+       severity::error, 2, "-f", "multiple -f flags not allowed", 0},
+      {"a second -c is refused", family::ipv4,
+       "*filter\n-A INPUT -c 1 2 -c 3 4 -j ACCEPT\nCOMMIT\n", severity::error, 2, "-c",
+       "multiple -c flags not allowed", 0},
+      // Found by fuzz/validate (fuzz/regressions/validate/second-protocol-after-a-port): the
+      // second -p replaced the first, and the saved `-p tcp -m udp --dport` no longer validated.
+      {"a second -p after the first one's port is refused", family::ipv6,
+       "*filter\n-A INPUT -p udp --dport 546 -p tcp -j ACCEPT\nCOMMIT\n", severity::error, 2,
+       "-p", "multiple -p flags not allowed", 0},
       {"a jump to an undefined chain is pinned on the rule not on COMMIT", family::ipv4,
        "*filter\n-A INPUT -j NOPE\nCOMMIT\n", severity::error, 2, "NOPE",
        "jump to undefined chain 'NOPE'", 3},
@@ -625,6 +643,46 @@ SCENARIO("the real iptables-restore loads nothing from a file with -V or -h on a
           CHECK(r.status == 0);
           CHECK(saved.output.find("-A INPUT") == std::string::npos);
         }
+      }
+    }
+  }
+}
+
+SCENARIO("a NUL byte in a restore file is an error at the byte", "[rules][parse]") {
+  // Found by fuzz/validate (fuzz/regressions/validate/nul-byte-inside-an-address).
+  GIVEN("a rule whose address is followed by a NUL byte and more options") {
+    const std::string text = std::string("*filter\n-A INPUT -s 10.0.0.1") + '\0' + " -j DROP\nCOMMIT\n";
+    WHEN("it is parsed") {
+      auto f = rules::parse(text, "nul.rules");
+      THEN("parsing fails at the NUL, saying what iptables-restore would do with the rest") {
+        REQUIRE_FALSE(f);
+        CHECK(f.error().file == "nul.rules");
+        CHECK(f.error().where.line == 2);
+        CHECK(f.error().where.column == 21);
+        CHECK(f.error().message.find("ignores the rest") != std::string::npos);
+      }
+    }
+  }
+}
+
+SCENARIO("the real iptables-restore loads a rule only up to a NUL byte", "[rules][parse][root]") {
+  if (!test::require_root("restoring rule files into a namespace")) return;
+  GIVEN("a DROP rule whose address is followed by a NUL byte") {
+    const std::string text = std::string("*filter\n-A INPUT -s 10.0.0.1") + '\0' + " -j DROP\nCOMMIT\n";
+    WHEN("it is restored into a fresh namespace") {
+      test::netns ns("nul");
+      std::string path = "/tmp/" + test::unique_tag("rw-nul") + ".rules";
+      {
+        std::ofstream out(path, std::ios::binary);
+        out << text;
+      }
+      auto r = ns.exec("iptables-restore < " + path);
+      std::remove(path.c_str());
+      auto saved = ns.exec("iptables-save 2>/dev/null");
+      THEN("it loads the rule without its target: what followed the NUL is gone") {
+        CHECK(r.status == 0);
+        CHECK(saved.output.find("-A INPUT -s 10.0.0.1/32\n") != std::string::npos);
+        CHECK(saved.output.find("DROP") == std::string::npos);
       }
     }
   }

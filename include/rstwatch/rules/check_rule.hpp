@@ -696,6 +696,7 @@ inline rule_view view_rule(const ast::line& l, netfilter::family f) {
     return found;
   };
 
+  bool given[128] = {};  // the base options given so far that may be given once
   for (const auto& o : l.rule.options) {
     const detail::base_option* b = detail::find_base(o.name.text);
     if (!b) {
@@ -718,6 +719,12 @@ inline rule_view view_rule(const ast::line& l, netfilter::family f) {
       r.problems.push_back(
           detail::problem_at(o.name, std::move(why.message), severity::error, std::move(why.hint)));
       continue;
+    }
+    if (b && rules::detail::given_once(b->letter)) {
+      if (given[static_cast<unsigned char>(b->letter)])
+        r.problems.push_back(detail::problem_at(
+            o.name, std::string("multiple -") + b->letter + " flags not allowed"));
+      given[static_cast<unsigned char>(b->letter)] = true;
     }
     if (b) {
       std::size_t want_min = 1, want_max = 1;

@@ -67,6 +67,15 @@ inline diagnostic failure_diagnostic(std::string_view input, std::string_view fi
     d.message = "file too large (1 GiB or more)";
     return d;
   }
+  if (const std::size_t nul = input.find('\0'); nul != std::string_view::npos) {
+    // iptables-restore reads lines as C strings: a rule would silently lose what follows.
+    diagnostic d;
+    d.file = std::string(file_name);
+    d.where = position_of(input, nul);
+    d.message = "a NUL byte: iptables-restore reads a line only up to its first NUL and ignores "
+                "the rest";
+    return d;
+  }
   namespace x3 = boost::spirit::x3;
   ast::file f;
   f.source = input;

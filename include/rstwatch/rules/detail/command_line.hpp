@@ -106,6 +106,7 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
     return std::nullopt;
   };
 
+  bool given[128] = {};  // the base options given so far that may be given once
   const ast::option_list& options = line.options;  // getopt's grouping (parse() regrouped)
   // The match a -p anywhere on the line loads for options nothing else takes. Before that -p,
   // iptables refuses an option only that match knows even when a module rstwatch does not
@@ -249,6 +250,11 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
     }
 
     auto cannot_invert = [&]() { return at(o.bang, "cannot have ! before " + std::string(text)); };
+    if (given_once(letter)) {
+      if (given[static_cast<unsigned char>(letter)])
+        return at(o.name, std::string("multiple -") + letter + " flags not allowed");
+      given[static_cast<unsigned char>(letter)] = true;
+    }
     switch (letter) {
       case 'A': case 'I': case 'D': case 'R': case 'N': case 'F': case 'X': case 'Z': case 'P':
       case 'E': {
@@ -353,7 +359,6 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
         auto b = parse_counter(o.args[1].value());
         if (!p) return at(o.args[0], "Packet counter not numeric");
         if (!b) return at(o.args[1], "Byte counter not numeric");
-        if (out.counters_given) return at(o.name, "multiple -c flags not allowed");
         out.counters_given = true;
         out.packets = *p;
         out.bytes = *b;

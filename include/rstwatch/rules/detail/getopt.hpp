@@ -118,6 +118,15 @@ inline bool refused_in_restore(char letter) noexcept {
   return letters_refused_in_restore.find(letter) != std::string_view::npos;
 }
 
+// Base options a rule may give once: set_option() in iptables/xshared.c refuses a second one
+// ("multiple -s flags not allowed"; --src after -s too). -j and -g share one flag, and a second
+// command is "Cannot use -A with -I".
+inline constexpr std::string_view letters_once = "sdiopfc";
+
+inline bool given_once(char letter) noexcept {
+  return letters_once.find(letter) != std::string_view::npos;
+}
+
 // What restore and the checks say about such an option (`name` as written).
 struct refusal {
   std::string message, hint;
