@@ -35,8 +35,7 @@ class trace_lines {
     trace::classify(text, current_);
     const trace::classified_line& c = current_;
     if (has_pending_) {
-      trace::classify(pending_text_, held_);
-      const trace::classified_line& p = held_;
+      const trace::classified_line& p = held_;  // classified when it was held
       if (c.kind == trace::line_kind::reset && trace::abort_on_data(p.rec, c.rec)) {
         // tcp_reset() fires tcp_receive_reset when tcp_rcv_state_process() aborts a socket
         // that got data after close (TCPAbortOnData, net/ipv4/tcp_input.c) — no RST arrived;
@@ -53,6 +52,7 @@ class trace_lines {
       case trace::line_kind::reset:
         if (c.rec.kind == trace::event_kind::tcp_receive_reset) {
           pending_text_.assign(text.data(), text.size());  // capacity is kept: no allocation
+          trace::classify(pending_text_, held_);  // once: its views point into pending_text_
           pending_number_ = number;
           pending_source_.assign(source.data(), source.size());
           has_pending_ = true;
@@ -87,7 +87,6 @@ class trace_lines {
   void flush(log::line_counts& counts) {
     if (!has_pending_) return;
     has_pending_ = false;
-    trace::classify(pending_text_, held_);
     emit_reset(held_, pending_number_, pending_source_, counts);
   }
 

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,7 +67,7 @@ inline const base_option* find_base(std::string_view name) noexcept {
   if (name.size() < 3 || name.substr(0, 2) != "--") return nullptr;
   name.remove_prefix(2);
   for (const auto& b : base_options)
-    if (b.name == name) return &b;
+    if (b.name[0] == name[0] && b.name == name) return &b;
   return nullptr;
 }
 
@@ -79,12 +80,15 @@ struct base_prefix {
 };
 inline base_prefix base_options_begun_by(std::string_view long_name) noexcept {
   base_prefix p;
-  bool seen[128] = {};
+  if (long_name.empty()) return p;
+  std::uint64_t seen[2] = {0, 0};  // letters met, one bit each (all below 128)
   for (const auto& b : base_options) {
-    if (b.name.substr(0, long_name.size()) != long_name) continue;
-    const auto c = static_cast<unsigned char>(b.letter);
-    if (!seen[c]) ++p.letters;
-    seen[c] = true;
+    // Most names asked about are extension options: the first byte rules nearly all out.
+    if (b.name[0] != long_name[0] || b.name.substr(0, long_name.size()) != long_name) continue;
+    const auto c = static_cast<unsigned char>(b.letter) & 127u;
+    const std::uint64_t bit = std::uint64_t{1} << (c & 63u);
+    if (!(seen[c >> 6] & bit)) ++p.letters;
+    seen[c >> 6] |= bit;
     p.option = &b;
   }
   return p;
