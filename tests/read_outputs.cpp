@@ -1,6 +1,5 @@
 // rstwatch-read's outputs and filters: the JSON contract, RFC 4180 CSV, the table, the summary.
 #include <cstdio>
-#include <ctime>
 #include <map>
 #include <string>
 
@@ -19,16 +18,6 @@ namespace {
 
 // The seed's first line, as the LOG classifier makes it: this host (10.0.186.75:8182) reset
 // the connection from 10.0.175.109:9366.
-// "2026-04-26T07:27Z" for a Unix minute, worked out with gmtime.
-std::string summary_minute_text(std::int64_t minute) {
-  std::time_t t = static_cast<std::time_t>(minute * 60);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%MZ", &tm);
-  return buf;
-}
-
 reset_event seed_event() {
   reset_event e;
   e.time_text = "Apr 26 15:27:36";
@@ -351,7 +340,7 @@ SCENARIO("the summary's minutes do not depend on the order the hours come in", "
         REQUIRE(j["per_minute"].size() == expected.size());
         std::size_t k = 0;
         for (auto& [minute, n] : expected) {
-          CHECK(j["per_minute"][k]["minute"] == summary_minute_text(minute));
+          CHECK(j["per_minute"][k]["minute"] == summary::minute_text(minute));
           CHECK(j["per_minute"][k]["resets"] == n);
           ++k;
         }

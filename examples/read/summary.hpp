@@ -188,6 +188,17 @@ class summary {
 
   std::uint64_t total() const { return total_; }
 
+  // A Unix minute as printed: "2026-04-26T15:27Z", in UTC.
+  static std::string minute_text(std::int64_t minute) {
+    std::time_t t = static_cast<std::time_t>(minute * 60);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%MZ", &tm);
+    return buf;
+  }
+
+
   void print_text(std::FILE* out, bool terminal, std::size_t top = 10) const {
     settle();
     std::fprintf(out, "resets: %llu  (local %llu, remote %llu, transit %llu",
@@ -370,16 +381,6 @@ class summary {
         merged.emplace_back(m, c);
     }
     return merged;
-  }
-
-  // "2026-04-26T15:27" in UTC.
-  static std::string minute_text(std::int64_t minute) {
-    std::time_t t = static_cast<std::time_t>(minute * 60);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%MZ", &tm);
-    return buf;
   }
 
   // One bar per minute, or per hour when the span is long, drawn with Unicode eighth blocks so
