@@ -101,6 +101,27 @@ SCENARIO("addresses compare by family then numerically", "[address]") {
   }
 }
 
+SCENARIO("an address assigned in place equals the one made by value", "[address]") {
+  GIVEN("an IPv6 address in a variable") {
+    ip_address a = addr("fd00::1");
+    WHEN("an IPv4 address is assigned in place") {
+      a.assign_v4(10, 0, 175, 109);
+      THEN("it is that address, every byte of the old one gone") {
+        CHECK(a == ip_address::v4(10, 0, 175, 109));
+        CHECK(a.to_string() == "10.0.175.109");
+      }
+      AND_WHEN("its IPv4-mapped IPv6 form is assigned to another") {
+        ip_address m = addr("fd00::2");
+        m.assign_v4_mapped(a);
+        THEN("it is ::ffff:10.0.175.109") {
+          CHECK(m == addr("::ffff:10.0.175.109"));
+          CHECK(m.is_v4_mapped());
+        }
+      }
+    }
+  }
+}
+
 SCENARIO("a CIDR network contains exactly the addresses under its prefix", "[address]") {
   GIVEN("networks of both families") {
     auto n4 = ip_network::from_text("10.77.0.0/17");

@@ -461,7 +461,7 @@ class packet_scanner {
       b[part] = static_cast<std::uint8_t>(v);
     }
     if (k >= n || d[k] != ' ') return false;
-    out = ip_address::v4(b[0], b[1], b[2], b[3]);
+    out.assign_v4(b[0], b[1], b[2], b[3]);  // in place: see ip_address::assign_v4
     i = k + 1;
     return true;
   }

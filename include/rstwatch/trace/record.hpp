@@ -740,7 +740,7 @@ class body_fast_path {
     if (!quad(k, b)) return false;
     const std::size_t end = k;
     if (!take_end(k)) return false;
-    out = ip_address::v4(b[0], b[1], b[2], b[3]);
+    out.assign_v4(b[0], b[1], b[2], b[3]);
     text = std::string_view(d_ + i, end - i);
     i = k;
     return true;
@@ -752,17 +752,16 @@ class body_fast_path {
                   std::string_view v4_text) const noexcept {
     const std::size_t m = v4_text.size();
     std::size_t end = i + 7 + m;
-    std::array<std::uint8_t, 16> b{};
     if (m != 0 && n_ - i >= 7 + m && rstwatch::detail::scan::equal_literal(d_ + i, "::ffff:") &&
         short_equal(d_ + i + 7, v4_text.data(), m) && (end == n_ || d_[end] == ' ')) {
-      b[10] = b[11] = 0xff;
-      for (std::size_t k = 0; k < 4; ++k) b[12 + k] = v4[k];
+      out.assign_v4_mapped(v4);
     } else {
+      std::array<std::uint8_t, 16> b{};
       const std::size_t length = ipv6_token(d_ + i, n_ - i, b.data());
       if (length == 0) return false;
       end = i + length;
+      out = ip_address::v6(b);
     }
-    out = ip_address::v6(b);
     i = end == n_ ? end : end + 1;
     return true;
   }
@@ -776,7 +775,8 @@ class body_fast_path {
       ++k;
       std::uint16_t port = 0;
       if (!decimal(k, port, 65535)) return false;
-      out = endpoint{ip_address::v4(b[0], b[1], b[2], b[3]), port};
+      out.address.assign_v4(b[0], b[1], b[2], b[3]);
+      out.port = port;
       i = k;
       return true;
     }
