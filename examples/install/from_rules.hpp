@@ -117,7 +117,7 @@ inline std::string own_chain_name(std::string_view name, netfilter::hook h) {
           d.file = file_name;
           return d;
         }
-        const bool logs = v->target && (v->target->name == "LOG" || v->target->name == "NFLOG");
+        const bool logs = v->has_target && (v->target.name == "LOG" || v->target.name == "NFLOG");
         if (!logs) {
           skip(l, "not a LOG or NFLOG rule");
           break;
@@ -155,7 +155,7 @@ inline std::string own_chain_name(std::string_view name, netfilter::hook h) {
         }
         c->specs.push_back(spec);
         c->lines.push_back(l);
-        if (v->target->name == "NFLOG") {
+        if (v->target.name == "NFLOG") {
           out.has_nflog = true;
         } else if (auto lt = rules::checks::log_of(
                        rules::checks::view_rule(l, netfilter::family::ipv4))) {

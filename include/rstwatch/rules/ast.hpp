@@ -38,8 +38,17 @@ struct token {
   // The argument iptables-restore passes on for this token: quotes removed and, inside quotes,
   // a backslash escapes the next byte (iptables/xshared.c add_param_to_argv()).
   std::string value() const {
-    if (!quoted()) return std::string(text);
-    std::string v(text.size(), '\0');
+    std::string v;
+    value_into(v);
+    return v;
+  }
+  // The same into `v`, reusing its storage.
+  void value_into(std::string& v) const {
+    if (!quoted()) {
+      v.assign(text.data(), text.size());
+      return;
+    }
+    v.resize(text.size());
     std::size_t n = 0;
     bool in_quotes = false;
     for (std::size_t i = 0; i < text.size(); ++i) {
@@ -58,7 +67,6 @@ struct token {
       }
     }
     v.resize(n);
-    return v;
   }
 };
 

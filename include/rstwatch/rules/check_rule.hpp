@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include <rstwatch/detail/reuse_list.hpp>
 #include <rstwatch/diagnostic.hpp>
 #include <rstwatch/netfilter.hpp>
 #include <rstwatch/rules/ast.hpp>
@@ -223,7 +224,17 @@ struct extension_use {
   std::optional<ast::option> loaded_by;  // the -m/-j/-g option, or -p for an implicit match
   bool implicit = false;                   // loaded by -p, not by -m
   const extension_spec* spec = nullptr;    // null: not modelled (or a verdict/chain jump)
-  std::vector<bound_option> options;
+  rstwatch::detail::reuse_list<bound_option> options;
+
+  // Loaded anew, keeping the storage of its name and options.
+  void reload(std::string_view ext_name, const ast::option& by, const extension_spec* s,
+              bool is_implicit = false) {
+    name.assign(ext_name.data(), ext_name.size());
+    loaded_by = by;
+    implicit = is_implicit;
+    spec = s;
+    options.clear();
+  }
 
   // The option with that long name (or its alias); null when absent.
   const bound_option* find(std::string_view long_name) const noexcept {
@@ -250,12 +261,42 @@ struct rule_view {
   std::optional<ast::option> out_interface;
   std::optional<ast::option> fragment;
   std::optional<ast::option> set_counters;
-  std::vector<extension_use> matches;
+  rstwatch::detail::reuse_list<extension_use> matches;
   std::optional<ast::option> jump;  // -j or -g
   bool go_to = false;
   std::string target;                       // the name after -j/-g
   std::optional<extension_use> target_use;  // its options (spec null for a verdict or chain)
   std::vector<diagnostic> problems;         // what the extensions themselves refuse
+
+  // Back to an empty view, keeping the storage of its names, lists and extensions for the
+  // next line (view_rule() into the same rule_view, line after line).
+  void reset() {
+    line.reset();
+    cmd = command::none;
+    command_option.reset();
+    chain.clear();
+    protocol.reset();
+    source.reset();
+    destination.reset();
+    in_interface.reset();
+    out_interface.reset();
+    fragment.reset();
+    set_counters.reset();
+    matches.clear();
+    jump.reset();
+    go_to = false;
+    target.clear();
+    if (target_use) {
+      spare_target_ = std::move(*target_use);
+      target_use.reset();
+    }
+    problems.clear();
+  }
+  // target_use set to a reloaded extension that reuses the storage of the line before.
+  extension_use& use_target() {
+    target_use.emplace(std::move(spare_target_));
+    return *target_use;
+  }
 
   const extension_use* match(std::string_view name) const noexcept {
     for (const auto& m : matches)
@@ -264,6 +305,9 @@ struct rule_view {
   }
   // The protocol after -p, lower-cased names as written ("tcp", "6").
   std::string protocol_name() const { return protocol && !protocol->args.empty() ? protocol->args[0].value() : std::string(); }
+
+ private:
+  extension_use spare_target_;  // the last target_use, kept for its storage by reset()
 };
 
 namespace detail {
@@ -581,8 +625,9 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
 
 // Splits one rule line into command, base matches, match modules and target the way
 // iptables' getopt loop does, and checks every option the modelled extensions own.
-inline rule_view view_rule(const ast::line& l, netfilter::family f) {
-  rule_view r;
+// Into `r`, whatever it held: a validator's loop reuses one rule_view and its storage.
+inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
+  r.reset();
   r.line = l;
   // First pass: the base options, so that -p is known before extension options are bound.
   for (const auto& o : l.rule.options) {
@@ -601,7 +646,7 @@ inline rule_view view_rule(const ast::line& l, netfilter::family f) {
         }
         r.command_option = o;
         r.cmd = static_cast<command>(1 + letters.find(b->letter));
-        if (!o.args.empty()) r.chain = o.args[0].value();
+        if (!o.args.empty()) o.args[0].value_into(r.chain);
         break;
       }
       case 'p': r.protocol = o; break;
@@ -640,7 +685,9 @@ inline rule_view view_rule(const ast::line& l, netfilter::family f) {
         }
       }
       if (hits != 1) return false;
-      e.options.push_back({o, hit});
+      bound_option& b = e.options.add();
+      b.opt = o;
+      b.spec = hit;
       return true;
     };
     for (bool prefix : {false, true}) {
@@ -651,24 +698,23 @@ inline rule_view view_rule(const ast::line& l, netfilter::family f) {
     // xshared.c command_default(): an unknown option loads the protocol's match once.
     std::string_view pm = detail::proto_match(proto, f);
     if (!pm.empty() && !(r.protocol && r.protocol->bang.present()) && !r.match(pm)) {
-      extension_use e;
-      e.name = std::string(pm);
-      e.loaded_by = r.protocol;
-      e.implicit = true;
-      e.spec = find_extension(pm, false);
-      r.matches.push_back(std::move(e));
+      r.matches.add().reload(pm, *r.protocol, find_extension(pm, false), true);
       for (bool prefix : {false, true})
         if (try_in(r.matches.back(), prefix)) return true;
     }
     // An extension rstwatch does not model takes whatever follows it.
     if (r.target_use && !r.target_use->spec && r.target_use->loaded_by &&
         !find_extension(r.target, true) && known_unmodelled(r.target, true)) {
-      r.target_use->options.push_back({o, nullptr});
+      bound_option& b = r.target_use->options.add();
+      b.opt = o;
+      b.spec = nullptr;
       return true;
     }
     for (auto it = r.matches.rbegin(); it != r.matches.rend(); ++it)
       if (!it->spec) {
-        it->options.push_back({o, nullptr});
+        bound_option& b = it->options.add();
+        b.opt = o;
+        b.spec = nullptr;
         return true;
       }
     return false;
@@ -742,28 +788,24 @@ inline rule_view view_rule(const ast::line& l, netfilter::family f) {
       else if (o.args.size() > want_max)
         r.problems.push_back(detail::problem_at(o.args[want_max], "bad argument '" + o.args[want_max].value() + "'"));
       if (b->letter == 'm' && !o.args.empty()) {
-        extension_use e;
-        e.name = o.args[0].value();
-        e.loaded_by = o;
-        e.spec = find_extension(e.name, false);
+        extension_use& e = r.matches.add();
+        o.args[0].value_into(e.name);
+        e.reload(e.name, o, find_extension(e.name, false));
         if (!e.spec && !known_unmodelled(e.name, false))
           r.problems.push_back(detail::problem_at(o.args[0], "no match module '" + e.name + "' in iptables 1.8.9 (couldn't load match)"));
         else if (!e.spec)
           r.problems.push_back(detail::problem_at(o.args[0], "match '" + e.name + "' is not modelled by rstwatch: its options were not verified", severity::warning));
-        r.matches.push_back(std::move(e));
       } else if ((b->letter == 'j' || b->letter == 'g') && !o.args.empty()) {
         if (r.jump)
           r.problems.push_back(detail::problem_at(o.name, "more than one target"));
         r.jump = o;
         r.go_to = b->letter == 'g';
-        r.target = o.args[0].value();
-        extension_use e;
-        e.name = r.target;
-        e.loaded_by = o;
-        e.spec = find_extension(r.target, true);
-        if (!e.spec && known_unmodelled(r.target, true))
+        o.args[0].value_into(r.target);
+        const extension_spec* spec = find_extension(r.target, true);
+        if (!spec && known_unmodelled(r.target, true))
           r.problems.push_back(detail::problem_at(o.args[0], "target '" + r.target + "' is not modelled by rstwatch: its options were not verified", severity::warning));
-        r.target_use = std::move(e);
+        if (r.target_use) r.target_use->reload(r.target, o, spec);
+        else r.use_target().reload(r.target, o, spec);
       } else if ((b->letter == 's' || b->letter == 'd') && !o.args.empty()) {
         auto c = check_addresses(o.args[0].value(), f);
         if (c.problem == address_problem::bad)
@@ -827,6 +869,11 @@ inline rule_view view_rule(const ast::line& l, netfilter::family f) {
   if (r.target_use) check_use(*r.target_use);
   if (r.cmd == command::none)
     r.problems.push_back(detail::problem_at(l.text, "no command given (-A, -I, -D, -R, -N, -F, -X, -Z, -P or -E)"));
+}
+
+inline rule_view view_rule(const ast::line& l, netfilter::family f) {
+  rule_view r;
+  view_rule(l, f, r);
   return r;
 }
 

@@ -204,6 +204,7 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
   saved_table* table = nullptr;
   std::string_view table_name;
   chain_index chains;
+  parsed_line p;  // one for every line: its storage is reused
   for (const ast::line& l : file.lines) {
     switch (l.kind) {
       case ast::line_kind::blank:
@@ -260,9 +261,7 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
         break;
       case ast::line_kind::rule: {
         if (!table) return fail(line_error(l, "command outside a table", "start a table with *filter"));
-        auto parsed = parse_command_line(l.rule, rs.fam);
-        if (!parsed) return fail(std::move(parsed).error());
-        parsed_line& p = *parsed;
+        if (auto e = read_command_line(l.rule, rs.fam, p)) return fail(std::move(*e));
         const ast::option& cmd = *p.command_option;
         auto chain_arg = [&](std::size_t i) -> ast::token { return cmd.args.at(i); };
         auto need_chain = [&](std::size_t i) -> saved_chain* {
@@ -465,48 +464,61 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
   return rs;
 }
 
-// Writes what `iptables-save [-c]` prints for `rs`, without the dated comment lines, piece by
-// piece to `out`, a callable taking a std::string_view: a string, a FILE*, a socket.
+// Writes what `iptables-save [-c]` prints for `rs`, without the dated comment lines, to `out`,
+// a callable taking a std::string_view: a string, a FILE*, a socket. The text goes out in
+// pieces of up to 64 KiB gathered in one buffer (a rule line is four pieces: handing each to
+// a stdio sink was a tenth of the time of restoring and printing a kube-proxy file).
 template <class Sink>
 void write_saved(const ruleset& rs, Sink&& out, const save_options& opt = {}) {
-  char buf[24];
+  constexpr std::size_t flush_at = std::size_t{64} << 10;
+  std::string buf;
+  buf.reserve(flush_at + 256);
+  auto put = [&](std::string_view piece) {
+    buf.append(piece.data(), piece.size());
+    if (buf.size() >= flush_at) {
+      out(std::string_view(buf));
+      buf.clear();
+    }
+  };
+  char digits[24];
   auto number = [&](std::uint64_t v) {
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+    auto r = std::to_chars(digits, digits + sizeof digits, v);
+    buf.append(digits, static_cast<std::size_t>(r.ptr - digits));
   };
   for (const saved_table& t : rs.tables) {
     if (!t.exists) continue;
-    out("*");
-    out(t.name);
-    out("\n");
+    buf += '*';
+    buf += t.name;
+    put("\n");
     t.for_each_chain([&](const saved_chain& c) {
-      out(":");
-      out(c.name);
-      out(" ");
-      out(c.builtin ? std::string_view(c.policy) : std::string_view("-"));
-      out(" [");
+      buf += ':';
+      buf += c.name;
+      buf += ' ';
+      buf += c.builtin ? std::string_view(c.policy) : std::string_view("-");
+      buf += " [";
       number(c.builtin ? c.packets : 0);
-      out(":");
+      buf += ':';
       number(c.builtin ? c.bytes : 0);
-      out("]\n");
+      put("]\n");
     });
     t.for_each_chain([&](const saved_chain& c) {
       for (const saved_rule& r : c.rules) {
         if (opt.counters) {
-          out("[");
+          buf += '[';
           number(r.packets);
-          out(":");
+          buf += ':';
           number(r.bytes);
-          out("] ");
+          buf += "] ";
         }
-        out("-A ");
-        out(c.name);
-        out(t.spec(r));
-        out("\n");
+        buf += "-A ";
+        buf += c.name;
+        buf += t.spec(r);
+        put("\n");
       }
     });
-    out("COMMIT\n");
+    put("COMMIT\n");
   }
+  if (!buf.empty()) out(std::string_view(buf));
 }
 
 // What `iptables-save [-c]` prints for `rs`, without the dated comment lines, in one string

@@ -52,7 +52,7 @@ struct chain_state {
 
 // What the COMMIT checks need of a rule: its target and where the target is written.
 struct rule_target {
-  std::string target;                      // after -j/-g; empty without one
+  std::string_view target;                 // after -j/-g; empty without one (a view of the file, or kept())
   std::optional<ast::token> written;      // the target's token
 };
 
@@ -178,7 +178,8 @@ class validator {
 
   void rule_line(const ast::line& l) {
     if (!open_) return add(l.text, "rule before any '*table' line");
-    rule_view v = view_rule(l, opt_.family);
+    rule_view& v = view_;
+    view_rule(l, opt_.family, v);
     for (auto& p : v.problems) add(std::move(p));
     v.problems.clear();
     if (!cur_.tbl) return;
@@ -238,7 +239,13 @@ class validator {
         } else {
           rules.insert(rules.begin() + static_cast<std::ptrdiff_t>(at), cur_.rules.size());
         }
-        cur_.rules.push_back({std::move(v.target), v.jump && !v.jump->args.empty() ? std::optional<ast::token>(v.jump->args[0]) : std::nullopt});
+        rule_target t;
+        if (v.jump && !v.jump->args.empty()) {
+          const ast::token& name = v.jump->args[0];
+          t.target = name.quoted() ? kept(v.target) : name.text;
+          t.written = name;
+        }
+        cur_.rules.push_back(t);
         return;
       }
       case command::new_chain: {
@@ -312,7 +319,7 @@ class validator {
       if (it != cur_.chains.end())
         cur_.target_of[i] = &it->second;
       else
-        add(*r.written, "jump to undefined chain '" + r.target + "' in table '" + table_name() + "'",
+        add(*r.written, "jump to undefined chain '" + std::string(r.target) + "' in table '" + table_name() + "'",
             severity::error, "iptables-restore reports this at COMMIT");
     }
 
@@ -342,12 +349,12 @@ class validator {
               why = "the nat table is not intended for filtering: DROP is refused there";
               break;
             case netfilter::target_verdict::wrong_table:
-              why = r.target + " is only valid in table '" +
+              why = std::string(r.target) + " is only valid in table '" +
                     std::string(netfilter::to_string(*netfilter::scope_of(*t).only_table)) +
                     "', not '" + table_name() + "'";
               break;
             default:
-              why = r.target + " is not valid in " + table_name() + " " +
+              why = std::string(r.target) + " is not valid in " + table_name() + " " +
                     std::string(netfilter::chain_name(h));
           }
           add(*r.written, why + via);
@@ -429,7 +436,8 @@ class validator {
   table_state cur_;
   bool open_ = false;
   std::unordered_set<std::string_view> seen_builtin_;
-  std::deque<std::string> names_;  // chain names made from arguments (-N, -E)
+  std::deque<std::string> names_;
+  rule_view view_;  // the line being checked; its storage serves every line  // chain names made from arguments (-N, -E)
 };
 
 }  // namespace checks::detail

@@ -47,8 +47,16 @@ struct loaded_extension {
   std::string name;
   const extension* ext = nullptr;  // nullptr: not modelled, options kept as written
   bool target = false;
-  std::vector<given_option> opts;
+  rstwatch::detail::reuse_list<given_option> opts;
   source_position where;  // of the -m/-j/-g (or -p) option that loaded it
+
+  // Loaded anew by the option at `at`, keeping the storage of the line before.
+  void reload(const extension* e, bool is_target, source_position at) {
+    ext = e;
+    target = is_target;
+    opts.clear();
+    where = at;
+  }
 };
 
 // Whether `name` can name an extension or a chain at all: no blanks or double quotes
@@ -57,7 +65,9 @@ inline bool loadable_name(std::string_view name) {
   return !name.empty() && name.find_first_of(" \t\n\r\v\f\"") == std::string_view::npos;
 }
 
-// A command line read the way do_parse() in iptables/xshared.c reads its argv.
+// A command line read the way do_parse() in iptables/xshared.c reads its argv. A reader that
+// reads many lines passes the same parsed_line to read_command_line() for each: its strings
+// and lists keep their storage, so a line in steady state costs few allocations.
 struct parsed_line {
   char command = 0;  // A I D R N F X Z P E
   std::optional<ast::option> command_option;
@@ -66,9 +76,9 @@ struct parsed_line {
   std::string spec;  // the rule as iptables-save prints it after "-A CHAIN", leading space included
   bool counters_given = false;  // -c
   std::uint64_t packets = 0, bytes = 0;
-  std::string jump;  // -j/-g target name
-  std::vector<loaded_extension> matches;    // in load order, the implicit -p match included
-  std::optional<loaded_extension> target;  // -j or -g
+  rstwatch::detail::reuse_list<loaded_extension> matches;  // in load order, the implicit -p match included
+  bool has_target = false;    // -j or -g given
+  loaded_extension target;    // its extension when has_target
 };
 
 inline diagnostic at(const ast::token& t, std::string message, std::string hint = {}) {
@@ -84,17 +94,26 @@ inline std::optional<std::uint64_t> parse_counter(std::string_view s) {
   return parse_uint(s, ~std::uint64_t{0});
 }
 
-inline result<parsed_line> parse_command_line(const ast::rule_line& line, family fam) {
-  parsed_line out;
+// Reads `line` into `out` (whatever it held before); the diagnostic of the first error, if any.
+inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, family fam,
+                                                   parsed_line& out) {
+  out.command = 0;
+  out.command_option.reset();
+  out.command_args.clear();
+  out.has_rule = false;
+  out.spec.clear();
+  out.counters_given = false;
+  out.packets = out.bytes = 0;
+  out.has_target = false;
   // Base rule fields.
   std::optional<address> src, dst;
   bool src_inv = false, dst_inv = false, in_inv = false, out_inv = false, proto_inv = false;
   std::string in_if, out_if;
   std::optional<std::uint8_t> proto;
   bool frag = false, frag_inv = false;
-  std::vector<loaded_extension> matches;
-  matches.reserve(4);
-  std::optional<loaded_extension> target;
+  rstwatch::detail::reuse_list<loaded_extension>& matches = out.matches;
+  matches.clear();
+  loaded_extension* target = nullptr;  // &out.target once -j or -g is read
   bool is_goto = false;
 
   auto need_args = [&](const ast::option& o, std::size_t min, std::size_t max,
@@ -175,11 +194,9 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
         if (e && !already) {
           for (auto& s : e->options)
             if (s.name == long_name || s.name.substr(0, long_name.size()) == long_name) {
-              loaded_extension m;
-              m.name = std::string(implicit);
-              m.ext = e;
-              m.where = o.name.where;
-              matches.push_back(std::move(m));
+              loaded_extension& m = matches.add();
+              m.name.assign(implicit.data(), implicit.size());
+              m.reload(e, false, o.name.where);
               auto found = find_ext_option(long_name, false);
               if (!found.first) found = find_ext_option(long_name, true);
               le = found.first;
@@ -193,19 +210,19 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
         // chain or a verdict after -j is no module: iptables refuses options after it
         // (`-j 0 --u`), unless a loaded match takes them.
         loaded_extension* generic = nullptr;
-        if (target && !target->ext && ships_unmodelled(target->name, true)) generic = &*target;
+        if (target && !target->ext && ships_unmodelled(target->name, true)) generic = target;
         else if (!matches.empty() && !matches.back().ext) generic = &matches.back();
         if (generic && !proto && later_proto_match)
           for (auto& s : later_proto_match->options)
             if (s.name.substr(0, long_name.size()) == long_name)
               return at(o.name, "unknown option \"" + std::string(text) + "\"");
         if (generic) {
-          given_option g;
+          given_option& g = generic->opts.add();
           g.name = long_name;
           g.invert = invert;
           g.where = o.args.empty() ? o.name.where : o.args[0].where;
-          for (const auto& a : o.args) g.args.push_back(std::string(a.text));
-          generic->opts.push_back(std::move(g));
+          g.args.clear();
+          for (const auto& a : o.args) g.args.add().assign(a.text.data(), a.text.size());
           continue;
         }
         std::string hint;
@@ -234,12 +251,12 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
         std::size_t n = static_cast<std::size_t>(spec->nargs);
         if (auto e = need_args(o, n, n, n == 0 ? "no argument" : n == 1 ? "an argument" : "two arguments"))
           return *e;
-        given_option g;
+        given_option& g = le->opts.add();
         g.name = spec->canon.empty() ? spec->name : spec->canon;
         g.invert = invert;
         g.where = o.args.empty() ? o.name.where : o.args[0].where;
-        for (const auto& a : o.args) g.args.push_back(a.value());
-        le->opts.push_back(std::move(g));
+        g.args.clear();
+        for (const auto& a : o.args) a.value_into(g.args.add());
         continue;
       }
     }
@@ -272,7 +289,8 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
         if (auto e = need_args(o, lo, hi, "a chain name")) return *e;
         out.command = letter;
         out.command_option = o;
-        for (const auto& a : o.args) out.command_args.push_back(a.value());
+        out.command_args.resize(o.args.size());  // strings kept from the line before keep their storage
+        for (std::size_t i = 0; i < o.args.size(); ++i) o.args[i].value_into(out.command_args[i]);
         break;
       }
       case 'v':  // verbose: iptables-restore prints the rule, and loads it
@@ -323,33 +341,29 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
       case 'm': {
         if (invert) return at(o.bang, "unexpected ! flag before --match");
         if (auto e = need_args(o, 1, 1, "a match name")) return *e;
-        loaded_extension m;
-        m.name = o.args[0].value();
-        m.ext = find_extension(m.name, false);
+        loaded_extension& m = matches.add();
+        o.args[0].value_into(m.name);
+        m.reload(find_extension(m.name, false), false, o.name.where);
         // iptables loads an extension from libxt_NAME.so: a name with blanks or quotes names
         // none (found by fuzz/rules: `-m comme" inside"` is one argument with a space), and
         // neither does a name iptables 1.8.9 ships no module for (`-m I`), which validate()
         // refuses too.
         if (!m.ext && (!loadable_name(m.name) || !ships_unmodelled(m.name, false)))
           return at(o.args[0], "Couldn't load match `" + m.name + "':No such file or directory");
-        m.where = o.name.where;
-        matches.push_back(std::move(m));
         break;
       }
       case 'j': case 'g': {
         if (invert) return cannot_invert();
         if (auto e = need_args(o, 1, 1, "a target")) return *e;
         if (target) return at(o.name, "multiple -j flags not allowed");
-        loaded_extension t;
-        t.name = o.args[0].value();
-        t.ext = letter == 'g' ? nullptr : find_extension(t.name, true);
+        loaded_extension& t = out.target;
+        o.args[0].value_into(t.name);
+        t.reload(letter == 'g' ? nullptr : find_extension(t.name, true), true, o.name.where);
         if (!t.ext && !loadable_name(t.name))
           return at(o.args[0], "Couldn't load target `" + t.name + "':No such file or directory");
-        t.target = true;
-        t.where = o.name.where;
-        target = std::move(t);
+        target = &t;
+        out.has_target = true;
         is_goto = letter == 'g';
-        out.jump = target->name;
         break;
       }
       case 'c': {
@@ -391,12 +405,11 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
   if (!takes_rule && has_rule_options)
     return at(out.command_option->name,
               std::string("rule options are not allowed with -") + out.command);
-  if (!takes_rule) return out;
+  if (!takes_rule) return std::nullopt;
 
   // Canonical text, in print_ipv4()/print_ipv6()-then-matches-then-target order
   // (iptables/nft-ipv4.c, nft-ipv6.c, nft-shared.c save_rule_details()).
   std::string& s = out.spec;
-  s.reserve(160);  // the rule texts of a kube-proxy file are ~110 bytes
   auto addr = [&](const std::optional<address>& a, bool neg, char letter) {
     if (!a || (matches_everything(*a) && !neg)) return;
     s += neg ? " ! -" : " -";
@@ -456,8 +469,13 @@ inline result<parsed_line> parse_command_line(const ast::rule_line& line, family
     if (auto d = emit(*target)) return *d;
   }
   out.has_rule = true;
-  out.matches = std::move(matches);
-  out.target = std::move(target);
+  return std::nullopt;
+}
+
+// One command line on its own.
+inline result<parsed_line> parse_command_line(const ast::rule_line& line, family fam) {
+  parsed_line out;
+  if (auto e = read_command_line(line, fam, out)) return std::move(*e);
   return out;
 }
 

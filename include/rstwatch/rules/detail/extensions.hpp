@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include <rstwatch/detail/reuse_list.hpp>
 #include <rstwatch/diagnostic.hpp>
 #include <rstwatch/rules/ast.hpp>
 #include <rstwatch/rules/detail/values.hpp>
@@ -25,7 +26,7 @@ namespace rstwatch::rules::detail {
 struct given_option {
   std::string_view name;  // canonical long name, e.g. "dport"
   bool invert = false;
-  std::vector<std::string> args;
+  rstwatch::detail::reuse_list<std::string> args;  // kept from line to line by the reader
   source_position where;  // of its value (of its name when it has none); line 0: unknown
 };
 
@@ -36,7 +37,7 @@ struct option_spec {
 };
 
 struct save_input {
-  const std::vector<given_option>& opts;
+  const rstwatch::detail::reuse_list<given_option>& opts;
   family fam;
   std::uint8_t proto;  // -p value, 0 when absent
 };
