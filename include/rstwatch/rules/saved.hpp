@@ -17,6 +17,7 @@
 #include <rstwatch/diagnostic.hpp>
 #include <rstwatch/netfilter.hpp>
 #include <rstwatch/rules/ast.hpp>
+#include <rstwatch/rules/detail/chain_map.hpp>
 #include <rstwatch/rules/detail/command_line.hpp>
 #include <rstwatch/rules/detail/extensions.hpp>
 #include <rstwatch/rules/detail/values.hpp>
@@ -140,25 +141,25 @@ inline void reset_table(saved_table& t) {
 
 // The chains of the table being restored, by name. The ordered map that keeps user chains in
 // iptables-save's order would compare the long shared prefixes of kube-proxy's names
-// ("KUBE-SEP-…") a dozen times per rule; restore() looks them up here instead. Keys view the
-// chains' own names, which stay in place while the table is restored.
+// ("KUBE-SEP-…") a dozen times per rule; restore() looks them up here instead (chain_map: one
+// slot read per lookup). The chains stay in place in the table while it is restored.
 class chain_index {
  public:
   void build(saved_table& t) {
     by_name_.clear();
     by_name_.reserve(t.builtins.size() + t.user.size());
-    for (auto& c : t.builtins) by_name_.emplace(c.name, &c);
-    for (auto& kv : t.user) by_name_.emplace(kv.first, &kv.second);
+    for (auto& c : t.builtins) by_name_.insert(c.name, &c);
+    for (auto& kv : t.user) by_name_.insert(kv.first, &kv.second);
   }
   saved_chain* find(std::string_view name) const {
-    auto it = by_name_.find(name);
-    return it == by_name_.end() ? nullptr : it->second;
+    saved_chain* const* c = by_name_.find(name);
+    return c ? *c : nullptr;
   }
   void add_user_chain(saved_table& t, std::string_view name) {
     saved_chain c;
     c.name = std::string(name);
     auto it = t.user.emplace_hint(t.user.end(), c.name, std::move(c));
-    by_name_.emplace(it->first, &it->second);
+    by_name_.insert(it->first, &it->second);
   }
   void erase_user_chain(saved_table& t, std::string_view name) {
     by_name_.erase(name);
@@ -170,11 +171,11 @@ class chain_index {
     node.key() = std::string(to);
     node.mapped().name = std::string(to);
     auto it = t.user.insert(std::move(node)).position;
-    by_name_.emplace(it->first, &it->second);
+    by_name_.insert(it->first, &it->second);
   }
 
  private:
-  std::unordered_map<std::string_view, saved_chain*> by_name_;
+  chain_map<saved_chain*> by_name_;
 };
 
 inline diagnostic line_error(const ast::line& l, std::string message, std::string hint = {}) {

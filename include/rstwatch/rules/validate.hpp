@@ -19,6 +19,7 @@
 #include <rstwatch/netfilter.hpp>
 #include <rstwatch/rules/ast.hpp>
 #include <rstwatch/rules/check_rule.hpp>
+#include <rstwatch/rules/detail/chain_map.hpp>
 
 namespace rstwatch::rules {
 
@@ -58,10 +59,17 @@ struct rule_target {
 
 struct table_state {
   std::optional<netfilter::table> tbl;  // none: unknown table, only syntax is checked
-  std::vector<std::string_view> order;  // chain names in declaration order
-  // Hashed, not ordered: kube-proxy's 30,000 chain names share long prefixes. The names view
-  // the file's text, the netfilter model's names or validator::names_.
-  std::unordered_map<std::string_view, chain_state> chains;
+  std::deque<chain_state> states;        // every chain declared, in place (deleted ones too)
+  std::vector<chain_state*> order;       // the chains there are, in declaration order
+  // Hashed, not ordered: kube-proxy's 30,000 chain names share long prefixes (chain_map: the
+  // name in its slot, one slot read per lookup). Keys are copied into the map; chain_state::name
+  // views the file's text, the netfilter model's names or validator::names_.
+  rules::detail::chain_map<chain_state*> chains;
+
+  chain_state* chain(std::string_view name) {
+    chain_state** c = chains.find(name);
+    return c ? *c : nullptr;
+  }
   std::vector<rule_target> rules;
   std::vector<chain_state*> target_of;  // per rule: the user chain it jumps to (at COMMIT)
   std::optional<ast::line> header;
@@ -134,11 +142,12 @@ class validator {
 
   // `name` must outlive the validator: a view of the file or of the netfilter model, or kept().
   void declare(std::string_view name, std::optional<netfilter::hook> h) {
-    if (cur_.chains.count(name)) return;
-    cur_.order.push_back(name);
-    auto it = cur_.chains.emplace(name, chain_state{}).first;
-    it->second.name = name;
-    it->second.builtin = h;
+    if (cur_.chains.contains(name)) return;
+    chain_state* c = &cur_.states.emplace_back();
+    cur_.chains.insert(name, c);
+    cur_.order.push_back(c);
+    c->name = name;
+    c->builtin = h;
   }
 
   // A chain name made from an argument (quotes removed), kept as long as the validator.
@@ -153,8 +162,8 @@ class validator {
     if (e != netfilter::chain_name_error::none)
       return add(l.chain.name, std::string(netfilter::to_string(e)) + " ('" + std::string(name) + "')");
     if (!cur_.tbl) return;
-    auto it = cur_.chains.find(name);
-    bool is_builtin = it != cur_.chains.end() && it->second.builtin;
+    const chain_state* it = cur_.chain(name);
+    bool is_builtin = it && it->builtin;
     bool policy = l.chain.policy.text != "-";
     if (is_builtin) {
       if (l.chain.policy.text != "ACCEPT" && l.chain.policy.text != "DROP")
@@ -163,8 +172,7 @@ class validator {
         add(l.chain.name, "chain '" + std::string(name) + "' declared twice", severity::warning);
       return;
     }
-    if (it != cur_.chains.end())
-      add(l.chain.name, "chain '" + std::string(name) + "' declared twice", severity::warning);
+    if (it) add(l.chain.name, "chain '" + std::string(name) + "' declared twice", severity::warning);
     if (netfilter::builtin_chain(name))
       add(l.chain.name,
           "table '" + table_name() + "' has no built-in chain " + std::string(name) +
@@ -198,10 +206,10 @@ class validator {
       case command::insert:
       case command::replace:
       case command::delete_: {
-        auto it = cur_.chains.find(v.chain);
-        if (it == cur_.chains.end()) return missing(v.chain);
+        chain_state* it = cur_.chain(v.chain);
+        if (!it) return missing(v.chain);
         // iptables/xshared.c: "Can't use -o with INPUT" and friends, for built-in chains.
-        if (auto h = it->second.builtin) {
+        if (auto h = it->builtin) {
           if (v.out_interface && (*h == netfilter::hook::input || *h == netfilter::hook::prerouting))
             add(v.out_interface->name, "can't use -o with " + v.chain + " (no output interface yet)");
           if (v.in_interface && (*h == netfilter::hook::output || *h == netfilter::hook::postrouting))
@@ -209,7 +217,7 @@ class validator {
         }
         // The table was flushed at its '*' line, so this file alone says how many rules each
         // chain holds: a rule number past them is the kernel's "Index of ... too big".
-        std::vector<std::size_t>& rules = it->second.rules;
+        std::vector<std::size_t>& rules = it->rules;
         std::size_t at = rules.size();  // -A, and -D by rule specification
         if (v.cmd != command::append && v.command_option->args.size() > 1) {
           const ast::token& number = v.command_option->args[1];
@@ -252,7 +260,7 @@ class validator {
         auto e = netfilter::check_chain_name(v.chain, netfilter::chain_declaration::new_chain_command);
         if (e != netfilter::chain_name_error::none)
           return add(chain_at, std::string(netfilter::to_string(e)) + " ('" + v.chain + "')");
-        if (cur_.chains.count(v.chain)) return add(chain_at, "chain '" + v.chain + "' already exists");
+        if (cur_.chains.contains(v.chain)) return add(chain_at, "chain '" + v.chain + "' already exists");
         declare(kept(v.chain), std::nullopt);
         return;
       }
@@ -260,18 +268,18 @@ class validator {
       case command::flush:
       case command::zero: {
         if (v.chain.empty()) return;
-        auto it = cur_.chains.find(v.chain);
-        if (it == cur_.chains.end()) return missing(v.chain);
+        const chain_state* it = cur_.chain(v.chain);
+        if (!it) return missing(v.chain);
         if (v.cmd == command::delete_chain) {
-          if (it->second.builtin) return add(chain_at, "a built-in chain cannot be deleted");
-          cur_.chains.erase(it);
-          cur_.order.erase(std::find(cur_.order.begin(), cur_.order.end(), v.chain));
+          if (it->builtin) return add(chain_at, "a built-in chain cannot be deleted");
+          cur_.chains.erase(v.chain);
+          cur_.order.erase(std::find(cur_.order.begin(), cur_.order.end(), it));
         }
         return;
       }
       case command::policy: {
-        auto it = cur_.chains.find(v.chain);
-        if (it == cur_.chains.end() || !it->second.builtin)
+        const chain_state* it = cur_.chain(v.chain);
+        if (!it || !it->builtin)
           return add(chain_at, "'" + v.chain + "' is not a built-in chain of table '" + table_name() + "'");
         std::string p = v.command_option->args.size() > 1 ? v.command_option->args[1].value() : "";
         if (p != "ACCEPT" && p != "DROP")
@@ -280,21 +288,19 @@ class validator {
         return;
       }
       case command::rename_chain: {
-        auto it = cur_.chains.find(v.chain);
-        if (it == cur_.chains.end()) return missing(v.chain);
-        if (it->second.builtin) return add(chain_at, "a built-in chain cannot be renamed");
+        chain_state* it = cur_.chain(v.chain);
+        if (!it) return missing(v.chain);
+        if (it->builtin) return add(chain_at, "a built-in chain cannot be renamed");
         if (v.command_option->args.size() < 2) return;
         std::string to = v.command_option->args[1].value();
         auto e = netfilter::check_chain_name(to, netfilter::chain_declaration::new_chain_command);
         if (e != netfilter::chain_name_error::none)
           return add(v.command_option->args[1], std::string(netfilter::to_string(e)) + " ('" + to + "')");
-        if (cur_.chains.count(to)) return add(v.command_option->args[1], "chain '" + to + "' already exists");
+        if (cur_.chains.contains(to)) return add(v.command_option->args[1], "chain '" + to + "' already exists");
         std::string_view new_name = kept(std::move(to));
-        chain_state s = std::move(it->second);
-        cur_.chains.erase(it);
-        auto moved = cur_.chains.emplace(new_name, std::move(s)).first;
-        moved->second.name = new_name;
-        std::replace(cur_.order.begin(), cur_.order.end(), std::string_view(v.chain), new_name);
+        cur_.chains.erase(v.chain);
+        cur_.chains.insert(new_name, it);  // the chain keeps its place in `order`
+        it->name = new_name;
         return;
       }
     }
@@ -315,23 +321,22 @@ class validator {
     for (std::size_t i = 0; i < cur_.rules.size(); ++i) {
       const rule_target& r = cur_.rules[i];
       if (!jumps_to_chain(r)) continue;
-      auto it = cur_.chains.find(r.target);
-      if (it != cur_.chains.end())
-        cur_.target_of[i] = &it->second;
+      if (chain_state* c = cur_.chain(r.target))
+        cur_.target_of[i] = c;
       else
         add(*r.written, "jump to undefined chain '" + std::string(r.target) + "' in table '" + table_name() + "'",
             severity::error, "iptables-restore reports this at COMMIT");
     }
 
     // Which hooks reach each chain (a user chain inherits them from every caller).
-    for (const auto& name : cur_.order) {
-      auto& c = cur_.chains[name];
+    for (chain_state* chain : cur_.order) {
+      auto& c = *chain;
       if (c.builtin) reach(c, netfilter::bit(*c.builtin));
     }
 
     // Targets per hook (net/netfilter/x_tables.c xt_check_target via the netfilter model).
-    for (const auto& name : cur_.order) {
-      const auto& c = cur_.chains[name];
+    for (const chain_state* chain : cur_.order) {
+      const auto& c = *chain;
       for (std::size_t i : c.rules) {
         const rule_target& r = cur_.rules[i];
         auto t = netfilter::parse_target(r.target);
@@ -341,7 +346,7 @@ class validator {
           auto verdict = netfilter::check_target(opt_.family, tbl, h, *t);
           if (verdict == netfilter::target_verdict::allowed) continue;
           std::string via = c.builtin ? std::string()
-                                      : " (chain " + std::string(name) + " is reached from " +
+                                      : " (chain " + std::string(c.name) + " is reached from " +
                                             std::string(netfilter::chain_name(h)) + ")";
           std::string why;
           switch (verdict) {
@@ -364,8 +369,8 @@ class validator {
     }
 
     // Loops: a depth-first search from the built-in chains, then from the rest.
-    for (const auto& name : cur_.order) {
-      auto& c = cur_.chains[name];
+    for (chain_state* chain : cur_.order) {
+      auto& c = *chain;
       if (c.colour == 0) dfs(c);
     }
   }
