@@ -331,6 +331,19 @@ SCENARIO("commands edit the ruleset in file order", "[rules][saved]") {
       }
     }
   }
+  GIVEN("user chains made out of name order, one deleted from the middle and one renamed") {
+    std::string text =
+        "*filter\n:c2 - [0:0]\n:A1 - [0:0]\n-N b3\n-N Z4\n-X A1\n-E c2 a0\n"
+        "-A a0 -j RETURN\n-A b3 -j a0\n-A Z4 -j b3\n-X\nCOMMIT\n";
+    WHEN("it is evaluated") {
+      std::string s = saved_or_error(text);
+      THEN("every chain left is found by its name and printed in strcmp order") {
+        CHECK(s == "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+                   ":Z4 - [0:0]\n:a0 - [0:0]\n:b3 - [0:0]\n"
+                   "-A Z4 -j b3\n-A a0 -j RETURN\n-A b3 -j a0\nCOMMIT\n");
+      }
+    }
+  }
   GIVEN("a delete by specification written differently from the append") {
     std::string text =
         "*filter\n-A INPUT -p tcp --dport 22 -s 10.0.0.1 -j ACCEPT\n"

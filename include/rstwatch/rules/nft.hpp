@@ -591,9 +591,9 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
       rules_of(c);
       out += "\t}\n";
     }
-    for (const auto& [chain_name, c] : t.user) {
-      out += "\tchain " + chain_name + " {\n";
-      rules_of(c);
+    for (const saved_chain* c : t.user_by_name()) {
+      out += "\tchain " + c->name + " {\n";
+      rules_of(*c);
       out += "\t}\n";
     }
     out += "}\n";

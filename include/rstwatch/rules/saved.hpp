@@ -7,7 +7,7 @@
 #include <array>
 #include <charconv>
 #include <cstdint>
-#include <map>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,9 +47,11 @@ struct saved_table {
   std::string_view name;
   bool exists = false;
   std::vector<saved_chain> builtins;  // in hook order
-  // User chains by name, the order iptables-save prints them in (restore() finds them through
-  // a hash index, cheaper with the tens of thousands of chains kube-proxy makes).
-  std::map<std::string, saved_chain, std::less<>> user;
+  // User chains, in no particular order: iptables-save prints them by name (user_by_name()).
+  // A deque keeps them in place, so restore() finds them through an index of pointers; a
+  // std::map kept sorted cost more to fill than sorting once to print, with the tens of
+  // thousands of chains kube-proxy makes.
+  std::deque<saved_chain> user;
   // The texts of the table's rules, one after another in blocks of 1 MiB that are filled and
   // never moved: one allocation per thousands of rules instead of one per rule, and no copy as
   // the table grows (a kube-proxy table has 100,000 rules).
@@ -72,15 +74,27 @@ struct saved_table {
     return r;
   }
 
+  // The user chains in iptables-save's order: by name, compared as strcmp() compares
+  // ("Beta" < "ZETA" < "alpha").
+  std::vector<const saved_chain*> user_by_name() const {
+    std::vector<const saved_chain*> order;
+    order.reserve(user.size());
+    for (const saved_chain& c : user) order.push_back(&c);
+    std::sort(order.begin(), order.end(),
+              [](const saved_chain* a, const saved_chain* b) { return a->name < b->name; });
+    return order;
+  }
+
+  // Every chain, built-in ones in hook order, then user chains by name.
   template <class F>
   void for_each_chain(F&& f) const {
     for (auto& c : builtins) f(c);
-    for (auto& kv : user) f(kv.second);
+    for (const saved_chain* c : user_by_name()) f(*c);
   }
   template <class F>
   void for_each_chain(F&& f) {
     for (auto& c : builtins) f(c);
-    for (auto& kv : user) f(kv.second);
+    for (const saved_chain* c : user_by_name()) f(const_cast<saved_chain&>(*c));
   }
 };
 
@@ -149,29 +163,32 @@ class chain_index {
     by_name_.clear();
     by_name_.reserve(t.builtins.size() + t.user.size());
     for (auto& c : t.builtins) by_name_.insert(c.name, &c);
-    for (auto& kv : t.user) by_name_.insert(kv.first, &kv.second);
+    for (auto& c : t.user) by_name_.insert(c.name, &c);
   }
   saved_chain* find(std::string_view name) const {
     saved_chain* const* c = by_name_.find(name);
     return c ? *c : nullptr;
   }
   void add_user_chain(saved_table& t, std::string_view name) {
-    saved_chain c;
+    saved_chain& c = t.user.emplace_back();
     c.name = std::string(name);
-    auto it = t.user.emplace_hint(t.user.end(), c.name, std::move(c));
-    by_name_.insert(it->first, &it->second);
+    by_name_.insert(c.name, &c);
   }
+  // The last user chain takes the erased one's place (a deque moves nothing else).
   void erase_user_chain(saved_table& t, std::string_view name) {
+    saved_chain* c = find(name);
     by_name_.erase(name);
-    t.user.erase(t.user.find(name));
+    if (c != &t.user.back()) {
+      *c = std::move(t.user.back());
+      *by_name_.find(c->name) = c;
+    }
+    t.user.pop_back();
   }
-  void rename_user_chain(saved_table& t, std::string_view from, std::string_view to) {
+  void rename_user_chain(std::string_view from, std::string_view to) {
+    saved_chain* c = find(from);
     by_name_.erase(from);
-    auto node = t.user.extract(t.user.find(from));
-    node.key() = std::string(to);
-    node.mapped().name = std::string(to);
-    auto it = t.user.insert(std::move(node)).position;
-    by_name_.insert(it->first, &it->second);
+    c->name = std::string(to);
+    by_name_.insert(c->name, c);
   }
 
  private:
@@ -399,8 +416,8 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
             };
             if (p.command_args.empty()) {
               std::vector<std::string> unused;
-              for (const auto& kv : table->user)
-                if (kv.second.rules.empty() && !referenced(kv.first)) unused.push_back(kv.first);
+              for (const saved_chain& c : table->user)
+                if (c.rules.empty() && !referenced(c.name)) unused.push_back(c.name);
               for (const auto& name : unused) chains.erase_user_chain(*table, name);
             } else {
               saved_chain* ch = need_chain(0);
@@ -429,7 +446,7 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
             if (p.command_args[1].size() >= 29)
               return fail(at(chain_arg(1), "chain name too long (must be under 29 chars)"));
             std::string old = ch->name;
-            chains.rename_user_chain(*table, old, p.command_args[1]);
+            chains.rename_user_chain(old, p.command_args[1]);
             table->for_each_chain([&](saved_chain& c) {
               for (auto& r : c.rules)
                 for (std::string_view flag : {" -j ", " -g "}) {
@@ -491,7 +508,12 @@ void write_saved(const ruleset& rs, Sink&& out, const save_options& opt = {}) {
     buf += '*';
     buf += t.name;
     put("\n");
-    t.for_each_chain([&](const saved_chain& c) {
+    const std::vector<const saved_chain*> user = t.user_by_name();
+    auto each_chain = [&](auto&& f) {
+      for (const saved_chain& c : t.builtins) f(c);
+      for (const saved_chain* c : user) f(*c);
+    };
+    each_chain([&](const saved_chain& c) {
       buf += ':';
       buf += c.name;
       buf += ' ';
@@ -502,7 +524,7 @@ void write_saved(const ruleset& rs, Sink&& out, const save_options& opt = {}) {
       number(c.builtin ? c.bytes : 0);
       put("]\n");
     });
-    t.for_each_chain([&](const saved_chain& c) {
+    each_chain([&](const saved_chain& c) {
       for (const saved_rule& r : c.rules) {
         if (opt.counters) {
           buf += '[';
