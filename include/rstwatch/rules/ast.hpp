@@ -230,10 +230,12 @@ class option_list {
     using reference = option;
 
     iterator() = default;
-    iterator(const option_list* list, std::uint32_t token) : list_(list), token_(token) {}
-    option operator*() const { return list_->make(token_); }
+    iterator(const option_list* list, std::uint32_t token)
+        : list_(list), token_(token), next_(token < list->end_ ? list->next(token) : token) {}
+    option operator*() const { return list_->make(token_, next_); }
     iterator& operator++() {
-      token_ = list_->next(token_);
+      token_ = next_;
+      if (token_ < list_->end_) next_ = list_->next(token_);
       return *this;
     }
     iterator operator++(int) {
@@ -247,6 +249,7 @@ class option_list {
    private:
     const option_list* list_ = nullptr;
     std::uint32_t token_ = 0;
+    std::uint32_t next_ = 0;  // where the option after this one starts: each option is walked once
   };
   using value_type = option;
   using const_iterator = iterator;
@@ -255,7 +258,8 @@ class option_list {
   option_list(const storage::tree* t, std::uint32_t first, std::uint32_t end,
               std::uint32_t line_number, std::uint32_t line_offset)
       : tree_(t), first_(first), end_(end), line_(line_number), line_offset_(line_offset) {
-    for (std::uint32_t i = first; i < end; ++i) count_ += role(i) == storage::role::name;
+    const storage::token_record* tokens = t->tokens.data();  // loaded once, not per token
+    for (std::uint32_t i = first; i < end; ++i) count_ += tokens[i].role() == storage::role::name;
   }
 
   std::size_t size() const noexcept { return count_; }
@@ -268,29 +272,31 @@ class option_list {
     return make(t);
   }
   option at(std::size_t i) const {
-    if (i >= count_) throw std::out_of_range("rstwatch::rules::ast: index out of range");
+    if (i >= size()) throw std::out_of_range("rstwatch::rules::ast: index out of range");
     return (*this)[i];
   }
   option front() const { return make(first_); }
-  option back() const { return (*this)[count_ - 1]; }
+  option back() const { return (*this)[size() - 1]; }
 
  private:
   storage::role role(std::uint32_t i) const noexcept { return tree_->tokens[i].role(); }
   // The token after the arguments of the option that starts at `t`.
   std::uint32_t next(std::uint32_t t) const noexcept {
-    if (role(t) == storage::role::bang) ++t;
-    for (++t; t < end_ && role(t) == storage::role::plain; ++t) {
+    const storage::token_record* tokens = tree_->tokens.data();
+    if (tokens[t].role() == storage::role::bang) ++t;
+    for (++t; t < end_ && tokens[t].role() == storage::role::plain; ++t) {
     }
     return t;
   }
-  option make(std::uint32_t t) const {
+  // The option that starts at `t`; its arguments end where the next option begins, `end`.
+  option make(std::uint32_t t, std::uint32_t end) const {
     option o;
     if (role(t) == storage::role::bang) o.bang = tree_->make_token(t++, line_, line_offset_);
     o.name = tree_->make_token(t, line_, line_offset_);
-    std::uint32_t args_end = next(t);
-    o.args = token_list(tree_, t + 1, args_end - t - 1, line_, line_offset_);
+    o.args = token_list(tree_, t + 1, end - t - 1, line_, line_offset_);
     return o;
   }
+  option make(std::uint32_t t) const { return make(t, next(t)); }
 
   const storage::tree* tree_ = nullptr;
   std::uint32_t first_ = 0, end_ = 0, count_ = 0, line_ = 0, line_offset_ = 0;
