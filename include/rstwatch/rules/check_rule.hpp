@@ -587,14 +587,13 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
     out.push_back(problem_at(at, "the tcp match requires '-p tcp'"));
   if (name == "udp" && (neg_proto || !is_proto(p, {"udp", "17"})))
     out.push_back(problem_at(at, "the udp match requires '-p udp'"));
-  if (name == "tcp" && e.has("syn") && e.has("tcp-flags"))
-    out.push_back(problem_at(e.find("syn")->opt->name, "only one of '--syn' or '--tcp-flags' is allowed"));
   if (name == "multiport") {
-    if (neg_proto || !is_proto(p, {"tcp", "udp", "udplite", "sctp", "dccp", "6", "17", "132", "33", "136"}))
+    // Checked when multiport reads its first option (libxt_multiport.c): a -p after it is too late.
+    const bool proto_later = r.protocol && !e.options.empty() &&
+                             r.protocol->name.offset > e.options.front().opt->name.offset;
+    if (neg_proto || proto_later ||
+        !is_proto(p, {"tcp", "udp", "udplite", "sctp", "dccp", "6", "17", "132", "33", "136"}))
       out.push_back(problem_at(at, "multiport needs '-p tcp', '-p udp', '-p udplite', '-p sctp' or '-p dccp'"));
-    int n = e.has("source-ports") + e.has("destination-ports") + e.has("ports");
-    if (n > 1)
-      out.push_back(problem_at(at, "multiport takes only one of --sports, --dports and --ports"));
   }
   if (name == "LOG") {
     if (auto o = e.find("log-prefix"); o && o->arg().size() > max_log_prefix)
@@ -685,6 +684,15 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
         }
       }
       if (hits != 1) return false;
+      // An option given again, or one that an earlier option excludes.
+      for (const bound_option& earlier : e.options) {
+        if (!earlier.spec) continue;
+        std::string why = rules::detail::refusal_of_pair(e.name, earlier.spec->name, hit->name);
+        if (!why.empty()) {
+          r.problems.push_back(detail::problem_at(o.name, std::move(why)));
+          break;
+        }
+      }
       bound_option& b = e.options.add();
       b.opt = o;
       b.spec = hit;

@@ -130,14 +130,17 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
   // The match a -p anywhere on the line loads for options nothing else takes. Before that -p,
   // iptables refuses an option only that match knows even when a module rstwatch does not
   // model is loaded (`-m mac --sp -p tcp`: unknown option "--sp"), while print_saved, which
-  // writes -p first, would hand it to that match.
-  const extension* later_proto_match = nullptr;
-  for (const ast::option& o : options)
-    if ((o.name.text == "-p" || o.name.text == "--protocol") && !o.bang.present() && o.args.size() == 1)
-      if (auto p = parse_protocol(o.args[0].value()))
-        later_proto_match = find_extension(*p == 6 ? "tcp" : *p == 17 ? "udp"
-                                           : *p == 1 && fam == family::ipv4 ? "icmp"
-                                           : *p == 58 && fam == family::ipv6 ? "icmp6" : "", false);
+  // writes -p first, would hand it to that match. Looked for only then: a walk of the line.
+  auto later_proto_match = [&]() -> const extension* {
+    const extension* found = nullptr;
+    for (const ast::option& o : options)
+      if ((o.name.text == "-p" || o.name.text == "--protocol") && !o.bang.present() && o.args.size() == 1)
+        if (auto p = parse_protocol(o.args[0].value()))
+          found = find_extension(*p == 6 ? "tcp" : *p == 17 ? "udp"
+                                 : *p == 1 && fam == family::ipv4 ? "icmp"
+                                 : *p == 58 && fam == family::ipv6 ? "icmp6" : "", false);
+    return found;
+  };
   for (const ast::option& o : options) {
     std::string_view text = o.name.text;
     bool invert = o.bang.present();
@@ -212,8 +215,8 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
         loaded_extension* generic = nullptr;
         if (target && !target->ext && ships_unmodelled(target->name, true)) generic = target;
         else if (!matches.empty() && !matches.back().ext) generic = &matches.back();
-        if (generic && !proto && later_proto_match)
-          for (auto& s : later_proto_match->options)
+        if (const extension* later = generic && !proto ? later_proto_match() : nullptr)
+          for (auto& s : later->options)
             if (s.name.substr(0, long_name.size()) == long_name)
               return at(o.name, "unknown option \"" + std::string(text) + "\"");
         if (generic) {
@@ -251,8 +254,18 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
         std::size_t n = static_cast<std::size_t>(spec->nargs);
         if (auto e = need_args(o, n, n, n == 0 ? "no argument" : n == 1 ? "an argument" : "two arguments"))
           return *e;
+        // libxt_multiport.c checks the protocol when it reads its option: a -p written after
+        // it comes too late.
+        if (le->name == "multiport" &&
+            (!proto || proto_inv || (*proto != 6 && *proto != 17 && *proto != 136 && *proto != 132 && *proto != 33)))
+          return at(o.name, "multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp'");
+        const std::string_view canonical = spec->canon.empty() ? spec->name : spec->canon;
+        for (const given_option& earlier : le->opts) {
+          std::string why = refusal_of_pair(le->name, message_name(earlier.name), message_name(canonical));
+          if (!why.empty()) return at(o.name, std::move(why));
+        }
         given_option& g = le->opts.add();
-        g.name = spec->canon.empty() ? spec->name : spec->canon;
+        g.name = canonical;
         g.invert = invert;
         g.where = o.args.empty() ? o.name.where : o.args[0].where;
         g.args.clear();
@@ -439,13 +452,10 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
   auto emit = [&](const loaded_extension& e) -> std::optional<diagnostic> {
     if (e.ext) {
       save_input in{e.opts, fam, proto.value_or(0)};
-      auto r = e.ext->save(in);
-      if (!r) {
-        diagnostic d = r.error();
-        if (d.where.line == 0) d.where = e.where;
+      if (auto d = e.ext->save(in, s)) {
+        if (d->where.line == 0) d->where = e.where;
         return d;
       }
-      s += *r;
       return std::nullopt;
     }
     for (auto& g : e.opts) {

@@ -42,7 +42,20 @@ struct save_input {
   std::uint8_t proto;  // -p value, 0 when absent
 };
 
-using save_fn = result<std::string> (*)(const save_input&);
+// An extension's printer appends what iptables-save prints for its options to `out` (which
+// holds the rule so far: no string per extension); the diagnostic when an option is refused,
+// after which `out` is not to be used.
+using save_fn = std::optional<diagnostic> (*)(const save_input&, std::string& out);
+
+// A printer written as a function that returns its text, as a save_fn (for the extensions
+// rules rarely use; the ones kube-proxy writes on every rule append directly).
+template <result<std::string> (*F)(const save_input&)>
+std::optional<diagnostic> appending(const save_input& in, std::string& out) {
+  auto r = F(in);
+  if (!r) return std::move(r).error();
+  out += *r;
+  return std::nullopt;
+}
 
 struct extension {
   std::string_view name;
@@ -108,37 +121,72 @@ inline std::string print_tcp_flags(std::uint8_t f) {
   return s;
 }
 
-inline result<std::string> save_ports_match(const save_input& in, bool tcp) {
+// Each kind prints once, the last given, in iptables-save's order: sport, dport, tcp-option,
+// then the flags (--syn is --tcp-flags FIN,SYN,RST,ACK SYN).
+inline std::optional<diagnostic> save_ports_match(const save_input& in, bool tcp, std::string& out) {
   std::string_view proto = tcp ? "tcp" : "udp";
-  std::string sport, dport, option, flags;
+  struct ports {
+    bool shown = false, invert = false;
+    port_range range{};
+  } sport, dport;
+  const given_option* option = nullptr;  // the --tcp-option that prints, if any
+  std::uint64_t option_value = 0;
+  const given_option* flags = nullptr;  // the --tcp-flags or --syn that prints, if any
+  std::uint8_t mask = 0, cmp = 0;
   for (auto& o : in.opts) {
     if (o.name == "sport" || o.name == "dport") {
       auto r = parse_port_range(o.args.at(0), proto);
       if (!r) return option_error(o, "invalid port/service '" + o.args[0] + "' specified");
-      std::string& out = o.name == "sport" ? sport : dport;
-      if (r->low != 0 || r->high != 0xffff || o.invert)
-        out = inv(o) + " --" + std::string(o.name) + " " + print_port_range(*r);
-      else
-        out.clear();
+      ports& p = o.name == "sport" ? sport : dport;
+      p.shown = r->low != 0 || r->high != 0xffff || o.invert;  // 0:65535 matches every port
+      p.invert = o.invert;
+      p.range = *r;
     } else if (o.name == "tcp-flags") {
-      auto mask = parse_tcp_flags(o.args.at(0));
-      auto cmp = parse_tcp_flags(o.args.at(1));
-      if (!mask || !cmp) return option_error(o, "unknown TCP flag in '" + o.args[0] + " " + o.args[1] + "'");
-      if (*mask || o.invert)
-        flags = inv(o) + " --tcp-flags " + print_tcp_flags(*mask) + " " + print_tcp_flags(*cmp);
+      auto m = parse_tcp_flags(o.args.at(0));
+      auto c = parse_tcp_flags(o.args.at(1));
+      if (!m || !c) return option_error(o, "unknown TCP flag in '" + o.args[0] + " " + o.args[1] + "'");
+      if (*m || o.invert) {  // an empty mask matches every packet: nothing prints
+        flags = &o;
+        mask = *m;
+        cmp = *c;
+      }
     } else if (o.name == "syn") {
-      flags = inv(o) + " --tcp-flags FIN,SYN,RST,ACK SYN";
+      flags = &o;
+      mask = 0x01 | 0x02 | 0x04 | 0x10;  // FIN,SYN,RST,ACK
+      cmp = 0x02;                        // SYN
     } else if (o.name == "tcp-option") {
       auto n = parse_uint(o.args.at(0), 255);
       if (!n) return option_error(o, bad_value(o));
-      option = inv(o) + " --tcp-option " + std::to_string(*n);
+      option = &o;
+      option_value = *n;
     }
   }
-  return sport + dport + option + flags;
+  for (const auto& [p, name] : {std::pair<const ports&, std::string_view>{sport, "sport"}, {dport, "dport"}}) {
+    if (!p.shown) continue;
+    out += p.invert ? " ! --" : " --";
+    out += name;
+    out += ' ';
+    out += print_port_range(p.range);
+  }
+  if (option) {
+    out += option->invert ? " ! --tcp-option " : " --tcp-option ";
+    out += std::to_string(option_value);
+  }
+  if (flags) {
+    out += flags->invert ? " ! --tcp-flags " : " --tcp-flags ";
+    out += print_tcp_flags(mask);
+    out += ' ';
+    out += print_tcp_flags(cmp);
+  }
+  return std::nullopt;
 }
 
-inline result<std::string> save_tcp(const save_input& in) { return save_ports_match(in, true); }
-inline result<std::string> save_udp(const save_input& in) { return save_ports_match(in, false); }
+inline std::optional<diagnostic> save_tcp(const save_input& in, std::string& out) {
+  return save_ports_match(in, true, out);
+}
+inline std::optional<diagnostic> save_udp(const save_input& in, std::string& out) {
+  return save_ports_match(in, false, out);
+}
 
 // ---- icmp / icmp6 (libipt_icmp.c, libip6t_icmp6.c and libxtables' icmp type tables) -------
 
@@ -373,27 +421,34 @@ inline result<std::string> save_state(const save_input& in) {
 
 // ---- comment, mark, connmark, limit, iprange, addrtype, owner, statistic -------------------
 
-inline result<std::string> save_comment(const save_input& in) {
-  std::string out;
+inline std::optional<diagnostic> save_comment(const save_input& in, std::string& out) {
   for (auto& o : in.opts) {
     if (o.args.at(0).size() > 255)
       return option_error(o, "comment too long (at most 255 characters)");
-    out.reserve(out.size() + o.args[0].size() + 16);
     out += " --comment ";
     append_saved_string(out, o.args[0]);
   }
-  return out;
+  return std::nullopt;
 }
 
-inline result<std::string> save_mark_match(const save_input& in) {
-  std::string out;
+// The last --mark given prints.
+inline std::optional<diagnostic> save_mark_match(const save_input& in, std::string& out) {
+  const given_option* last = nullptr;
+  value_mask vm{};
   for (auto& o : in.opts) {
-    auto vm = parse_value_mask(o.args.at(0));
-    if (!vm) return option_error(o, bad_value(o));
-    out = inv(o) + " --mark " + hex(vm->value);
-    if (vm->mask != 0xffffffffu) out += "/" + hex(vm->mask);
+    auto v = parse_value_mask(o.args.at(0));
+    if (!v) return option_error(o, bad_value(o));
+    last = &o;
+    vm = *v;
   }
-  return out;
+  if (!last) return std::nullopt;
+  out += last->invert ? " ! --mark " : " --mark ";
+  out += hex(vm.value);
+  if (vm.mask != 0xffffffffu) {
+    out += '/';
+    out += hex(vm.mask);
+  }
+  return std::nullopt;
 }
 
 inline result<std::string> save_limit(const save_input& in) {
@@ -505,7 +560,7 @@ inline result<std::string> save_owner(const save_input& in) {
   return sock + uid + gid;
 }
 
-inline result<std::string> save_statistic(const save_input& in) {
+inline std::optional<diagnostic> save_statistic(const save_input& in, std::string& out) {
   std::string mode;
   std::optional<double> probability;
   std::optional<std::uint32_t> every, packet;
@@ -543,20 +598,29 @@ inline result<std::string> save_statistic(const save_input& in) {
     return d;
   }
   if (mode.empty()) return option_error(*first, "statistic: no --mode given");
-  std::string neg = invert ? " !" : "";
+  std::string_view neg = invert ? " !" : "";
   if (mode == "random") {
     if (!probability) return option_error(*first, "statistic: --mode random needs --probability");
     // xt_statistic keeps the probability as a 31-bit fraction (libxt_statistic.c).
     auto fixed = static_cast<std::uint32_t>(std::lround(*probability * 0x80000000u));
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.11f", static_cast<double>(fixed) / 0x80000000u);
-    return " --mode random" + neg + " --probability " + std::string(buf);
+    out += " --mode random";
+    out += neg;
+    out += " --probability ";
+    out += buf;
+    return std::nullopt;
   }
   if (!every) return option_error(*first, "statistic: --mode nth needs --every");
   if (!packet) return option_error(*first, "statistic: option \"--every\" also requires \"--packet\".");
   if (*packet > *every - 1) return option_error(*first, "statistic: --packet must be less than --every");
-  return " --mode nth" + neg + " --every " + std::to_string(*every) + " --packet " +
-         std::to_string(*packet);
+  out += " --mode nth";
+  out += neg;
+  out += " --every ";
+  out += std::to_string(*every);
+  out += " --packet ";
+  out += std::to_string(*packet);
+  return std::nullopt;
 }
 
 // ---- targets -------------------------------------------------------------------------------
@@ -640,7 +704,7 @@ inline constexpr reject_name reject6[] = {
     {"tcp-reset", "tcp-rst"},                 {"icmp6-policy-fail", "policy-fail"},
     {"icmp6-reject-route", "reject-route"}};
 
-inline result<std::string> save_reject(const save_input& in) {
+inline std::optional<diagnostic> save_reject(const save_input& in, std::string& out) {
   std::string_view with = in.fam == family::ipv4 ? "icmp-port-unreachable" : "icmp6-port-unreachable";
   for (auto& o : in.opts) {
     const std::string& v = o.args.at(0);
@@ -657,7 +721,9 @@ inline result<std::string> save_reject(const save_input& in) {
     if (with == "tcp-reset" && in.proto != 6)
       return option_error(o, "--reject-with tcp-reset needs -p tcp (the kernel refuses the rule)");
   }
-  return " --reject-with " + std::string(with);
+  out += " --reject-with ";
+  out += with;
+  return std::nullopt;
 }
 
 // NAT ranges: addr[-addr][:port[-port]], IPv6 addresses in brackets when a port follows.
@@ -702,34 +768,42 @@ inline std::optional<std::string> canonical_nat_range(std::string_view v, family
   return out;
 }
 
-inline result<std::string> save_nat_flags(const save_input& in, std::string main) {
+// The NAT flags, after the range, in this order whatever the order given.
+inline void append_nat_flags(const save_input& in, std::string& out) {
   bool random = false, fully = false, persistent = false;
   for (auto& o : in.opts) {
     if (o.name == "random") random = true;
     if (o.name == "random-fully") fully = true;
     if (o.name == "persistent") persistent = true;
   }
-  if (random) main += " --random";
-  if (fully) main += " --random-fully";
-  if (persistent) main += " --persistent";
-  return main;
+  if (random) out += " --random";
+  if (fully) out += " --random-fully";
+  if (persistent) out += " --persistent";
 }
 
-inline result<std::string> save_dnat_snat(const save_input& in, std::string_view to) {
-  std::string main;
+inline std::optional<diagnostic> save_dnat_snat(const save_input& in, std::string_view to,
+                                                std::string& out) {
   for (auto& o : in.opts) {
     if (o.name != to) continue;
     auto r = canonical_nat_range(o.args.at(0), in.fam);
     if (!r) return option_error(o, "bad IP address or range '" + o.args[0] + "'");
-    main += " --" + std::string(to) + " " + *r;
+    out += " --";
+    out += to;
+    out += ' ';
+    out += *r;
   }
-  return save_nat_flags(in, main);
+  append_nat_flags(in, out);
+  return std::nullopt;
 }
 
-inline result<std::string> save_dnat(const save_input& in) { return save_dnat_snat(in, "to-destination"); }
-inline result<std::string> save_snat(const save_input& in) { return save_dnat_snat(in, "to-source"); }
+inline std::optional<diagnostic> save_dnat(const save_input& in, std::string& out) {
+  return save_dnat_snat(in, "to-destination", out);
+}
+inline std::optional<diagnostic> save_snat(const save_input& in, std::string& out) {
+  return save_dnat_snat(in, "to-source", out);
+}
 
-inline result<std::string> save_to_ports(const save_input& in) {
+inline std::optional<diagnostic> save_to_ports(const save_input& in, std::string& out) {
   std::string main;
   for (auto& o : in.opts) {
     if (o.name != "to-ports") continue;
@@ -740,12 +814,16 @@ inline result<std::string> save_to_ports(const save_input& in) {
     if (!lo || !hi || *lo > *hi) return option_error(o, "invalid port range '" + v + "'");
     main = " --to-ports " + print_port_range({*lo, *hi}, '-');
   }
-  return save_nat_flags(in, main);
+  out += main;
+  append_nat_flags(in, out);
+  return std::nullopt;
 }
 
 // MARK (libxt_MARK.c mark_tg_save()): every form is saved as --set-xmark value/mask.
-inline result<std::string> save_mark_target(const save_input& in) {
-  std::string out;
+// The last option given prints, as --set-xmark.
+inline std::optional<diagnostic> save_mark_target(const save_input& in, std::string& out) {
+  bool any = false;
+  std::uint32_t last_value = 0, last_mask = 0;
   for (auto& o : in.opts) {
     auto vm = parse_value_mask(o.args.at(0));
     if (!vm) return option_error(o, bad_value(o));
@@ -763,9 +841,17 @@ inline result<std::string> save_mark_target(const save_input& in) {
     } else if (o.name == "xor-mark") {
       mask = 0;
     }
-    out = " --set-xmark " + hex(value) + "/" + hex(mask);
+    any = true;
+    last_value = value;
+    last_mask = mask;
   }
-  return out;
+  if (any) {
+    out += " --set-xmark ";
+    out += hex(last_value);
+    out += '/';
+    out += hex(last_mask);
+  }
+  return std::nullopt;
 }
 
 // CONNMARK (libxt_CONNMARK.c connmark_tg_save()).
@@ -824,31 +910,31 @@ inline const std::vector<extension>& extensions() {
        {{"sport", "", 1}, {"source-port", "sport", 1}, {"dport", "", 1},
         {"destination-port", "dport", 1}},
        save_udp},
-      {"icmp", false, {{"icmp-type", "", 1}}, save_icmp},
-      {"icmp6", false, {{"icmpv6-type", "", 1}}, save_icmp6},
+      {"icmp", false, {{"icmp-type", "", 1}}, appending<save_icmp>},
+      {"icmp6", false, {{"icmpv6-type", "", 1}}, appending<save_icmp6>},
       {"multiport", false,
        {{"sports", "", 1}, {"source-ports", "sports", 1}, {"dports", "", 1},
         {"destination-ports", "dports", 1}, {"ports", "", 1}},
-       save_multiport},
+       appending<save_multiport>},
       {"conntrack", false,
        {{"ctstate", "", 1}, {"ctproto", "", 1}, {"ctorigsrc", "", 1}, {"ctorigdst", "", 1},
         {"ctreplsrc", "", 1}, {"ctrepldst", "", 1}, {"ctorigsrcport", "", 1},
         {"ctorigdstport", "", 1}, {"ctreplsrcport", "", 1}, {"ctrepldstport", "", 1},
         {"ctstatus", "", 1}, {"ctexpire", "", 1}, {"ctdir", "", 1}},
-       save_conntrack},
-      {"state", false, {{"state", "", 1}}, save_state},
+       appending<save_conntrack>},
+      {"state", false, {{"state", "", 1}}, appending<save_state>},
       {"comment", false, {{"comment", "", 1}}, save_comment},
       {"mark", false, {{"mark", "", 1}}, save_mark_match},
       {"connmark", false, {{"mark", "", 1}}, save_mark_match},
-      {"limit", false, {{"limit", "", 1}, {"limit-burst", "", 1}}, save_limit},
-      {"iprange", false, {{"src-range", "", 1}, {"dst-range", "", 1}}, save_iprange},
+      {"limit", false, {{"limit", "", 1}, {"limit-burst", "", 1}}, appending<save_limit>},
+      {"iprange", false, {{"src-range", "", 1}, {"dst-range", "", 1}}, appending<save_iprange>},
       {"addrtype", false,
        {{"src-type", "", 1}, {"dst-type", "", 1}, {"limit-iface-in", "", 0},
         {"limit-iface-out", "", 0}},
-       save_addrtype},
+       appending<save_addrtype>},
       {"owner", false,
        {{"uid-owner", "", 1}, {"gid-owner", "", 1}, {"socket-exists", "", 0}},
-       save_owner},
+       appending<save_owner>},
       {"statistic", false,
        {{"mode", "", 1}, {"probability", "", 1}, {"every", "", 1}, {"packet", "", 1}},
        save_statistic},
@@ -856,11 +942,11 @@ inline const std::vector<extension>& extensions() {
        {{"log-level", "", 1}, {"log-prefix", "", 1}, {"log-tcp-sequence", "", 0},
         {"log-tcp-options", "", 0}, {"log-ip-options", "", 0}, {"log-uid", "", 0},
         {"log-macdecode", "", 0}},
-       save_log},
+       appending<save_log>},
       {"NFLOG", true,
        {{"nflog-group", "", 1}, {"nflog-prefix", "", 1}, {"nflog-range", "", 1},
         {"nflog-size", "", 1}, {"nflog-threshold", "", 1}},
-       save_nflog},
+       appending<save_nflog>},
       {"REJECT", true, {{"reject-with", "", 1}}, save_reject},
       {"DNAT", true,
        {{"to-destination", "", 1}, {"random", "", 0}, {"random-fully", "", 0},
@@ -881,10 +967,10 @@ inline const std::vector<extension>& extensions() {
        {{"set-mark", "", 1}, {"set-xmark", "", 1}, {"and-mark", "", 1}, {"or-mark", "", 1},
         {"xor-mark", "", 1}, {"save-mark", "", 0}, {"restore-mark", "", 0}, {"mask", "", 1},
         {"nfmask", "", 1}, {"ctmask", "", 1}},
-       save_connmark_target},
-      {"CT", true, {{"notrack", "", 0}}, save_ct},
-      {"NOTRACK", true, {}, save_nothing},
-      {"TRACE", true, {}, save_nothing},
+       appending<save_connmark_target>},
+      {"CT", true, {{"notrack", "", 0}}, appending<save_ct>},
+      {"NOTRACK", true, {}, appending<save_nothing>},
+      {"TRACE", true, {}, appending<save_nothing>},
   };
   return all;
 }
@@ -904,6 +990,54 @@ inline constexpr std::string_view unmodelled_targets[] = {
     "IDLETIMER", "LED", "NETMAP", "NFQUEUE", "NOTRACK", "RATEEST", "SECMARK", "SET", "SNPT",
     "DNPT", "SYNPROXY", "TCPMSS", "TCPOPTSTRIP", "TEE", "TOS", "TPROXY", "TRACE", "TTL",
 };
+
+// An extension takes each of its options once (xtables' option parser: "option \"--x\" can
+// only be used once"; libxt_tcp.c: "Only one `--source-port' allowed"), and some options
+// exclude others (the .excl of their xt_option_entry). Option names here are the ones
+// iptables puts in its messages: the long spellings (source-port, destination-ports).
+inline std::string_view message_name(std::string_view canonical) noexcept {
+  if (canonical == "sport") return "source-port";
+  if (canonical == "dport") return "destination-port";
+  if (canonical == "sports") return "source-ports";
+  if (canonical == "dports") return "destination-ports";
+  return canonical;
+}
+
+struct exclusive_options {
+  std::string_view extension;
+  std::string_view names[7];
+};
+inline constexpr exclusive_options exclusive_groups[] = {
+    {"tcp", {"syn", "tcp-flags"}},
+    {"multiport", {"source-ports", "destination-ports", "ports"}},
+    {"MARK", {"set-xmark", "set-mark", "and-mark", "or-mark", "xor-mark"}},
+    {"CONNMARK",
+     {"set-xmark", "set-mark", "and-mark", "or-mark", "xor-mark", "save-mark", "restore-mark"}},
+    {"CONNMARK", {"mask", "nfmask"}},
+    {"CONNMARK", {"mask", "ctmask"}},
+};
+
+// Why iptables refuses option `later` of extension `ext` after option `earlier` of the same
+// extension (both message names); empty when it takes both. Checked against iptables-restore
+// 1.8.9 by tests/rules/validate.cpp.
+inline std::string refusal_of_pair(std::string_view ext, std::string_view earlier,
+                                   std::string_view later) {
+  auto in_group = [](const exclusive_options& g, std::string_view n) {
+    for (std::string_view m : g.names)
+      if (!m.empty() && m == n) return true;
+    return false;
+  };
+  for (const exclusive_options& g : exclusive_groups) {
+    if (g.extension != ext || !in_group(g, earlier) || !in_group(g, later)) continue;
+    if (ext == "tcp") return "Only one of `--syn' or `--tcp-flags' allowed";
+    if (earlier == later) break;
+    return std::string(ext) + ": option \"--" + std::string(earlier) +
+           "\" cannot be used together with \"--" + std::string(later) + "\"";
+  }
+  if (earlier != later) return {};
+  if (ext == "tcp") return "Only one `--" + std::string(later) + "' allowed";
+  return std::string(ext) + ": option \"--" + std::string(later) + "\" can only be used once";
+}
 
 inline bool ships_unmodelled(std::string_view name, bool target) noexcept {
   if (target)
