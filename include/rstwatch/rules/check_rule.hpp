@@ -530,22 +530,12 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
                                           : ::getgrnam(a.c_str()) != nullptr;
       return known ? std::string() : "no such " + std::string(kind == arg_kind::user ? "user" : "group") + " '" + a + "'";
     }
-    case arg_kind::reject_with: {
-      // libipt_REJECT.c reject_table / libip6t_REJECT.c reject_table.
-      bool ok = f == netfilter::family::ipv6
-                    ? in_list(a, {"icmp6-no-route", "no-route", "icmp6-adm-prohibited",
-                                  "adm-prohibited", "icmp6-addr-unreachable", "addr-unreach",
-                                  "icmp6-port-unreachable", "port-unreach", "tcp-reset",
-                                  "tcp-rst", "icmp6-policy-fail", "policy-fail",
-                                  "icmp6-reject-route", "reject-route"}, false)
-                    : in_list(a, {"icmp-net-unreachable", "net-unreach", "icmp-host-unreachable",
-                                  "host-unreach", "icmp-proto-unreachable", "proto-unreach",
-                                  "icmp-port-unreachable", "port-unreach", "icmp-net-prohibited",
-                                  "net-prohib", "icmp-host-prohibited", "host-prohib",
-                                  "tcp-reset", "tcp-rst", "icmp-admin-prohibited",
-                                  "admin-prohib"}, false);
-      return ok ? std::string() : "unknown reject type '" + a + "' for " + (f == netfilter::family::ipv6 ? "ip6tables" : "iptables");
-    }
+    case arg_kind::reject_with:
+      // libipt_REJECT.c / libip6t_REJECT.c: a name, an alias, or the beginning of one.
+      return !rules::detail::reject_type(a, f).empty()
+                 ? std::string()
+                 : "unknown reject type '" + a + "' for " +
+                       (f == netfilter::family::ipv6 ? "ip6tables" : "iptables");
     case arg_kind::nat_to: {
       bool has_port = false;
       return check_nat_to(a, f, has_port);
@@ -603,7 +593,7 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
                                severity::warning));
   }
   if (name == "REJECT") {
-    if (auto o = e.find("reject-with"); o && (o->arg() == "tcp-reset" || o->arg() == "tcp-rst") &&
+    if (auto o = e.find("reject-with"); o && rules::detail::reject_type(o->arg(), f) == "tcp-reset" &&
                                         (neg_proto || !is_proto(p, {"tcp", "6"})))
       out.push_back(problem_at(o->opt->args[0], "'--reject-with tcp-reset' needs '-p tcp' (the kernel refuses it)"));
   }
@@ -1034,11 +1024,16 @@ inline std::optional<negatable<mark_mask>> mark_of(const rule_view& r) {
   return std::nullopt;
 }
 
-// REJECT: the ICMP (or TCP reset) answer; without --reject-with the kernel default
-// (icmp-port-unreachable, icmp6-port-unreachable: libipt_REJECT.c / libip6t_REJECT.c init).
+// REJECT: the ICMP (or TCP reset) answer, by its iptables-save name (an alias or abbreviation
+// as written is resolved; an unknown one is returned as written); without --reject-with the
+// kernel default (icmp-port-unreachable, icmp6-port-unreachable: libipt_REJECT.c /
+// libip6t_REJECT.c init).
 inline std::optional<std::string> reject_of(const rule_view& r, netfilter::family f) {
   if (!r.target_use || r.target != "REJECT") return std::nullopt;
-  if (const bound_option* o = r.target_use->find("reject-with")) return o->arg();
+  if (const bound_option* o = r.target_use->find("reject-with")) {
+    std::string_view name = rules::detail::reject_type(o->arg(), f);
+    return name.empty() ? o->arg() : std::string(name);
+  }
   return std::string(f == netfilter::family::ipv6 ? "icmp6-port-unreachable"
                                                   : "icmp-port-unreachable");
 }

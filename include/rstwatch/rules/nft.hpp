@@ -379,8 +379,7 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
     if (auto o = t->find("nflog-threshold")) verdict += " queue-threshold " + o->arg();
   } else if (v.target == "REJECT") {
     has_other({"reject-with"});
-    std::string with = t->has("reject-with") ? t->find("reject-with")->arg()
-                                             : (v6 ? "icmp6-port-unreachable" : "icmp-port-unreachable");
+    std::string with = *checks::reject_of(v, f);
     // libipt_REJECT.c / libip6t_REJECT.c names → nft(8) REJECT STATEMENT names.
     static const std::map<std::string, std::string> v4 = {
         {"icmp-net-unreachable", "net-unreachable"}, {"net-unreach", "net-unreachable"},

@@ -208,8 +208,8 @@ class validator {
       case command::delete_: {
         chain_state* it = cur_.chain(v.chain);
         if (!it) return missing(v.chain);
-        // iptables/xshared.c: "Can't use -o with INPUT" and friends, for built-in chains.
-        if (auto h = it->builtin) {
+        // iptables/xshared.c: "Can't use -o with INPUT" and friends, by the chain's name.
+        if (auto h = netfilter::builtin_chain(v.chain)) {
           if (v.out_interface && (*h == netfilter::hook::input || *h == netfilter::hook::prerouting))
             add(v.out_interface->name, "can't use -o with " + v.chain + " (no output interface yet)");
           if (v.in_interface && (*h == netfilter::hook::output || *h == netfilter::hook::postrouting))

@@ -109,6 +109,7 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
   std::optional<address> src, dst;
   bool src_inv = false, dst_inv = false, in_inv = false, out_inv = false, proto_inv = false;
   std::string in_if, out_if;
+  std::optional<ast::token> in_at, out_at;  // where -i and -o are written
   std::optional<std::uint8_t> proto;
   bool frag = false, frag_inv = false;
   rstwatch::detail::reuse_list<loaded_extension>& matches = out.matches;
@@ -336,6 +337,7 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
           return at(o.args[0], "interface name '" + v + "' must be shorter than 16 characters");
         (letter == 'i' ? in_if : out_if) = v;
         (letter == 'i' ? in_inv : out_inv) = invert;
+        (letter == 'i' ? in_at : out_at) = o.name;
         break;
       }
       case 'p': {
@@ -419,6 +421,13 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
     return at(out.command_option->name,
               std::string("rule options are not allowed with -") + out.command);
   if (!takes_rule) return std::nullopt;
+  // xshared.c: by the chain's name, whatever the table: no output interface is known yet where
+  // INPUT and PREROUTING run, no input interface where OUTPUT and POSTROUTING run.
+  const std::string& chain = out.command_args[0];
+  if (out_at && (chain == "INPUT" || chain == "PREROUTING"))
+    return at(*out_at, "Can't use -o with " + chain, "no output interface is known there yet");
+  if (in_at && (chain == "OUTPUT" || chain == "POSTROUTING"))
+    return at(*in_at, "Can't use -i with " + chain, "no input interface is known there");
 
   // Canonical text, in print_ipv4()/print_ipv6()-then-matches-then-target order
   // (iptables/nft-ipv4.c, nft-ipv6.c, nft-shared.c save_rule_details()).

@@ -701,23 +701,34 @@ inline constexpr reject_name reject4[] = {
 inline constexpr reject_name reject6[] = {
     {"icmp6-no-route", "no-route"},           {"icmp6-adm-prohibited", "adm-prohibited"},
     {"icmp6-addr-unreachable", "addr-unreach"}, {"icmp6-port-unreachable", "port-unreach"},
-    {"tcp-reset", "tcp-rst"},                 {"icmp6-policy-fail", "policy-fail"},
-    {"icmp6-reject-route", "reject-route"}};
+    {"tcp-reset", "tcp-reset"},  // no tcp-rst alias in ip6tables: it refuses that spelling
+    {"icmp6-policy-fail", "policy-fail"},     {"icmp6-reject-route", "reject-route"}};
+
+// The reject type `arg` names, by its name in iptables-save: libipt_REJECT.c and
+// libip6t_REJECT.c take the first entry of their table whose name or alias begins with `arg`,
+// letters in any case ("port" is icmp-port-unreachable, "i" or "" icmp-net-unreachable,
+// "TCP-RST" tcp-reset). Empty when none does.
+inline std::string_view reject_type(std::string_view arg, family fam) noexcept {
+  auto begins = [arg](std::string_view name) {
+    if (arg.size() > name.size()) return false;
+    for (std::size_t i = 0; i < arg.size(); ++i)
+      if (std::tolower(static_cast<unsigned char>(arg[i])) != name[i]) return false;
+    return true;
+  };
+  auto look = [&](const auto& table) -> std::string_view {
+    for (const reject_name& r : table)
+      if (begins(r.name) || begins(r.alias)) return r.name;
+    return {};
+  };
+  return fam == family::ipv4 ? look(reject4) : look(reject6);
+}
 
 inline std::optional<diagnostic> save_reject(const save_input& in, std::string& out) {
   std::string_view with = in.fam == family::ipv4 ? "icmp-port-unreachable" : "icmp6-port-unreachable";
   for (auto& o : in.opts) {
     const std::string& v = o.args.at(0);
-    bool found = false;
-    auto look = [&](auto const& table) {
-      for (auto& r : table)
-        if (r.name == v || r.alias == v) {
-          with = r.name;
-          found = true;
-        }
-    };
-    if (in.fam == family::ipv4) look(reject4); else look(reject6);
-    if (!found) return option_error(o, "unknown reject type '" + v + "'");
+    with = reject_type(v, in.fam);
+    if (with.empty()) return option_error(o, "unknown reject type '" + v + "'");
     if (with == "tcp-reset" && in.proto != 6)
       return option_error(o, "--reject-with tcp-reset needs -p tcp (the kernel refuses the rule)");
   }
