@@ -15,6 +15,7 @@
 #include <variant>
 
 #include <rstwatch/netfilter.hpp>
+#include <rstwatch/rules/detail/values.hpp>
 
 namespace rstwatch::rules::checks {
 
@@ -154,67 +155,23 @@ struct icmp_type {
   bool any = false;                  // the name "any" (icmp only)
 };
 
-struct icmp_name {
-  std::string_view name;
-  std::uint8_t type;
-  std::int16_t code;  // -1: every code
-};
-
-inline constexpr icmp_name icmp_names[] = {
-    {"any", 0xff, -1},
-    {"echo-reply", 0, -1}, {"pong", 0, -1},
-    {"destination-unreachable", 3, -1},
-    {"network-unreachable", 3, 0}, {"host-unreachable", 3, 1}, {"protocol-unreachable", 3, 2},
-    {"port-unreachable", 3, 3}, {"fragmentation-needed", 3, 4}, {"source-route-failed", 3, 5},
-    {"network-unknown", 3, 6}, {"host-unknown", 3, 7}, {"network-prohibited", 3, 9},
-    {"host-prohibited", 3, 10}, {"TOS-network-unreachable", 3, 11},
-    {"TOS-host-unreachable", 3, 12}, {"communication-prohibited", 3, 13},
-    {"host-precedence-violation", 3, 14}, {"precedence-cutoff", 3, 15},
-    {"source-quench", 4, -1},
-    {"redirect", 5, -1}, {"network-redirect", 5, 0}, {"host-redirect", 5, 1},
-    {"TOS-network-redirect", 5, 2}, {"TOS-host-redirect", 5, 3},
-    {"echo-request", 8, -1}, {"ping", 8, -1},
-    {"router-advertisement", 9, -1}, {"router-solicitation", 10, -1},
-    {"time-exceeded", 11, -1}, {"ttl-exceeded", 11, -1},
-    {"ttl-zero-during-transit", 11, 0}, {"ttl-zero-during-reassembly", 11, 1},
-    {"parameter-problem", 12, -1}, {"ip-header-bad", 12, 0}, {"required-option-missing", 12, 1},
-    {"timestamp-request", 13, -1}, {"timestamp-reply", 14, -1},
-    {"address-mask-request", 17, -1}, {"address-mask-reply", 18, -1},
-};
-
-inline constexpr icmp_name icmpv6_names[] = {
-    {"destination-unreachable", 1, -1}, {"no-route", 1, 0}, {"communication-prohibited", 1, 1},
-    {"beyond-scope", 1, 2}, {"address-unreachable", 1, 3}, {"port-unreachable", 1, 4},
-    {"failed-policy", 1, 5}, {"reject-route", 1, 6},
-    {"packet-too-big", 2, -1},
-    {"time-exceeded", 3, -1}, {"ttl-exceeded", 3, -1},
-    {"ttl-zero-during-transit", 3, 0}, {"ttl-zero-during-reassembly", 3, 1},
-    {"parameter-problem", 4, -1}, {"bad-header", 4, 0}, {"unknown-header-type", 4, 1},
-    {"unknown-option", 4, 2},
-    {"echo-request", 128, -1}, {"ping", 128, -1}, {"echo-reply", 129, -1}, {"pong", 129, -1},
-    {"mld-listener-query", 130, -1}, {"mld-listener-report", 131, -1},
-    {"mld-listener-done", 132, -1}, {"mld-listener-reduction", 132, -1},
-    {"router-solicitation", 133, -1}, {"router-advertisement", 134, -1},
-    {"neighbour-solicitation", 135, -1}, {"neighbor-solicitation", 135, -1},
-    {"neighbour-advertisement", 136, -1}, {"neighbor-advertisement", 136, -1},
-    {"redirect", 137, -1},
-};
-
 template <std::size_t N>
-parsed<icmp_type> parse_icmp_type_in(std::string_view s, const icmp_name (&names)[N],
+parsed<icmp_type> parse_icmp_type_in(std::string_view s, const rules::detail::icmp_name (&names)[N],
                                      std::string_view what) {
-  for (const auto& n : names)
-    if (n.name == s) {
-      icmp_type t{n.type, std::nullopt, n.type == 0xff && n.code == -1 && s == "any"};
-      if (n.code >= 0) t.code = static_cast<std::uint8_t>(n.code);
-      return {t, {}};
-    }
+  const rules::detail::icmp_match m = rules::detail::match_icmp_name(s, names);
+  if (m.also) return parsed<icmp_type>::fail(rules::detail::ambiguous_icmp(s, m, what));
+  if (const rules::detail::icmp_name* n = m.found) {
+    icmp_type t{n->type, std::nullopt, n->type == 0xff};
+    if (n->code_min == n->code_max) t.code = n->code_min;
+    return {t, {}};
+  }
+  // Numbers as xtables_strtoui() reads them: base 0 ("8", "0x8", "010").
   auto slash = s.find('/');
-  auto type = detail::to_uint(s.substr(0, slash), 255);
+  auto type = detail::to_uint(s.substr(0, slash), 255, 0);
   if (type) {
     icmp_type t{static_cast<std::uint8_t>(*type), std::nullopt, false};
     if (slash == std::string_view::npos) return {t, {}};
-    if (auto code = detail::to_uint(s.substr(slash + 1), 255)) {
+    if (auto code = detail::to_uint(s.substr(slash + 1), 255, 0)) {
       t.code = static_cast<std::uint8_t>(*code);
       return {t, {}};
     }
@@ -223,10 +180,10 @@ parsed<icmp_type> parse_icmp_type_in(std::string_view s, const icmp_name (&names
 }
 
 inline parsed<icmp_type> parse_icmp_type(std::string_view s) {
-  return parse_icmp_type_in(s, icmp_names, "ICMP");
+  return parse_icmp_type_in(s, rules::detail::icmp_names, "ICMP");
 }
 inline parsed<icmp_type> parse_icmpv6_type(std::string_view s) {
-  return parse_icmp_type_in(s, icmpv6_names, "ICMPv6");
+  return parse_icmp_type_in(s, rules::detail::icmpv6_names, "ICMPv6");
 }
 
 // ---------------------------------------------------------------------------------------------

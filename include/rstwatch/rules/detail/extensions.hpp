@@ -190,82 +190,6 @@ inline std::optional<diagnostic> save_udp(const save_input& in, std::string& out
 
 // ---- icmp / icmp6 (libipt_icmp.c, libip6t_icmp6.c and libxtables' icmp type tables) -------
 
-struct icmp_name {
-  std::string_view name;
-  std::uint8_t type, code_min, code_max;
-};
-
-inline constexpr icmp_name icmp_names[] = {
-    {"any", 0xff, 0, 0xff},
-    {"echo-reply", 0, 0, 0xff},
-    {"destination-unreachable", 3, 0, 0xff},
-    {"network-unreachable", 3, 0, 0},
-    {"host-unreachable", 3, 1, 1},
-    {"protocol-unreachable", 3, 2, 2},
-    {"port-unreachable", 3, 3, 3},
-    {"fragmentation-needed", 3, 4, 4},
-    {"source-route-failed", 3, 5, 5},
-    {"network-unknown", 3, 6, 6},
-    {"host-unknown", 3, 7, 7},
-    {"network-prohibited", 3, 9, 9},
-    {"host-prohibited", 3, 10, 10},
-    {"TOS-network-unreachable", 3, 11, 11},
-    {"TOS-host-unreachable", 3, 12, 12},
-    {"communication-prohibited", 3, 13, 13},
-    {"host-precedence-violation", 3, 14, 14},
-    {"precedence-cutoff", 3, 15, 15},
-    {"source-quench", 4, 0, 0xff},
-    {"redirect", 5, 0, 0xff},
-    {"network-redirect", 5, 0, 0},
-    {"host-redirect", 5, 1, 1},
-    {"TOS-network-redirect", 5, 2, 2},
-    {"TOS-host-redirect", 5, 3, 3},
-    {"echo-request", 8, 0, 0xff},
-    {"router-advertisement", 9, 0, 0xff},
-    {"router-solicitation", 10, 0, 0xff},
-    {"time-exceeded", 11, 0, 0xff},
-    {"ttl-zero-during-transit", 11, 0, 0},
-    {"ttl-zero-during-reassembly", 11, 1, 1},
-    {"parameter-problem", 12, 0, 0xff},
-    {"ip-header-bad", 12, 0, 0},
-    {"required-option-missing", 12, 1, 1},
-    {"timestamp-request", 13, 0, 0xff},
-    {"timestamp-reply", 14, 0, 0xff},
-    {"address-mask-request", 17, 0, 0xff},
-    {"address-mask-reply", 18, 0, 0xff},
-};
-
-inline constexpr icmp_name icmp6_names[] = {
-    {"destination-unreachable", 1, 0, 0xff},
-    {"no-route", 1, 0, 0},
-    {"communication-prohibited", 1, 1, 1},
-    {"beyond-scope", 1, 2, 2},
-    {"address-unreachable", 1, 3, 3},
-    {"port-unreachable", 1, 4, 4},
-    {"failed-policy", 1, 5, 5},
-    {"reject-route", 1, 6, 6},
-    {"packet-too-big", 2, 0, 0xff},
-    {"time-exceeded", 3, 0, 0xff},
-    {"ttl-exceeded", 3, 0, 0xff},
-    {"ttl-zero-during-transit", 3, 0, 0},
-    {"ttl-zero-during-reassembly", 3, 1, 1},
-    {"parameter-problem", 4, 0, 0xff},
-    {"bad-header", 4, 0, 0},
-    {"unknown-header-type", 4, 1, 1},
-    {"unknown-option", 4, 2, 2},
-    {"echo-request", 128, 0, 0xff},
-    {"ping", 128, 0, 0xff},
-    {"echo-reply", 129, 0, 0xff},
-    {"pong", 129, 0, 0xff},
-    {"router-solicitation", 133, 0, 0xff},
-    {"router-advertisement", 134, 0, 0xff},
-    {"neighbour-solicitation", 135, 0, 0xff},
-    {"neighbor-solicitation", 135, 0, 0xff},
-    {"neighbour-advertisement", 136, 0, 0xff},
-    {"neighbor-advertisement", 136, 0, 0xff},
-    {"redirect", 137, 0, 0xff},
-};
-
 template <std::size_t N>
 inline result<std::string> save_icmp_like(const save_input& in, const icmp_name (&names)[N],
                                           std::string_view option, bool has_any) {
@@ -273,8 +197,9 @@ inline result<std::string> save_icmp_like(const save_input& in, const icmp_name 
   for (auto& o : in.opts) {
     const std::string& v = o.args.at(0);
     std::optional<icmp_name> t;
-    for (auto& n : names)
-      if (n.name == v) t = n;
+    const icmp_match m = match_icmp_name(v, names);
+    if (m.also) return option_error(o, ambiguous_icmp(v, m, has_any ? "ICMP" : "ICMPv6"));
+    if (m.found) t = *m.found;
     if (!t) {
       auto slash = v.find('/');
       auto type = parse_uint(std::string_view(v).substr(0, slash), 255);
@@ -304,7 +229,7 @@ inline result<std::string> save_icmp(const save_input& in) {
   return save_icmp_like(in, icmp_names, "icmp-type", true);
 }
 inline result<std::string> save_icmp6(const save_input& in) {
-  return save_icmp_like(in, icmp6_names, "icmpv6-type", false);
+  return save_icmp_like(in, icmpv6_names, "icmpv6-type", false);
 }
 
 // ---- multiport (libxt_multiport.c multiport_save1()) -------------------------------------

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 
+#include <cctype>
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
@@ -284,6 +285,121 @@ inline std::string print_protocol(std::uint8_t n, family fam) {
     if (p.number == n && p.name != "all") return std::string(p.name);
   if (const protoent* pe = ::getprotobynumber(n)) return pe->p_name;
   return std::to_string(n);
+}
+
+// ICMP and ICMPv6 type names as libxtables 1.8.9 knows them (xtables_icmp names of
+// libipt_icmp.c and libip6t_icmp6.c); code_min..code_max is 0..0xff for every code. The
+// names are the same for iptables-restore, the checks and iptables-save.
+struct icmp_name {
+  std::string_view name;
+  std::uint8_t type, code_min, code_max;
+};
+
+inline constexpr icmp_name icmp_names[] = {
+    {"any", 0xff, 0, 0xff},
+    {"echo-reply", 0, 0, 0xff},
+    {"pong", 0, 0, 0xff},
+    {"destination-unreachable", 3, 0, 0xff},
+    {"network-unreachable", 3, 0, 0},
+    {"host-unreachable", 3, 1, 1},
+    {"protocol-unreachable", 3, 2, 2},
+    {"port-unreachable", 3, 3, 3},
+    {"fragmentation-needed", 3, 4, 4},
+    {"source-route-failed", 3, 5, 5},
+    {"network-unknown", 3, 6, 6},
+    {"host-unknown", 3, 7, 7},
+    {"network-prohibited", 3, 9, 9},
+    {"host-prohibited", 3, 10, 10},
+    {"TOS-network-unreachable", 3, 11, 11},
+    {"TOS-host-unreachable", 3, 12, 12},
+    {"communication-prohibited", 3, 13, 13},
+    {"host-precedence-violation", 3, 14, 14},
+    {"precedence-cutoff", 3, 15, 15},
+    {"source-quench", 4, 0, 0xff},
+    {"redirect", 5, 0, 0xff},
+    {"network-redirect", 5, 0, 0},
+    {"host-redirect", 5, 1, 1},
+    {"TOS-network-redirect", 5, 2, 2},
+    {"TOS-host-redirect", 5, 3, 3},
+    {"echo-request", 8, 0, 0xff},
+    {"ping", 8, 0, 0xff},
+    {"router-advertisement", 9, 0, 0xff},
+    {"router-solicitation", 10, 0, 0xff},
+    {"time-exceeded", 11, 0, 0xff},
+    {"ttl-exceeded", 11, 0, 0xff},
+    {"ttl-zero-during-transit", 11, 0, 0},
+    {"ttl-zero-during-reassembly", 11, 1, 1},
+    {"parameter-problem", 12, 0, 0xff},
+    {"ip-header-bad", 12, 0, 0},
+    {"required-option-missing", 12, 1, 1},
+    {"timestamp-request", 13, 0, 0xff},
+    {"timestamp-reply", 14, 0, 0xff},
+    {"address-mask-request", 17, 0, 0xff},
+    {"address-mask-reply", 18, 0, 0xff},
+};
+
+inline constexpr icmp_name icmpv6_names[] = {
+    {"destination-unreachable", 1, 0, 0xff},
+    {"no-route", 1, 0, 0},
+    {"communication-prohibited", 1, 1, 1},
+    {"beyond-scope", 1, 2, 2},
+    {"address-unreachable", 1, 3, 3},
+    {"port-unreachable", 1, 4, 4},
+    {"failed-policy", 1, 5, 5},
+    {"reject-route", 1, 6, 6},
+    {"packet-too-big", 2, 0, 0xff},
+    {"time-exceeded", 3, 0, 0xff},
+    {"ttl-exceeded", 3, 0, 0xff},
+    {"ttl-zero-during-transit", 3, 0, 0},
+    {"ttl-zero-during-reassembly", 3, 1, 1},
+    {"parameter-problem", 4, 0, 0xff},
+    {"bad-header", 4, 0, 0},
+    {"unknown-header-type", 4, 1, 1},
+    {"unknown-option", 4, 2, 2},
+    {"echo-request", 128, 0, 0xff},
+    {"ping", 128, 0, 0xff},
+    {"echo-reply", 129, 0, 0xff},
+    {"pong", 129, 0, 0xff},
+    {"router-solicitation", 133, 0, 0xff},
+    {"router-advertisement", 134, 0, 0xff},
+    {"neighbour-solicitation", 135, 0, 0xff},
+    {"neighbor-solicitation", 135, 0, 0xff},
+    {"neighbour-advertisement", 136, 0, 0xff},
+    {"neighbor-advertisement", 136, 0, 0xff},
+    {"redirect", 137, 0, 0xff},
+};
+
+// The ICMP type a value names, as iptables reads it: the entry whose name the value begins,
+// letters in any case ("echo-req", "ECHO-REQUEST"); a value that begins two entries is
+// ambiguous ("echo": echo-reply or echo-request), one that begins none is a number
+// ("8", "3/4", "0x8"), read by the caller.
+struct icmp_match {
+  const icmp_name* found = nullptr;
+  const icmp_name* also = nullptr;  // a second entry the value begins: ambiguous
+};
+template <std::size_t N>
+icmp_match match_icmp_name(std::string_view v, const icmp_name (&names)[N]) noexcept {
+  icmp_match m;
+  for (const icmp_name& n : names) {
+    if (v.size() > n.name.size()) continue;
+    bool begins = true;
+    for (std::size_t i = 0; i < v.size() && begins; ++i)
+      begins = std::tolower(static_cast<unsigned char>(v[i])) ==
+               std::tolower(static_cast<unsigned char>(n.name[i]));
+    if (!begins) continue;
+    if (m.found) {
+      m.also = &n;
+      return m;
+    }
+    m.found = &n;
+  }
+  return m;
+}
+
+// Why iptables refuses an ambiguous ICMP type name, in its words.
+inline std::string ambiguous_icmp(std::string_view v, const icmp_match& m, std::string_view what) {
+  return "Ambiguous " + std::string(what) + " type `" + std::string(v) + "': `" +
+         std::string(m.found->name) + "' or `" + std::string(m.also->name) + "'?";
 }
 
 }  // namespace rstwatch::rules::detail
