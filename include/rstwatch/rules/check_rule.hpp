@@ -478,7 +478,7 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
     case arg_kind::rate: {
       // libxt_limit.c parse_rate: N[/second|/minute|/hour|/day], a unit may be abbreviated.
       auto slash = a.find('/');
-      auto n = to_uint(std::string_view(a).substr(0, slash), 0xffffffffu);
+      auto n = to_uint(std::string_view(a).substr(0, slash), 0xffffffffu, 10);
       bool unit_ok = true;
       if (slash != std::string::npos) {
         std::string_view u = std::string_view(a).substr(slash + 1);

@@ -39,9 +39,11 @@ inline bool iequals(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
-// xtables_strtoul_base(): decimal, or 0x hex / 0 octal with base 0; the whole text must be
-// consumed and the value must not exceed `max`.
-inline std::optional<std::uint64_t> to_uint(std::string_view s, std::uint64_t max, int base = 10) {
+// xtables_strtoul(): strtoumax() with base 0 (decimal, 0x hex, 0 octal: "080" is no number),
+// a leading '+' allowed, the whole text consumed, the value at most `max`. Base 10 where
+// iptables reads a number with atoi() or base 10 (limit's rate).
+inline std::optional<std::uint64_t> to_uint(std::string_view s, std::uint64_t max, int base = 0) {
+  if (!s.empty() && s[0] == '+') s.remove_prefix(1);
   if (s.empty()) return std::nullopt;
   if (base == 0) {
     if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {

@@ -322,8 +322,16 @@ inline result<std::string> save_conntrack(const save_input& in) {
       text = print_host(a->addr, in.fam);
       if (prefix != bytes * 8) text += "/" + (prefix >= 0 ? std::to_string(prefix) : print_host(a->mask, in.fam));
     } else if (o.name == "ctdir") {
-      if (v != "ORIGINAL" && v != "REPLY") return option_error(o, bad_value(o));
-      text = v;
+      // libxt_conntrack.c compares with strcasecmp and prints the upper-case name.
+      auto is = [&v](std::string_view name) {
+        return v.size() == name.size() &&
+               std::equal(v.begin(), v.end(), name.begin(), [](char a, char b) {
+                 return std::toupper(static_cast<unsigned char>(a)) == b;
+               });
+      };
+      if (is("ORIGINAL")) text = "ORIGINAL";
+      else if (is("REPLY")) text = "REPLY";
+      else return option_error(o, bad_value(o));
     } else {
       text = v;  // ports and expiry: kept as written (not modelled)
     }
@@ -416,7 +424,9 @@ inline result<std::string> save_limit(const save_input& in) {
     if (avg > rates[i].mult || rates[i].mult / avg < rates[i].mult % avg) break;
   std::string out = " --limit " + std::to_string(rates[i - 1].mult / avg) + "/" +
                     std::string(rates[i - 1].name);
-  if (burst != 5) out += " --limit-burst " + std::to_string(burst);
+  // The default burst prints nothing, and neither does 0 (iptables-save 1.8.9 shows
+  // `--limit-burst 0` as no burst at all).
+  if (burst != 5 && burst != 0) out += " --limit-burst " + std::to_string(burst);
   return out;
 }
 

@@ -65,8 +65,10 @@ inline std::string hex(std::uint32_t v) {
   return buf;
 }
 
-// An unsigned number as xtables_strtoul() reads it (base 0: decimal, 0x hex, 0 octal).
+// An unsigned number as xtables_strtoul() reads it (strtoumax base 0: decimal, 0x hex, 0 octal,
+// a leading '+' allowed).
 inline std::optional<std::uint64_t> parse_uint(std::string_view s, std::uint64_t max) {
+  if (!s.empty() && s[0] == '+') s.remove_prefix(1);
   if (s.empty() || s.size() > 24 || s[0] == '-' || s[0] == '+' || s[0] == ' ') return std::nullopt;
   std::string tmp(s);
   char* end = nullptr;
@@ -107,8 +109,7 @@ inline std::optional<value_mask> parse_value_mask(std::string_view s) {
 // A port number or a service name from the services database, as xtables_parse_port() does.
 inline std::optional<std::uint16_t> parse_port(std::string_view s, std::string_view proto) {
   if (s.empty()) return std::nullopt;
-  if (auto n = parse_uint(s, 0xffff); n && s.find_first_not_of("0123456789") == std::string_view::npos)
-    return static_cast<std::uint16_t>(*n);
+  if (auto n = parse_uint(s, 0xffff)) return static_cast<std::uint16_t>(*n);  // "80", "0x50", "+80"
   std::string name(s), p(proto);
   if (const servent* se = ::getservbyname(name.c_str(), p.empty() ? nullptr : p.c_str()))
     return static_cast<std::uint16_t>(ntohs(static_cast<std::uint16_t>(se->s_port)));
