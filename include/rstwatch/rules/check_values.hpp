@@ -281,7 +281,8 @@ inline parsed<network> parse_network(std::string_view s, netfilter::family f) {
   n.prefix = v6 ? 128 : 32;
   auto slash = s.find('/');
   std::string addr(s.substr(0, slash));
-  if (::inet_pton(v6 ? AF_INET6 : AF_INET, addr.c_str(), n.address.data()) != 1)
+  if (v6 ? ::inet_pton(AF_INET6, addr.c_str(), n.address.data()) != 1
+         : !rules::detail::parse_ipv4(addr, n.address.data()))
     return parsed<network>::fail("host/network '" + addr + "' is not an IPv" +
                                  (v6 ? "6" : "4") + " address");
   if (slash != std::string_view::npos) {
@@ -310,9 +311,11 @@ inline address_check check_addresses(std::string_view s, netfilter::family f) {
     auto comma = s.find(',');
     std::string_view one = s.substr(0, comma);
     std::string_view host = one.substr(0, one.find('/'));
+    unsigned char v4[4];
     bool literal = f == netfilter::family::ipv6
                        ? host.find(':') != std::string_view::npos
-                       : detail::all_of_chars(host, "0123456789.");
+                       : detail::all_of_chars(host, "0123456789.") ||
+                             rules::detail::parse_ipv4(host, v4);
     if (!literal && detail::all_of_chars(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                                "0123456789.-_")) {
       // A name: its mask, if any, must still be valid.

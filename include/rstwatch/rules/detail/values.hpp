@@ -184,6 +184,46 @@ inline void prefix_to_mask(int prefix, unsigned char* mask, int bytes) {
   }
 }
 
+// An IPv4 address as iptables 1.8.9 reads one, without a name service:
+// xtables_numeric_to_ipaddr() takes one to four parts, each 0-255 as xtables_strtoul() reads
+// it (base 0, so "010" is 8), the missing ones zero at the end ("10.1" is 10.1.0.0); failing
+// that, iptables hands the text to getaddrinfo(), whose inet_aton() reading takes one number
+// for the whole address ("167772161"), or a last part that fills the bytes left
+// ("10.1.300" is 10.1.1.44).
+inline bool parse_ipv4(std::string_view s, unsigned char out[4]) {
+  std::string_view parts[4];
+  std::size_t n = 0;
+  for (std::size_t start = 0;;) {
+    if (n == 4) return false;
+    std::size_t dot = s.find('.', start);
+    parts[n++] = s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  bool small = true;  // every part 0-255: xtables_numeric_to_ipaddr()
+  std::uint64_t v[4] = {};
+  for (std::size_t i = 0; i < n; ++i) {
+    auto p = parse_uint(parts[i], 0xffffffffu);
+    if (!p) return false;
+    v[i] = *p;
+    small = small && *p <= 255;
+  }
+  if (small) {
+    for (std::size_t i = 0; i < 4; ++i) out[i] = i < n ? static_cast<unsigned char>(v[i]) : 0;
+    return true;
+  }
+  // inet_aton(): no sign, each part but the last one byte, the last one the rest.
+  for (std::size_t i = 0; i < n; ++i)
+    if (parts[i][0] == '+' || (i + 1 < n && v[i] > 255)) return false;
+  const int rest = static_cast<int>(4 - (n - 1));  // bytes the last part fills
+  if (rest < 4 && v[n - 1] >> (8 * rest)) return false;
+  std::uint32_t a = 0;
+  for (std::size_t i = 0; i + 1 < n; ++i) a |= static_cast<std::uint32_t>(v[i]) << (24 - 8 * i);
+  a |= static_cast<std::uint32_t>(v[n - 1]);
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<unsigned char>(a >> (24 - 8 * i));
+  return true;
+}
+
 // Numeric addresses only: iptables resolves host names when it loads a rule, rstwatch never
 // does (a name yields nullopt and the caller says so).
 inline std::optional<address> parse_address(std::string_view s, family fam) {
@@ -193,12 +233,14 @@ inline std::optional<address> parse_address(std::string_view s, family fam) {
   const int af = fam == family::ipv4 ? AF_INET : AF_INET6;
   auto slash = s.find('/');
   std::string host(s.substr(0, slash));
-  if (::inet_pton(af, host.c_str(), a.addr) != 1) return std::nullopt;
+  if (fam == family::ipv4 ? !parse_ipv4(host, a.addr) : ::inet_pton(af, host.c_str(), a.addr) != 1)
+    return std::nullopt;
   if (slash == std::string_view::npos) {
     prefix_to_mask(bytes * 8, a.mask, bytes);
   } else {
     std::string_view m = s.substr(slash + 1);
-    if (!m.empty() && m.find_first_not_of("0123456789") == std::string_view::npos) {
+    if (!m.empty() && m.find_first_not_of("+0123456789xXabcdefABCDEF") == std::string_view::npos &&
+        m.find('.') == std::string_view::npos && m.find(':') == std::string_view::npos) {
       auto p = parse_uint(m, static_cast<std::uint64_t>(bytes) * 8);
       if (!p) return std::nullopt;
       prefix_to_mask(static_cast<int>(*p), a.mask, bytes);
