@@ -768,6 +768,11 @@ SCENARIO("every refused command names its line, column and reason", "[rules][sav
       // "tcp" is tcp-reset, which needs -p tcp.
       {"*filter\n-A INPUT -j REJECT --reject-with tcp\nCOMMIT\n", {2, 34},
        "--reject-with tcp-reset needs -p tcp (the kernel refuses the rule)"},
+      {"*filter\n-A INPUT -j DROP\n-R INPUT 1 -s 10.0.0.1,10.0.0.2 -j ACCEPT\nCOMMIT\n", {3, 1},
+       "Replacement rule does not specify a unique address"},
+      {"*filter\n-A INPUT ! -s 10.0.0.1,10.0.0.2 -j ACCEPT\nCOMMIT\n", {2, 10},
+       "! not allowed with multiple source or destination IP addresses"},
+      {"*filter\n-A INPUT -s 10.0.0.1, -j ACCEPT\nCOMMIT\n", {2, 13}, "bad address ''"},
       {"*filter\nCOMMIT\nCOMMIT\n", {3, 1}, "COMMIT outside a table"},
       {"*filter\n*nat\nCOMMIT\n", {2, 1}, "Bad argument '*nat'"},
       {":INPUT ACCEPT [0:0]\n", {1, 1}, "chain line outside a table"},

@@ -805,6 +805,9 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
         if (r.target_use) r.target_use->reload(r.target, o, spec);
         else r.use_target().reload(r.target, o, spec);
       } else if ((b->letter == 's' || b->letter == 'd') && !o.args.empty()) {
+        if (o.bang.present() && o.args[0].value().find(',') != std::string::npos)
+          r.problems.push_back(detail::problem_at(
+              o.bang, "! not allowed with multiple source or destination IP addresses"));
         auto c = check_addresses(o.args[0].value(), f);
         if (c.problem == address_problem::bad)
           r.problems.push_back(detail::problem_at(o.args[0], c.error));

@@ -318,8 +318,8 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
           rule.bytes = p.bytes;
         }
         // The text goes to the table only with a rule that stays there (-A, -I, -R).
-        auto stored = [&] {
-          saved_rule r = table->add_spec(p.spec);
+        auto stored = [&](std::string_view spec) {
+          saved_rule r = table->add_spec(spec);
           r.packets = rule.packets;
           r.bytes = rule.bytes;
           r.where = rule.where;
@@ -329,7 +329,8 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
           case 'A': {
             saved_chain* ch = need_chain(0);
             if (!ch) return no_chain(0);
-            ch->rules.push_back(stored());
+            ch->rules.push_back(stored(p.spec));
+            for (const std::string& more : p.more_specs) ch->rules.push_back(stored(more));
             break;
           }
           case 'I': {
@@ -341,15 +342,21 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
               if (!n) return fail(bad_number ? *bad_number : at(chain_arg(1), "Index of insertion too big"));
               pos = *n;
             }
-            ch->rules.insert(ch->rules.begin() + static_cast<std::ptrdiff_t>(pos - 1), stored());
+            // Each rule of an address list goes in at the same place: the last ends up first.
+            ch->rules.insert(ch->rules.begin() + static_cast<std::ptrdiff_t>(pos - 1), stored(p.spec));
+            for (const std::string& more : p.more_specs)
+              ch->rules.insert(ch->rules.begin() + static_cast<std::ptrdiff_t>(pos - 1), stored(more));
             break;
           }
           case 'R': {
             saved_chain* ch = need_chain(0);
             if (!ch) return no_chain(0);
+            if (!p.more_specs.empty())
+              return fail(at(cmd.name, "Replacement rule does not specify a unique address",
+                             "-R takes one source and one destination"));
             auto n = rule_number(1, ch->rules.size());
             if (!n) return fail(bad_number ? *bad_number : at(chain_arg(1), "Index of replacement too big"));
-            ch->rules[*n - 1] = stored();
+            ch->rules[*n - 1] = stored(p.spec);
             break;
           }
           case 'D': {
@@ -360,11 +367,16 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
               if (!n) return fail(bad_number ? *bad_number : at(chain_arg(1), "Index of deletion too big"));
               ch->rules.erase(ch->rules.begin() + static_cast<std::ptrdiff_t>(*n - 1));
             } else {
-              auto it = std::find_if(ch->rules.begin(), ch->rules.end(),
-                                     [&](const saved_rule& r) { return table->spec(r) == p.spec; });
-              if (it == ch->rules.end())
-                return fail(line_error(l, "Bad rule (does a matching rule exist in that chain?)"));
-              ch->rules.erase(it);
+              auto erase = [&](std::string_view spec) {
+                auto it = std::find_if(ch->rules.begin(), ch->rules.end(),
+                                       [&](const saved_rule& r) { return table->spec(r) == spec; });
+                if (it == ch->rules.end()) return false;
+                ch->rules.erase(it);
+                return true;
+              };
+              bool all = erase(p.spec);
+              for (const std::string& more : p.more_specs) all = all && erase(more);
+              if (!all) return fail(line_error(l, "Bad rule (does a matching rule exist in that chain?)"));
             }
             break;
           }

@@ -241,11 +241,21 @@ class validator {
           if (at < rules.size()) rules.erase(rules.begin() + static_cast<std::ptrdiff_t>(at));
           return;
         }
+        // -s and -d lists make one rule per (source, destination) pair (xtables_ipparse_multiple).
+        auto addresses = [](const std::optional<ast::option>& o) -> std::size_t {
+          if (!o || o->args.empty()) return 1;
+          const std::string list = o->args[0].value();
+          return 1 + static_cast<std::size_t>(std::count(list.begin(), list.end(), ','));
+        };
+        const std::size_t copies = addresses(v.source) * addresses(v.destination);
         if (v.cmd == command::replace) {
+          if (copies > 1)
+            return add(v.command_option->name, "Replacement rule does not specify a unique address",
+                       severity::error, "-R takes one source and one destination");
           if (at >= rules.size()) return;  // no rule number: the view said so already
           rules[at] = cur_.rules.size();
         } else {
-          rules.insert(rules.begin() + static_cast<std::ptrdiff_t>(at), cur_.rules.size());
+          rules.insert(rules.begin() + static_cast<std::ptrdiff_t>(at), copies, cur_.rules.size());
         }
         rule_target t;
         if (v.jump && !v.jump->args.empty()) {

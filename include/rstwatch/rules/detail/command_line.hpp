@@ -76,6 +76,9 @@ struct parsed_line {
   std::string spec;  // the rule as iptables-save prints it after "-A CHAIN", leading space included
   bool counters_given = false;  // -c
   std::uint64_t packets = 0, bytes = 0;
+  // With -s or -d lists (`-s 10.0.0.1,10.0.0.2`) iptables makes one rule per source and
+  // destination pair, sources first: `spec` is the first, these the others in order.
+  rstwatch::detail::reuse_list<std::string> more_specs;
   rstwatch::detail::reuse_list<loaded_extension> matches;  // in load order, the implicit -p match included
   bool has_target = false;    // -j or -g given
   loaded_extension target;    // its extension when has_target
@@ -105,8 +108,10 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
   out.counters_given = false;
   out.packets = out.bytes = 0;
   out.has_target = false;
+  out.more_specs.clear();
   // Base rule fields.
   std::optional<address> src, dst;
+  std::vector<address> src_more, dst_more;  // the rest of -s/-d lists (allocated only for lists)
   bool src_inv = false, dst_inv = false, in_inv = false, out_inv = false, proto_inv = false;
   std::string in_if, out_if;
   std::optional<ast::token> in_at, out_at;  // where -i and -o are written
@@ -317,16 +322,28 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
         break;
       case 's': case 'd': {
         if (auto e = need_args(o, 1, 1, "an address")) return *e;
-        std::string v = o.args[0].value();
-        auto a = parse_address(v, fam);
-        if (!a) {
-          bool name_like = v.find_first_not_of("0123456789./:abcdefABCDEF") != std::string::npos;
-          return at(o.args[0],
-                    name_like ? "host/network '" + v + "' not found: rstwatch does not resolve host names"
-                              : "bad address '" + v + "'",
-                    name_like ? "write a numeric address" : "");
+        const std::string list = o.args[0].value();
+        std::vector<address>& more = letter == 's' ? src_more : dst_more;
+        more.clear();
+        // xtables_ipparse_multiple(): a comma-separated list, each element an address.
+        for (std::size_t start = 0, n = 0;; ++n) {
+          const std::size_t comma = list.find(',', start);
+          const std::string v = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+          auto a = parse_address(v, fam);
+          if (!a) {
+            bool name_like = v.find_first_not_of("0123456789./:abcdefABCDEF") != std::string::npos;
+            return at(o.args[0],
+                      name_like ? "host/network '" + v + "' not found: rstwatch does not resolve host names"
+                                : "bad address '" + v + "'",
+                      name_like ? "write a numeric address" : "");
+          }
+          if (n == 0) (letter == 's' ? src : dst) = a;
+          else more.push_back(*a);
+          if (comma == std::string::npos) break;
+          start = comma + 1;
         }
-        (letter == 's' ? src : dst) = a;
+        if (invert && !more.empty())
+          return at(o.bang, "! not allowed with multiple source or destination IP addresses");
         (letter == 's' ? src_inv : dst_inv) = invert;
         break;
       }
@@ -432,15 +449,16 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
   // Canonical text, in print_ipv4()/print_ipv6()-then-matches-then-target order
   // (iptables/nft-ipv4.c, nft-ipv6.c, nft-shared.c save_rule_details()).
   std::string& s = out.spec;
-  auto addr = [&](const std::optional<address>& a, bool neg, char letter) {
+  auto addr = [&](std::string& into, const std::optional<address>& a, bool neg, char letter) {
     if (!a || (matches_everything(*a) && !neg)) return;
-    s += neg ? " ! -" : " -";
-    s += letter;
-    s += ' ';
-    s += print_address(*a);
+    into += neg ? " ! -" : " -";
+    into += letter;
+    into += ' ';
+    into += print_address(*a);
   };
-  addr(src, src_inv, 's');
-  addr(dst, dst_inv, 'd');
+  addr(s, src, src_inv, 's');
+  addr(s, dst, dst_inv, 'd');
+  const std::size_t addresses_end = s.size();
   auto iface = [&](const std::string& name, bool neg, char letter) {
     if (name.empty() || (name == "+" && !neg)) return;
     s += neg ? " ! -" : " -";
@@ -486,6 +504,26 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
     s += is_goto ? " -g " : " -j ";
     s += target->name;
     if (auto d = emit(*target)) return *d;
+  }
+  if (!src_more.empty() || !dst_more.empty()) {
+    // One rule per (source, destination), sources first; the first pair is `spec` itself.
+    const std::string tail = s.substr(addresses_end);
+    std::vector<std::optional<address>> sources{src}, destinations{dst};
+    sources.insert(sources.end(), src_more.begin(), src_more.end());
+    destinations.insert(destinations.end(), dst_more.begin(), dst_more.end());
+    bool first = true;
+    for (const auto& a : sources)
+      for (const auto& b : destinations) {
+        if (first) {
+          first = false;
+          continue;
+        }
+        std::string& v = out.more_specs.add();
+        v.clear();
+        addr(v, a, src_inv, 's');
+        addr(v, b, dst_inv, 'd');
+        v += tail;
+      }
   }
   out.has_rule = true;
   return std::nullopt;
