@@ -773,6 +773,8 @@ SCENARIO("every refused command names its line, column and reason", "[rules][sav
       {"*filter\n-A INPUT ! -s 10.0.0.1,10.0.0.2 -j ACCEPT\nCOMMIT\n", {2, 10},
        "! not allowed with multiple source or destination IP addresses"},
       {"*filter\n-A INPUT -s 10.0.0.1, -j ACCEPT\nCOMMIT\n", {2, 13}, "bad address ''"},
+      {"*nat\n-A PREROUTING -j DNAT --to-destination 010.0.0.1\nCOMMIT\n", {2, 40},
+       "bad IP address or range '010.0.0.1'"},
       {"*filter\nCOMMIT\nCOMMIT\n", {3, 1}, "COMMIT outside a table"},
       {"*filter\n*nat\nCOMMIT\n", {2, 1}, "Bad argument '*nat'"},
       {":INPUT ACCEPT [0:0]\n", {1, 1}, "chain line outside a table"},

@@ -389,7 +389,10 @@ inline std::string check_nat_to(std::string_view s, netfilter::family f, bool& h
                                                           ? std::string_view()
                                                           : addrs.substr(dash + 1)}) {
       if (a.empty()) continue;
-      if (a.find('/') != std::string_view::npos || !parse_network(a, f))
+      // inet_pton(), as libxt_DNAT.c reads NAT addresses: not the -s/-d forms.
+      unsigned char bytes[16];
+      if (a.find('/') != std::string_view::npos ||
+          ::inet_pton(f == netfilter::family::ipv6 ? AF_INET6 : AF_INET, std::string(a).c_str(), bytes) != 1)
         return "bad address '" + std::string(a) + "'";
     }
   }

@@ -692,14 +692,19 @@ inline std::optional<std::string> canonical_nat_range(std::string_view v, family
   }
   std::string out;
   if (!addrs.empty()) {
+    // libxt_DNAT.c / libxt_SNAT.c read these with inet_pton(): dotted decimal only, no
+    // mask ("Bad IP address"), unlike -s and -d.
+    auto host = [fam](std::string_view text, unsigned char* out) {
+      std::string t(text);
+      return ::inet_pton(fam == family::ipv4 ? AF_INET : AF_INET6, t.c_str(), out) == 1;
+    };
     auto dash = addrs.find('-');
-    auto a = parse_address(addrs.substr(0, dash), fam);
-    if (!a) return std::nullopt;
-    out = print_host(a->addr, fam);
+    unsigned char a[16], b[16];
+    if (!host(addrs.substr(0, dash), a)) return std::nullopt;
+    out = print_host(a, fam);
     if (dash != std::string_view::npos) {
-      auto b = parse_address(addrs.substr(dash + 1), fam);
-      if (!b) return std::nullopt;
-      out += "-" + print_host(b->addr, fam);
+      if (!host(addrs.substr(dash + 1), b)) return std::nullopt;
+      out += "-" + print_host(b, fam);
     }
   }
   if (v.find(':') != std::string_view::npos && (fam == family::ipv4 || (!v.empty() && v[0] == '['))) {
@@ -775,7 +780,8 @@ inline std::optional<diagnostic> save_mark_target(const save_input& in, std::str
     if (!vm) return option_error(o, bad_value(o));
     std::uint32_t value = vm->value, mask = vm->mask;
     if (o.name == "set-mark") {
-      mask = vm->has_mask ? vm->mask : 0xffffffffu;
+      // libxt_MARK.c: --set-mark value/mask zeroes mask and sets value: xmark mask | value.
+      mask = vm->has_mask ? vm->mask | vm->value : 0xffffffffu;
     } else if (o.name == "set-xmark") {
     } else if (vm->has_mask) {
       return option_error(o, "--" + std::string(o.name) + " takes no mask");
@@ -821,7 +827,7 @@ inline result<std::string> save_connmark_target(const save_input& in) {
       mode = "set-xmark";
       value = vm->value;
       mask = vm->mask;
-      if (o.name == "set-mark") mask = vm->has_mask ? vm->mask : 0xffffffffu;
+      if (o.name == "set-mark") mask = vm->has_mask ? vm->mask | vm->value : 0xffffffffu;  // as MARK
       if (o.name == "and-mark") { value = 0; mask = ~vm->value; }
       if (o.name == "or-mark") mask = vm->value;
       if (o.name == "xor-mark") mask = 0;
