@@ -478,21 +478,10 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
       auto r = parse_mark(a);
       return r ? std::string() : r.error;
     }
-    case arg_kind::rate: {
-      // libxt_limit.c parse_rate: N[/second|/minute|/hour|/day], a unit may be abbreviated.
-      auto slash = a.find('/');
-      auto n = to_uint(std::string_view(a).substr(0, slash), 0xffffffffu, 10);
-      bool unit_ok = true;
-      if (slash != std::string::npos) {
-        std::string_view u = std::string_view(a).substr(slash + 1);
-        unit_ok = !u.empty() && (std::string_view("second").substr(0, u.size()) == u ||
-                                 std::string_view("minute").substr(0, u.size()) == u ||
-                                 std::string_view("hour").substr(0, u.size()) == u ||
-                                 std::string_view("day").substr(0, u.size()) == u);
-      }
-      if (!n || *n == 0 || !unit_ok) return "bad rate '" + a + "'";
-      return {};
-    }
+    case arg_kind::rate:
+      // libxt_limit.c parse_rate(): atoi() of the count, a unit any beginning of
+      // second/minute/hour/day in any case.
+      return rules::detail::parse_limit_rate(a) ? std::string() : "bad rate '" + a + "'";
     case arg_kind::u32:
       return to_uint(a, 0xffffffffu) ? std::string() : "bad value '" + a + "' (0-4294967295)";
     case arg_kind::u16:
@@ -526,9 +515,9 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
       // libxt_owner.c: a name known to this host, or a number or range.
       auto dash = a.find('-');
       std::string_view s = a;
-      bool numeric = to_uint(s.substr(0, dash), 0xffffffffu) &&
-                     (dash == std::string_view::npos || to_uint(s.substr(dash + 1), 0xffffffffu));
-      if (numeric) return {};
+      auto lo = to_uint(s.substr(0, dash), 0xffffffffu);
+      auto hi = dash == std::string_view::npos ? lo : to_uint(s.substr(dash + 1), 0xffffffffu);
+      if (lo && hi) return *lo <= *hi ? std::string() : "bad range '" + a + "': the first is above the second";
       bool known = kind == arg_kind::user ? ::getpwnam(a.c_str()) != nullptr
                                           : ::getgrnam(a.c_str()) != nullptr;
       return known ? std::string() : "no such " + std::string(kind == arg_kind::user ? "user" : "group") + " '" + a + "'";

@@ -392,23 +392,10 @@ inline result<std::string> save_limit(const save_input& in) {
   for (auto& o : in.opts) {
     const std::string& v = o.args.at(0);
     if (o.name == "limit") {
-      auto slash = v.find('/');
-      auto n = parse_uint(std::string_view(v).substr(0, slash), 0xffffffffu);
-      std::uint32_t mult = 1;
-      if (slash != std::string::npos) {
-        std::string_view unit = std::string_view(v).substr(slash + 1);
-        auto is = [&](std::string_view full) {
-          return !unit.empty() && unit.size() <= full.size() && full.substr(0, unit.size()) == unit;
-        };
-        if (is("second")) mult = 1;
-        else if (is("minute")) mult = 60;
-        else if (is("hour")) mult = 3600;
-        else if (is("day")) mult = 86400;
-        else n.reset();
-      }
-      if (!n || *n == 0) return option_error(o, "bad rate '" + v + "'");
-      if (*n / mult > scale) return option_error(o, "rate too fast '" + v + "'");
-      avg = static_cast<std::uint32_t>(std::uint64_t{scale} * mult / *n);
+      auto r = parse_limit_rate(v);
+      if (!r) return option_error(o, "bad rate '" + v + "'");
+      if (r->count / r->per > scale) return option_error(o, "rate too fast '" + v + "'");
+      avg = static_cast<std::uint32_t>(std::uint64_t{scale} * r->per / r->count);
     } else {
       auto n = parse_uint(v, 10000);
       if (!n) return option_error(o, "bad --limit-burst '" + v + "'");
@@ -488,6 +475,7 @@ inline result<std::string> save_owner(const save_input& in) {
     auto lo = id(std::string_view(v).substr(0, dash));
     auto hi = dash == std::string::npos ? lo : id(std::string_view(v).substr(dash + 1));
     if (!lo || !hi) return option_error(o, "unknown user or group '" + v + "'");
+    if (*lo > *hi) return option_error(o, "bad " + std::string(o.name) + " range '" + v + "': the first is above the second");
     std::string text = inv(o) + " --" + std::string(o.name) + " " + std::to_string(*lo);
     if (*lo != *hi) text += "-" + std::to_string(*hi);
     (is_uid ? uid : gid) = text;

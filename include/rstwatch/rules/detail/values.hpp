@@ -445,4 +445,40 @@ inline std::string ambiguous_icmp(std::string_view v, const icmp_match& m, std::
          std::string(m.found->name) + "' or `" + std::string(m.also->name) + "'?";
 }
 
+// A limit rate as libxt_limit.c parse_rate() reads it: the count is atoi() of the text (its
+// leading digits: "10abc/s" is 10, "0x10/s" is 0 and refused), the unit after '/' any
+// beginning of second, minute, hour or day in any case ("1/SECOND", "10/m"). The count and the
+// seconds per unit; nullopt for a bad rate.
+struct limit_rate {
+  std::uint64_t count = 0;
+  std::uint32_t per = 1;
+};
+inline std::optional<limit_rate> parse_limit_rate(std::string_view v) {
+  limit_rate r;
+  const auto slash = v.find('/');
+  if (slash != std::string_view::npos) {
+    const std::string_view unit = v.substr(slash + 1);
+    auto is = [unit](std::string_view full) {
+      if (unit.empty() || unit.size() > full.size()) return false;
+      for (std::size_t i = 0; i < unit.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(unit[i])) != full[i]) return false;
+      return true;
+    };
+    if (is("second")) r.per = 1;
+    else if (is("minute")) r.per = 60;
+    else if (is("hour")) r.per = 3600;
+    else if (is("day")) r.per = 86400;
+    else return std::nullopt;
+  }
+  std::size_t i = 0;
+  while (i < v.size() && (v[i] == ' ' || v[i] == '\t')) ++i;
+  if (i < v.size() && v[i] == '+') ++i;
+  for (; i < v.size() && v[i] >= '0' && v[i] <= '9'; ++i) {
+    r.count = r.count * 10 + static_cast<std::uint64_t>(v[i] - '0');
+    if (r.count > 0xffffffffu) return std::nullopt;  // beyond what the kernel's u32 holds
+  }
+  if (r.count == 0) return std::nullopt;
+  return r;
+}
+
 }  // namespace rstwatch::rules::detail
