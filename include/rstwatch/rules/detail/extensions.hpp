@@ -632,12 +632,7 @@ inline constexpr reject_name reject6[] = {
 // letters in any case ("port" is icmp-port-unreachable, "i" or "" icmp-net-unreachable,
 // "TCP-RST" tcp-reset). Empty when none does.
 inline std::string_view reject_type(std::string_view arg, family fam) noexcept {
-  auto begins = [arg](std::string_view name) {
-    if (arg.size() > name.size()) return false;
-    for (std::size_t i = 0; i < arg.size(); ++i)
-      if (std::tolower(static_cast<unsigned char>(arg[i])) != name[i]) return false;
-    return true;
-  };
+  auto begins = [arg](std::string_view name) { return begins_ignoring_case(name, arg); };
   auto look = [&](const auto& table) -> std::string_view {
     for (const reject_name& r : table)
       if (begins(r.name) || begins(r.alias)) return r.name;

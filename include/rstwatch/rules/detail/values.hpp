@@ -330,6 +330,18 @@ inline std::string print_protocol(std::uint8_t n, family fam) {
   return std::to_string(n);
 }
 
+// Whether `name` begins with `text`, letters compared without regard to case: the
+// strncasecmp(name, text, strlen(text)) == 0 that iptables' extensions use to read names they
+// let users abbreviate (ICMP and REJECT types, limit units).
+inline bool begins_ignoring_case(std::string_view name, std::string_view text) noexcept {
+  if (text.size() > name.size()) return false;
+  for (std::size_t i = 0; i < text.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(text[i])) !=
+        std::tolower(static_cast<unsigned char>(name[i])))
+      return false;
+  return true;
+}
+
 // ICMP and ICMPv6 type names as libxtables 1.8.9 knows them (xtables_icmp names of
 // libipt_icmp.c and libip6t_icmp6.c); code_min..code_max is 0..0xff for every code. The
 // names are the same for iptables-restore, the checks and iptables-save.
@@ -424,12 +436,7 @@ template <std::size_t N>
 icmp_match match_icmp_name(std::string_view v, const icmp_name (&names)[N]) noexcept {
   icmp_match m;
   for (const icmp_name& n : names) {
-    if (v.size() > n.name.size()) continue;
-    bool begins = true;
-    for (std::size_t i = 0; i < v.size() && begins; ++i)
-      begins = std::tolower(static_cast<unsigned char>(v[i])) ==
-               std::tolower(static_cast<unsigned char>(n.name[i]));
-    if (!begins) continue;
+    if (!begins_ignoring_case(n.name, v)) continue;
     if (m.found) {
       m.also = &n;
       return m;
@@ -458,12 +465,7 @@ inline std::optional<limit_rate> parse_limit_rate(std::string_view v) {
   const auto slash = v.find('/');
   if (slash != std::string_view::npos) {
     const std::string_view unit = v.substr(slash + 1);
-    auto is = [unit](std::string_view full) {
-      if (unit.empty() || unit.size() > full.size()) return false;
-      for (std::size_t i = 0; i < unit.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(unit[i])) != full[i]) return false;
-      return true;
-    };
+    auto is = [unit](std::string_view full) { return !unit.empty() && begins_ignoring_case(full, unit); };
     if (is("second")) r.per = 1;
     else if (is("minute")) r.per = 60;
     else if (is("hour")) r.per = 3600;
