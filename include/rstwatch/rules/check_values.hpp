@@ -39,39 +39,9 @@ inline bool iequals(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
-// xtables_strtoul(): strtoumax() with base 0 (decimal, 0x hex, 0 octal: "080" is no number),
-// a leading '+' allowed, the whole text consumed, the value at most `max`. Base 10 where
-// iptables reads a number with atoi() or base 10 (limit's rate).
-inline std::optional<std::uint64_t> to_uint(std::string_view s, std::uint64_t max, int base = 0) {
-  if (!s.empty() && s[0] == '+') s.remove_prefix(1);
-  if (s.empty()) return std::nullopt;
-  if (base == 0) {
-    if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-      s.remove_prefix(2);
-      base = 16;
-    } else if (s.size() > 1 && s[0] == '0') {
-      s.remove_prefix(1);
-      base = 8;
-    } else {
-      base = 10;
-    }
-  }
-  std::uint64_t v = 0;
-  for (char c : s) {
-    int d;
-    if (c >= '0' && c <= '9')
-      d = c - '0';
-    else if (c >= 'a' && c <= 'f')
-      d = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F')
-      d = c - 'A' + 10;
-    else
-      return std::nullopt;
-    if (d >= base) return std::nullopt;
-    v = v * static_cast<std::uint64_t>(base) + static_cast<std::uint64_t>(d);
-    if (v > max) return std::nullopt;
-  }
-  return v;
+// A number as xtables_strtoul() reads it: rules::detail::parse_uint(), which restore uses too.
+inline std::optional<std::uint64_t> to_uint(std::string_view s, std::uint64_t max) {
+  return rules::detail::parse_uint(s, max);
 }
 
 }  // namespace detail
@@ -86,14 +56,9 @@ struct port_range {
   bool single() const noexcept { return first == last; }
 };
 
+// The number or service name restore reads too (rules::detail::parse_port), with a reason.
 inline parsed<std::uint16_t> parse_port(std::string_view s, std::string_view proto = "tcp") {
-  if (auto v = detail::to_uint(s, 65535)) return {static_cast<std::uint16_t>(*v), {}};
-  if (!s.empty() && std::isalpha(static_cast<unsigned char>(s[0]))) {
-    std::string name(s), p(proto);
-    // getservbyname() is what xtables_parse_port() itself calls.
-    if (const servent* e = ::getservbyname(name.c_str(), p.c_str()))
-      return {static_cast<std::uint16_t>(ntohs(static_cast<std::uint16_t>(e->s_port))), {}};
-  }
+  if (auto v = rules::detail::parse_port(s, proto)) return {*v, {}};
   return parsed<std::uint16_t>::fail("invalid port/service '" + std::string(s) + "'");
 }
 
@@ -169,11 +134,11 @@ parsed<icmp_type> parse_icmp_type_in(std::string_view s, const rules::detail::ic
   }
   // Numbers as xtables_strtoui() reads them: base 0 ("8", "0x8", "010").
   auto slash = s.find('/');
-  auto type = detail::to_uint(s.substr(0, slash), 255, 0);
+  auto type = detail::to_uint(s.substr(0, slash), 255);
   if (type) {
     icmp_type t{static_cast<std::uint8_t>(*type), std::nullopt, false};
     if (slash == std::string_view::npos) return {t, {}};
-    if (auto code = detail::to_uint(s.substr(slash + 1), 255, 0)) {
+    if (auto code = detail::to_uint(s.substr(slash + 1), 255)) {
       t.code = static_cast<std::uint8_t>(*code);
       return {t, {}};
     }
@@ -224,11 +189,11 @@ struct mark_mask {
 
 inline parsed<mark_mask> parse_mark(std::string_view s) {
   auto slash = s.find('/');
-  auto v = detail::to_uint(s.substr(0, slash), 0xffffffffu, 0);
+  auto v = detail::to_uint(s.substr(0, slash), 0xffffffffu);
   if (!v) return parsed<mark_mask>::fail("bad mark value '" + std::string(s) + "'");
   mark_mask m{static_cast<std::uint32_t>(*v), 0xffffffffu, false};
   if (slash != std::string_view::npos) {
-    auto k = detail::to_uint(s.substr(slash + 1), 0xffffffffu, 0);
+    auto k = detail::to_uint(s.substr(slash + 1), 0xffffffffu);
     if (!k) return parsed<mark_mask>::fail("bad mark mask '" + std::string(s) + "'");
     m.mask = static_cast<std::uint32_t>(*k);
     m.has_mask = true;
