@@ -97,6 +97,14 @@ inline std::optional<std::uint64_t> parse_counter(std::string_view s) {
   return parse_uint(s, ~std::uint64_t{0});
 }
 
+// The match a -p protocol loads for an option nothing else knows (xshared.c load_proto()):
+// "tcp", "udp", "icmp" (IPv4) or "icmp6" (IPv6); empty for any other protocol.
+inline std::string_view implicit_match(std::uint8_t proto, family fam) noexcept {
+  return proto == 6 ? "tcp" : proto == 17 ? "udp"
+         : proto == 1 && fam == family::ipv4 ? "icmp"
+         : proto == 58 && fam == family::ipv6 ? "icmp6" : "";
+}
+
 // Reads `line` into `out` (whatever it held before); the diagnostic of the first error, if any.
 inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, family fam,
                                                    parsed_line& out) {
@@ -142,9 +150,7 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
     for (const ast::option& o : options)
       if ((o.name.text == "-p" || o.name.text == "--protocol") && !o.bang.present() && o.args.size() == 1)
         if (auto p = parse_protocol(o.args[0].value()))
-          found = find_extension(*p == 6 ? "tcp" : *p == 17 ? "udp"
-                                 : *p == 1 && fam == family::ipv4 ? "icmp"
-                                 : *p == 58 && fam == family::ipv6 ? "icmp6" : "", false);
+          found = find_extension(implicit_match(*p, fam), false);
     return found;
   };
   for (const ast::option& o : options) {
@@ -194,9 +200,7 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
       if (!letter && !le && proto && !proto_inv) {
         // do_parse() -> load_proto(): an unknown option with -p given loads the match named
         // after the protocol (the implicit `-m tcp` iptables-save then prints).
-        std::string_view implicit = *proto == 6 ? "tcp" : *proto == 17 ? "udp"
-                                    : *proto == 1 && fam == family::ipv4 ? "icmp"
-                                    : *proto == 58 && fam == family::ipv6 ? "icmp6" : "";
+        std::string_view implicit = implicit_match(*proto, fam);
         const extension* e = implicit.empty() ? nullptr : find_extension(implicit, false);
         bool already = false;
         for (auto& m : matches) already = already || m.ext == e;
