@@ -231,6 +231,27 @@ constexpr bool target_allowed(family f, table tb, hook h, target t) noexcept {
   return check_target(f, tb, h, t) == target_verdict::allowed;
 }
 
+// Matches the kernel binds to some hooks only (xt_check_match in net/netfilter/x_tables.c
+// checks a match's `.hooks`; some checkentry functions refuse hooks for one option).
+enum class match_limit : std::uint8_t {
+  owner,            // net/netfilter/xt_owner.c: .hooks = LOCAL_OUT | POST_ROUTING (only there
+                    // is the packet's socket this host's own)
+  limit_iface_in,   // xt_addrtype.c addrtype_mt_checkentry_v1(): --limit-iface-in needs an
+                    // input device, so neither LOCAL_OUT nor POST_ROUTING
+  limit_iface_out,  // and --limit-iface-out an output device: neither PRE_ROUTING nor LOCAL_IN
+};
+
+constexpr hook_mask allowed_hooks(match_limit m) noexcept {
+  switch (m) {
+    case match_limit::owner: return bit(hook::output) | bit(hook::postrouting);
+    case match_limit::limit_iface_in:
+      return static_cast<hook_mask>(all_hook_bits & ~(bit(hook::output) | bit(hook::postrouting)));
+    case match_limit::limit_iface_out:
+      return static_cast<hook_mask>(all_hook_bits & ~(bit(hook::prerouting) | bit(hook::input)));
+  }
+  return all_hook_bits;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Chain names.
 

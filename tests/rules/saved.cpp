@@ -796,6 +796,13 @@ SCENARIO("every refused command names its line, column and reason", "[rules][sav
       // before that -p; both loaded, and print_saved's reordered text then did not.
       {"*filter\n-A INPUT -j ACCEPT --u -m owner\nCOMMIT\n", {2, 20}, "unknown option \"--u\""},
       {"*filter\n-A INPUT -m mac --sp -p tcp -j ACCEPT\nCOMMIT\n", {2, 17}, "unknown option \"--sp\""},
+      // libxt_owner and libxt_addrtype refuse these themselves (the kernel is never asked).
+      {"*filter\n-A OUTPUT -m owner --suppl-groups -j DROP\nCOMMIT\n", {2, 20},
+       "owner: --suppl-groups needs a --gid-owner before it"},
+      {"*filter\n-A OUTPUT -m owner --gid-owner 0 ! --suppl-groups -j DROP\nCOMMIT\n", {2, 36},
+       "owner: option \"--suppl-groups\" cannot be inverted"},
+      {"*filter\n-A FORWARD -m addrtype --limit-iface-in -j DROP\nCOMMIT\n", {2, 12},
+       "addrtype: you must specify --src-type or --dst-type"},
   };
   for (auto& c : cases) {
     GIVEN("the file " << c.text) {

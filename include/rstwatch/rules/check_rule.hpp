@@ -577,6 +577,36 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
         !is_proto(p, {"tcp", "udp", "udplite", "sctp", "dccp", "6", "17", "132", "33", "136"}))
       out.push_back(problem_at(at, "multiport needs '-p tcp', '-p udp', '-p udplite', '-p sctp' or '-p dccp'"));
   }
+  if (name == "addrtype" && !e.has("src-type") && !e.has("dst-type"))
+    out.push_back(problem_at(at, std::string(rules::detail::addrtype_without_type)));
+  if (name == "owner") {
+    bool gid_before = false;
+    for (const bound_option& o : e.options) {
+      if (!o.spec) continue;
+      if (o.spec->name == "gid-owner") gid_before = true;
+      if (o.spec->name != "suppl-groups") continue;
+      std::string why = rules::detail::suppl_groups_refusal(o.negated(), gid_before);
+      if (!why.empty()) out.push_back(problem_at(o.opt->name, std::move(why)));
+    }
+  }
+  if (name == "statistic") {
+    // Values that do not read as numbers were reported by check_arg().
+    auto number = [&](std::string_view key, bool& bad) -> std::optional<std::uint64_t> {
+      const bound_option* o = e.find(key);
+      if (!o) return std::nullopt;
+      auto n = rules::detail::parse_uint(o->arg(), 0xffffffffu);
+      bad = bad || !n;
+      return n;
+    };
+    bool bad = false;
+    const bound_option* mode = e.find("mode");
+    bad = mode && mode->arg() != "random" && mode->arg() != "nth";
+    auto every = number("every", bad), packet = number("packet", bad);
+    std::string why = rules::detail::statistic_refusal(mode ? mode->arg() : std::string(),
+                                                      e.has("probability"), every, packet);
+    if (!bad && !why.empty())
+      out.push_back(problem_at(e.options.empty() ? at : e.options.front().opt->name, std::move(why)));
+  }
   if (name == "LOG") {
     if (auto o = e.find("log-prefix"); o && o->arg().size() > max_log_prefix)
       out.push_back(problem_at(o->opt->args[0],

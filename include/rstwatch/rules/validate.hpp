@@ -57,6 +57,14 @@ struct rule_target {
   std::optional<ast::token> written;      // the target's token
 };
 
+// A match of a rule that the kernel takes on some hooks only (netfilter::match_limit).
+struct match_limit {
+  std::size_t rule;  // index into table_state::rules
+  netfilter::hook_mask hooks;
+  ast::token at;
+  std::string why;
+};
+
 struct table_state {
   std::optional<netfilter::table> tbl;  // none: unknown table, only syntax is checked
   std::deque<chain_state> states;        // every chain declared, in place (deleted ones too)
@@ -71,6 +79,7 @@ struct table_state {
     return c ? *c : nullptr;
   }
   std::vector<rule_target> rules;
+  std::vector<match_limit> limits;      // by rule index; few rules have one
   std::vector<chain_state*> target_of;  // per rule: the user chain it jumps to (at COMMIT)
   std::optional<ast::line> header;
 };
@@ -263,6 +272,21 @@ class validator {
           t.target = name.quoted() ? kept(v.target) : name.text;
           t.written = name;
         }
+        for (const extension_use& m : v.matches) {
+          auto limit = [&](netfilter::match_limit k, const ast::token& at, std::string why) {
+            cur_.limits.push_back({cur_.rules.size(), netfilter::allowed_hooks(k), at, std::move(why)});
+          };
+          if (m.name == "owner" && m.loaded_by)
+            limit(netfilter::match_limit::owner, m.loaded_by->name,
+                  "the owner match is only valid in OUTPUT and POSTROUTING");
+          if (m.name != "addrtype") continue;
+          if (const bound_option* o = m.find("limit-iface-in"))
+            limit(netfilter::match_limit::limit_iface_in, o->opt->name,
+                  "--limit-iface-in is not valid in OUTPUT or POSTROUTING (no input interface)");
+          if (const bound_option* o = m.find("limit-iface-out"))
+            limit(netfilter::match_limit::limit_iface_out, o->opt->name,
+                  "--limit-iface-out is not valid in PREROUTING or INPUT (no output interface yet)");
+        }
         cur_.rules.push_back(t);
         return;
       }
@@ -374,6 +398,26 @@ class validator {
           }
           add(*r.written, why + via);
           break;
+        }
+      }
+    }
+
+    // Matches per hook (xt_check_match), the same way: the limits are sorted by rule index.
+    for (const chain_state* chain : cur_.order) {
+      if (cur_.limits.empty()) break;
+      const auto& c = *chain;
+      for (std::size_t i : c.rules) {
+        auto first = std::lower_bound(cur_.limits.begin(), cur_.limits.end(), i,
+                                      [](const match_limit& l, std::size_t r) { return l.rule < r; });
+        for (auto it = first; it != cur_.limits.end() && it->rule == i; ++it) {
+          for (auto h : netfilter::all_hooks) {
+            if (!netfilter::contains(c.reached, h) || netfilter::contains(it->hooks, h)) continue;
+            std::string via = c.builtin ? std::string()
+                                        : " (chain " + std::string(c.name) + " is reached from " +
+                                              std::string(netfilter::chain_name(h)) + ")";
+            add(it->at, it->why + via);
+            break;
+          }
         }
       }
     }

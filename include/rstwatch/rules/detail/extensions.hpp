@@ -436,6 +436,9 @@ inline constexpr std::string_view addr_types[] = {
     "UNSPEC", "UNICAST", "LOCAL",       "BROADCAST", "ANYCAST", "MULTICAST",
     "BLACKHOLE", "UNREACHABLE", "PROHIBIT", "THROW", "NAT",     "XRESOLVE"};
 
+// libxt_addrtype.c addrtype_check(): one of the two types must be given.
+inline constexpr std::string_view addrtype_without_type = "addrtype: you must specify --src-type or --dst-type";
+
 inline result<std::string> save_addrtype(const save_input& in) {
   std::string src, dst, in_if, out_if;
   for (auto& o : in.opts) {
@@ -449,14 +452,34 @@ inline result<std::string> save_addrtype(const save_input& in) {
       (o.name == "src-type" ? src : dst) = inv(o) + " --" + std::string(o.name) + " " + *l;
     }
   }
+  if (src.empty() && dst.empty()) {
+    // libxt_addrtype.c addrtype_check(); the caller points at the -m option.
+    diagnostic d;
+    d.message = addrtype_without_type;
+    return d;
+  }
   return src + dst + in_if + out_if;
 }
 
+// Why libxt_owner refuses --suppl-groups (its owner_parse()): it only widens a --gid-owner
+// given before it, and cannot be inverted; empty when it takes it.
+inline std::string suppl_groups_refusal(bool inverted, bool gid_owner_before) {
+  if (inverted) return "owner: option \"--suppl-groups\" cannot be inverted";
+  if (!gid_owner_before) return "owner: --suppl-groups needs a --gid-owner before it";
+  return {};
+}
+
 inline result<std::string> save_owner(const save_input& in) {
-  std::string sock, uid, gid;
+  std::string sock, uid, gid, suppl;
   for (auto& o : in.opts) {
     if (o.name == "socket-exists") {
       sock = inv(o) + " --socket-exists";
+      continue;
+    }
+    if (o.name == "suppl-groups") {
+      std::string why = suppl_groups_refusal(o.invert, !gid.empty());
+      if (!why.empty()) return option_error(o, std::move(why));
+      suppl = " --suppl-groups";
       continue;
     }
     const std::string& v = o.args.at(0);
@@ -480,7 +503,24 @@ inline result<std::string> save_owner(const save_input& in) {
     if (*lo != *hi) text += "-" + std::to_string(*hi);
     (is_uid ? uid : gid) = text;
   }
-  return sock + uid + gid;
+  return sock + uid + gid + suppl;
+}
+
+// What libxt_statistic's final check (statistic_check()) refuses once every option is read,
+// given the mode as written ("random", "nth" or empty), whether --probability came, and the
+// values of --every and --packet; empty when it takes them. A rule with `-m statistic` and no
+// option at all is random mode without a probability, as iptables-restore 1.8.9 says.
+inline std::string statistic_refusal(std::string_view mode, bool probability,
+                                     std::optional<std::uint64_t> every,
+                                     std::optional<std::uint64_t> packet) {
+  if (mode.empty() && !probability && !every && !packet)
+    return "--probability must be specified when using random mode";
+  if (mode.empty()) return "statistic: no --mode given";
+  if (mode == "random") return probability ? std::string() : "statistic: --mode random needs --probability";
+  if (!every) return "statistic: --mode nth needs --every";
+  if (!packet) return "statistic: option \"--every\" also requires \"--packet\".";
+  if (*packet > *every - 1) return "statistic: --packet must be less than --every";
+  return {};
 }
 
 inline std::optional<diagnostic> save_statistic(const save_input& in, std::string& out) {
@@ -514,16 +554,15 @@ inline std::optional<diagnostic> save_statistic(const save_input& in, std::strin
     }
   }
   if (!first) {
-    // `-m statistic` alone: libxt_statistic defaults to random mode, which needs a probability
-    // (iptables-restore 1.8.9 says exactly this). The caller points at the -m option.
+    // `-m statistic` alone: the caller points at the -m option.
     diagnostic d;
-    d.message = "--probability must be specified when using random mode";
+    d.message = statistic_refusal({}, false, std::nullopt, std::nullopt);
     return d;
   }
-  if (mode.empty()) return option_error(*first, "statistic: no --mode given");
+  if (std::string why = statistic_refusal(mode, probability.has_value(), every, packet); !why.empty())
+    return option_error(*first, std::move(why));
   std::string_view neg = invert ? " !" : "";
   if (mode == "random") {
-    if (!probability) return option_error(*first, "statistic: --mode random needs --probability");
     // xt_statistic keeps the probability as a 31-bit fraction (libxt_statistic.c).
     auto fixed = static_cast<std::uint32_t>(std::lround(*probability * 0x80000000u));
     char buf[64];
@@ -534,9 +573,6 @@ inline std::optional<diagnostic> save_statistic(const save_input& in, std::strin
     out += buf;
     return std::nullopt;
   }
-  if (!every) return option_error(*first, "statistic: --mode nth needs --every");
-  if (!packet) return option_error(*first, "statistic: option \"--every\" also requires \"--packet\".");
-  if (*packet > *every - 1) return option_error(*first, "statistic: --packet must be less than --every");
   out += " --mode nth";
   out += neg;
   out += " --every ";
@@ -868,7 +904,8 @@ inline const std::vector<extension>& extensions() {
         {"limit-iface-out", "", 0}},
        appending<save_addrtype>},
       {"owner", false,
-       {{"uid-owner", "", 1}, {"gid-owner", "", 1}, {"socket-exists", "", 0}},
+       {{"uid-owner", "", 1}, {"gid-owner", "", 1}, {"socket-exists", "", 0},
+        {"suppl-groups", "", 0}},
        appending<save_owner>},
       {"statistic", false,
        {{"mode", "", 1}, {"probability", "", 1}, {"every", "", 1}, {"packet", "", 1}},
@@ -950,6 +987,9 @@ inline constexpr exclusive_options exclusive_groups[] = {
      {"set-xmark", "set-mark", "and-mark", "or-mark", "xor-mark", "save-mark", "restore-mark"}},
     {"CONNMARK", {"mask", "nfmask"}},
     {"CONNMARK", {"mask", "ctmask"}},
+    {"statistic", {"probability", "every"}},
+    {"statistic", {"probability", "packet"}},
+    {"addrtype", {"limit-iface-in", "limit-iface-out"}},
 };
 
 // Why iptables refuses option `later` of extension `ext` after option `earlier` of the same
