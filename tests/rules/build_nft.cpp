@@ -234,6 +234,44 @@ SCENARIO("each iptables table becomes an nft table with base chains from the net
   }
 }
 
+SCENARIO("NAT ranges translate in the form iptables-save prints them", "[rules][nft]") {
+  GIVEN("DNAT, SNAT and MASQUERADE ranges spelled as iptables reads them") {
+    std::string text =
+        "*nat\n-A PREROUTING -p tcp -j DNAT --to-destination 10.0.0.1:+80-0x5a\n"
+        "-A PREROUTING -p tcp -j DNAT --to-destination 10.0.0.1-10.0.0.1\n"
+        "-A PREROUTING -p tcp -j DNAT --to-destination :80-80\n"
+        "-A POSTROUTING -p udp -j SNAT --to-source 10.0.0.5-10.0.0.1:0x400-2000 --random-fully\n"
+        "-A POSTROUTING -p tcp -j MASQUERADE --to-ports 0x50\nCOMMIT\n";
+    auto f = rules::parse(text);
+    REQUIRE(f);
+    WHEN("it is translated") {
+      auto nft = rules::to_nft(*f);
+      REQUIRE(nft);
+      THEN("numbers are decimal, a range of one address or port is that one, ports keep their colon") {
+        CHECK(nft->find("dnat to 10.0.0.1:80-90\n") != std::string::npos);
+        CHECK(nft->find("dnat to 10.0.0.1\n") != std::string::npos);
+        CHECK(nft->find("dnat to :80\n") != std::string::npos);
+        CHECK(nft->find("snat to 10.0.0.5-10.0.0.1:1024-2000 fully-random\n") != std::string::npos);
+        CHECK(nft->find("masquerade to :80\n") != std::string::npos);
+      }
+    }
+  }
+  GIVEN("a DNAT with a base port (ports shifted by offset), which nft cannot say") {
+    std::string text = "*nat\n-A PREROUTING -p tcp -j DNAT --to-destination 10.0.0.1:80-90/100\nCOMMIT\n";
+    auto f = rules::parse(text, "base.rules");
+    REQUIRE(f);
+    WHEN("it is translated") {
+      auto nft = rules::to_nft(*f, {nf_family::ipv4, "base.rules"});
+      THEN("the error points at the range") {
+        REQUIRE_FALSE(nft);
+        CHECK(nft.error().where.line == 2);
+        CHECK(nft.error().where.column == 47);
+        CHECK(nft.error().message.find("a base port (/BASE) has no nft translation") != std::string::npos);
+      }
+    }
+  }
+}
+
 SCENARIO("a rule with no nft translation is an error naming the rule and its line",
          "[rules][nft]") {
   // multiport --ports, which nft cannot say, on line 3: appended, then inserted with -I 1 (the

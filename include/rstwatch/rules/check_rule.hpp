@@ -362,55 +362,12 @@ inline std::string check_list(std::string_view s, std::initializer_list<std::str
   }
 }
 
-// `addr[-addr][:port[-port]]`, IPv6 addresses in brackets when a port follows
-// (libxt_DNAT.c parse_to).
-inline std::string check_nat_to(std::string_view s, netfilter::family f, bool& has_port) {
-  has_port = false;
-  std::string_view addrs = s, ports;
-  if (f == netfilter::family::ipv6) {
-    if (!s.empty() && s[0] == '[') {
-      auto close = s.find(']');
-      if (close == std::string_view::npos) return "missing ']' in '" + std::string(s) + "'";
-      addrs = s.substr(1, close - 1);
-      if (close + 1 < s.size()) {
-        if (s[close + 1] != ':') return "bad address '" + std::string(s) + "'";
-        ports = s.substr(close + 2);
-        has_port = true;
-      }
-    }
-  } else if (auto colon = s.find(':'); colon != std::string_view::npos) {
-    addrs = s.substr(0, colon);
-    ports = s.substr(colon + 1);
-    has_port = true;
-  }
-  if (!addrs.empty()) {
-    auto dash = addrs.find('-');
-    for (std::string_view a : {addrs.substr(0, dash), dash == std::string_view::npos
-                                                          ? std::string_view()
-                                                          : addrs.substr(dash + 1)}) {
-      if (a.empty()) continue;
-      // inet_pton(), as libxt_DNAT.c reads NAT addresses: not the -s/-d forms.
-      unsigned char bytes[16];
-      if (a.find('/') != std::string_view::npos ||
-          ::inet_pton(f == netfilter::family::ipv6 ? AF_INET6 : AF_INET, std::string(a).c_str(), bytes) != 1)
-        return "bad address '" + std::string(a) + "'";
-    }
-  }
-  if (has_port) {
-    auto dash = ports.find('-');
-    auto lo = to_uint(ports.substr(0, dash), 65535);
-    auto hi = dash == std::string_view::npos ? lo : to_uint(ports.substr(dash + 1), 65535);
-    if (!lo || !hi || *lo == 0 || *hi < *lo) return "port '" + std::string(ports) + "' not valid";
-  }
-  return {};
-}
-
 // The arguments of one modelled option.
 inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::family f,
                              std::string_view proto) {
   // Free text is not looked at: no copy of it (most rules have a comment).
   if (kind == arg_kind::none || kind == arg_kind::anything || kind == arg_kind::text ||
-      kind == arg_kind::comment || kind == arg_kind::nflog_prefix)
+      kind == arg_kind::comment)
     return {};
   std::string a = o.arg(0);
   switch (kind) {
@@ -467,8 +424,9 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
     case arg_kind::log_prefix:
     case arg_kind::comment:
     case arg_kind::nflog_prefix:
-      // xtables.c xtopt_parse_string: .min = 1 for the LOG prefix.
-      if (kind == arg_kind::log_prefix && a.empty()) return "the LOG prefix may not be empty";
+      // xtables.c xtopt_parse_string: .min = 1 for the LOG and NFLOG prefixes.
+      if (kind != arg_kind::comment && a.empty())
+        return std::string(rules::detail::empty_prefix_refusal);
       return {};
     case arg_kind::log_level: {
       auto r = parse_log_level(a);
@@ -528,17 +486,12 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
                  ? std::string()
                  : "unknown reject type '" + a + "' for " +
                        (f == netfilter::family::ipv6 ? "ip6tables" : "iptables");
-    case arg_kind::nat_to: {
-      bool has_port = false;
-      return check_nat_to(a, f, has_port);
-    }
+    case arg_kind::nat_to: return rules::detail::read_nat_range(a, f).error;
     case arg_kind::to_ports: {
-      auto dash = a.find('-');
-      std::string_view s = a;
-      auto lo = to_uint(s.substr(0, dash), 65535);
-      auto hi = dash == std::string_view::npos ? lo : to_uint(s.substr(dash + 1), 65535);
-      if (!lo || !hi || *hi < *lo) return "port '" + a + "' not valid";
-      return {};
+      // A /BASE is MASQUERADE's only: final_check() refuses it in REDIRECT.
+      rules::detail::nat_range r;
+      rules::detail::read_nat_ports(a, r, true);
+      return r.error;
     }
     case arg_kind::proto: {
       if (to_uint(a, 255)) return {};
@@ -620,14 +573,21 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
       out.push_back(problem_at(o->opt->args[0], "'--reject-with tcp-reset' needs '-p tcp' (the kernel refuses it)"));
   }
   if (name == "MASQUERADE" || name == "REDIRECT" || name == "DNAT" || name == "SNAT") {
-    bool ports = e.has("to-ports");
+    // libxt_NAT.c: --to-destination and --to-source are mandatory (XTOPT_MAND); ports need
+    // the number after -p to have them, inverted or not.
+    const bool dnat = name == "DNAT", snat = name == "SNAT";
+    if ((dnat && !e.has("to-destination")) || (snat && !e.has("to-source")))
+      out.push_back(problem_at(at, e.name + ": option \"--" + (dnat ? "to-destination" : "to-source") +
+                                       "\" must be specified"));
+    bool ports = false;
+    if (auto o = e.find("to-ports")) {
+      ports = true;
+      if (name == "REDIRECT" && o->arg().find('/') != std::string::npos)
+        out.push_back(problem_at(o->opt->args[0], "no /BASE port in REDIRECT: '" + o->arg() + "'"));
+    }
     for (auto key : {"to-destination", "to-source"})
-      if (auto o = e.find(key)) {
-        bool has_port = false;
-        (void)check_nat_to(o->arg(), f, has_port);
-        ports = ports || has_port;
-      }
-    if (ports && (neg_proto || !is_proto(p, {"tcp", "udp", "sctp", "dccp", "6", "17", "132", "33"})))
+      if (auto o = e.find(key)) ports = ports || rules::detail::read_nat_range(o->arg(), f).has_ports;
+    if (ports && !is_proto(p, {"tcp", "udp", "sctp", "dccp", "6", "17", "132", "33"}))
       out.push_back(problem_at(at, "a port in " + e.name + " needs -p tcp, udp, sctp or dccp"));
   }
 }

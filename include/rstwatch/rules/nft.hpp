@@ -406,8 +406,16 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
   } else if (v.target == "DNAT" || v.target == "SNAT") {
     has_other({"to-destination", "to-source", "random", "random-fully", "persistent"});
     const bound_option* o = t->find(v.target == "DNAT" ? "to-destination" : "to-source");
-    if (!o) no(v.jump->args[0], v.target + " without an address has no translation");
-    else verdict = (v.target == "DNAT" ? "dnat to " : "snat to ") + o->arg();
+    if (!o) {
+      no(v.jump->args[0], v.target + " without an address has no translation");
+    } else {
+      // The range as iptables reads it (read_nat_range: "0x50", "a-a", "[a]x:80" ...), printed
+      // in the canonical form nft reads too; nft has no base port (libxt_NAT's /BASE).
+      auto r = rules::detail::read_nat_range(o->arg(), f);
+      if (r.has_base) no(o->opt->args[0], "a base port (/BASE) has no nft translation");
+      verdict = (v.target == "DNAT" ? "dnat to " : "snat to ") +
+                rules::detail::print_nat_range(r, f, true);
+    }
     std::string flags;
     for (auto [key, word] : {std::pair{"random", "random"}, std::pair{"random-fully", "fully-random"},
                              std::pair{"persistent", "persistent"}})
@@ -416,7 +424,13 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
   } else if (v.target == "MASQUERADE" || v.target == "REDIRECT") {
     has_other({"to-ports", "random", "random-fully"});
     verdict = v.target == "MASQUERADE" ? "masquerade" : "redirect";
-    if (auto o = t->find("to-ports")) verdict += " to :" + o->arg();
+    if (auto o = t->find("to-ports")) {
+      rules::detail::nat_range r;
+      rules::detail::read_nat_ports(o->arg(), r, true);
+      if (r.has_base) no(o->opt->args[0], "a base port (/BASE) has no nft translation");
+      r.has_base = false;
+      verdict += " to " + rules::detail::print_nat_range(r, f, false);
+    }
     if (t->has("random")) verdict += " random";
     if (t->has("random-fully")) verdict += " fully-random";
   } else if (v.target == "MARK") {

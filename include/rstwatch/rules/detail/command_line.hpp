@@ -247,7 +247,10 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
         if (proto && (*proto == 6 || *proto == 17))
           for (auto& s : find_extension(*proto == 6 ? "tcp" : "udp", false)->options) known.push_back(s.name);
         for (auto k : known) {
-          if (long_name.size() > k.size() && long_name.substr(0, k.size()) == k) {
+          // A value glued to the name (the seed's --log-level7); "--random-fully" is no
+          // --random with "-fully" glued on.
+          if (long_name.size() > k.size() && long_name.substr(0, k.size()) == k &&
+              long_name[k.size()] != '-') {
             hint = "did you mean '--" + std::string(k) + " " + std::string(long_name.substr(k.size())) + "'?";
             break;
           }

@@ -7,7 +7,10 @@
 #include <grp.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstdint>
 #include <cstdio>
 #include <iterator>
@@ -598,6 +601,11 @@ inline std::optional<int> parse_log_level(std::string_view v) {
 }
 
 // libxt_LOG.c LOG_save(): prefix, level (unless 4, the default), then the flags in a fixed order.
+// libxt_LOG.c and libxt_NFLOG.c give their prefix options `.min = 1`: xtopt_parse_string()
+// refuses an empty one.
+inline constexpr std::string_view empty_prefix_refusal =
+    "the prefix may not be empty (iptables: \"Argument must have a minimum length of 1 characters\")";
+
 inline result<std::string> save_log(const save_input& in) {
   std::string prefix;
   int level = 4;
@@ -607,6 +615,7 @@ inline result<std::string> save_log(const save_input& in) {
   for (auto& o : in.opts) {
     if (o.name == "log-prefix") {
       const std::string& p = o.args.at(0);
+      if (p.empty()) return option_error(o, std::string(empty_prefix_refusal));
       if (p.find('\n') != std::string::npos)
         return option_error(o, "Newlines not allowed in --log-prefix");
       // iptables-nft 1.8.9 loads a longer prefix without a word and keeps its first 29
@@ -637,14 +646,18 @@ inline result<std::string> save_nflog(const save_input& in) {
   for (auto& o : in.opts) {
     const std::string& v = o.args.at(0);
     if (o.name == "nflog-prefix") {
+      if (v.empty()) return option_error(o, std::string(empty_prefix_refusal));
       prefix = " --nflog-prefix " + save_string(v);
       continue;
     }
-    auto n = parse_uint(v, o.name == "nflog-group" ? 0xffff : 0xffffffffu);
+    const bool u16 = o.name == "nflog-group" || o.name == "nflog-threshold";
+    auto n = parse_uint(v, u16 ? 0xffff : 0xffffffffu);
     if (!n) return option_error(o, bad_value(o));
+    // iptables-nft keeps NFLOG as an nft `log` expression: a group or queue threshold of 0
+    // is no attribute, and iptables-save prints none (a threshold of 1 does print).
     if (o.name == "nflog-group") group = *n ? " --nflog-group " + std::to_string(*n) : "";
     else if (o.name == "nflog-size") size = " --nflog-size " + std::to_string(*n);
-    else if (o.name == "nflog-threshold") threshold = *n != 1 ? " --nflog-threshold " + std::to_string(*n) : "";
+    else if (o.name == "nflog-threshold") threshold = *n ? " --nflog-threshold " + std::to_string(*n) : "";
   }
   return prefix + group + size + threshold;
 }
@@ -691,52 +704,132 @@ inline std::optional<diagnostic> save_reject(const save_input& in, std::string& 
   return std::nullopt;
 }
 
-// NAT ranges: addr[-addr][:port[-port]], IPv6 addresses in brackets when a port follows.
-inline std::optional<std::string> canonical_nat_range(std::string_view v, family fam) {
-  std::string_view addrs = v, ports;
-  if (fam == family::ipv6 && !v.empty() && v[0] == '[') {
-    auto close = v.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    addrs = v.substr(1, close - 1);
-    if (close + 1 < v.size()) {
-      if (v[close + 1] != ':') return std::nullopt;
-      ports = v.substr(close + 2);
-    }
-  } else if (fam == family::ipv4) {
-    auto colon = v.find(':');
-    if (colon != std::string_view::npos) {
-      addrs = v.substr(0, colon);
-      ports = v.substr(colon + 1);
-    }
+// A NAT target's range as libxt_NAT.c (iptables 1.8.9) reads it, found by asking the real
+// iptables-restore and iptables-save (tests/data/rules/nat_range_spellings.rules):
+//   IPv4  [ADDR[-ADDR]][:PORT[-PORT[/BASE]]]
+//   IPv6  [ADDR[-ADDR]]:PORT[-PORT[/BASE]]  (brackets; anything between ']' and the first ':'
+//         after it is ignored, and without a ':' so is everything after ']'), :PORTS (one ':',
+//         no address), or ADDR[-ADDR]
+// Addresses are read with inet_pton() (no -s/-d forms, no mask); a range of one address is that
+// address. Ports are numbers as iptables reads them (base 0, a leading '+'), the first not
+// above the second; BASE, only after a port range, is read as strtoul() reads (leading digits,
+// the rest ignored) and must be 1 to 65535. Without ports there must be an address.
+struct nat_range {
+  std::string error;      // why it does not read; empty when it does
+  std::string addresses;  // as iptables-save prints them; empty for none
+  bool has_ports = false;
+  std::uint16_t lo = 0, hi = 0;
+  bool has_base = false;
+  std::uint16_t base = 0;
+};
+
+// PORT[-PORT[/BASE]] into `r`; false (and r.error) when it does not read.
+inline bool read_nat_ports(std::string_view p, nat_range& r, bool base_allowed) {
+  const auto dash = p.find('-');
+  std::string_view hi_text = dash == std::string_view::npos ? p : p.substr(dash + 1), base_text;
+  const auto slash = dash == std::string_view::npos ? std::string_view::npos : hi_text.find('/');
+  if (slash != std::string_view::npos) {
+    base_text = hi_text.substr(slash + 1);
+    hi_text = hi_text.substr(0, slash);
   }
-  std::string out;
-  if (!addrs.empty()) {
-    // libxt_DNAT.c / libxt_SNAT.c read these with inet_pton(): dotted decimal only, no
-    // mask ("Bad IP address"), unlike -s and -d.
+  auto lo = parse_uint(p.substr(0, dash), 0xffff);
+  auto hi = parse_uint(hi_text, 0xffff);
+  if (!lo || !hi) {
+    r.error = "port or port range '" + std::string(p) + "' not valid";
+    return false;
+  }
+  if (*lo > *hi) {
+    r.error = "port range '" + std::string(p) + "' runs backwards";
+    return false;
+  }
+  if (slash != std::string_view::npos) {
+    std::size_t digits = base_text.size() > 0 && base_text[0] == '+' ? 1 : 0;
+    std::string tmp(base_text.substr(digits));
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long b = tmp.empty() || !std::isdigit(static_cast<unsigned char>(tmp[0]))
+                                     ? 0
+                                     : std::strtoull(tmp.c_str(), &end, 0);
+    if (!base_allowed || errno != 0 || b == 0 || b > 0xffff) {
+      r.error = base_allowed ? "bad base port '" + std::string(base_text) + "' (1 to 65535)"
+                             : "no /BASE port here: '" + std::string(p) + "'";
+      return false;
+    }
+    r.has_base = true;
+    r.base = static_cast<std::uint16_t>(b);
+  }
+  r.has_ports = true;
+  r.lo = static_cast<std::uint16_t>(*lo);
+  r.hi = static_cast<std::uint16_t>(*hi);
+  return true;
+}
+
+inline nat_range read_nat_range(std::string_view v, family fam) {
+  nat_range r;
+  std::string_view addrs = v, ports;
+  bool port_part = false;
+  if (fam == family::ipv6) {
+    if (v.size() > 1 && v[0] == ':' && v[1] != ':') {  // ":PORTS" (what iptables-save prints for
+      addrs = {};                                     // "[]:PORTS"); "::1" is an address
+      ports = v.substr(1);
+      port_part = true;
+    } else if (!v.empty() && v[0] == '[') {
+      const auto close = v.find(']');
+      if (close == std::string_view::npos) {
+        r.error = "missing ']' in '" + std::string(v) + "'";
+        return r;
+      }
+      addrs = v.substr(1, close - 1);
+      const auto colon = v.find(':', close + 1);
+      if (colon != std::string_view::npos) {
+        ports = v.substr(colon + 1);
+        port_part = true;
+      }
+    }
+  } else if (const auto colon = v.find(':'); colon != std::string_view::npos) {
+    addrs = v.substr(0, colon);
+    ports = v.substr(colon + 1);
+    port_part = true;
+  }
+  if (!addrs.empty() || !port_part) {
     auto host = [fam](std::string_view text, unsigned char* out) {
       std::string t(text);
       return ::inet_pton(fam == family::ipv4 ? AF_INET : AF_INET6, t.c_str(), out) == 1;
     };
-    auto dash = addrs.find('-');
+    const auto dash = addrs.find('-');
     unsigned char a[16], b[16];
-    if (!host(addrs.substr(0, dash), a)) return std::nullopt;
-    out = print_host(a, fam);
+    if (!host(addrs.substr(0, dash), a) ||
+        (dash != std::string_view::npos && !host(addrs.substr(dash + 1), b))) {
+      r.error = "bad IP address or range '" + std::string(addrs) + "'";
+      return r;
+    }
+    r.addresses = print_host(a, fam);
     if (dash != std::string_view::npos) {
-      if (!host(addrs.substr(dash + 1), b)) return std::nullopt;
-      out += "-" + print_host(b, fam);
+      std::string second = print_host(b, fam);
+      if (second != r.addresses) r.addresses += "-" + second;
     }
   }
-  if (v.find(':') != std::string_view::npos && (fam == family::ipv4 || (!v.empty() && v[0] == '['))) {
-    auto dash = ports.find('-');
-    auto lo = parse_uint(ports.substr(0, dash), 0xffff);
-    auto hi = dash == std::string_view::npos ? lo : parse_uint(ports.substr(dash + 1), 0xffff);
-    if (!lo || !hi) return std::nullopt;
-    if (fam == family::ipv6) out = "[" + out + "]";
-    out += ":" + std::to_string(*lo);
-    if (*lo != *hi) out += "-" + std::to_string(*hi);
-  }
+  if (port_part) read_nat_ports(ports, r, true);
+  return r;
+}
+
+// As iptables-save prints it; SNAT and MASQUERADE keep no base port and print "/0" for one.
+inline std::string print_nat_range(const nat_range& r, family fam, bool keep_base) {
+  std::string out = r.addresses;
+  if (!r.has_ports) return out;
+  if (fam == family::ipv6 && !out.empty()) out = "[" + out + "]";
+  out += ":" + std::to_string(r.lo);
+  if (r.lo != r.hi) out += "-" + std::to_string(r.hi);
+  if (r.has_base) out += "/" + std::to_string(keep_base ? r.base : 0);
   return out;
 }
+
+// libxt_NAT.c: ports need a protocol that has them (the number after -p, even inverted).
+inline bool has_ports(std::uint8_t proto) noexcept {
+  return proto == 6 || proto == 17 || proto == 132 || proto == 33;
+}
+inline constexpr std::string_view ports_need_protocol =
+    "Need TCP, UDP, SCTP or DCCP with port specification";
 
 // The NAT flags, after the range, in this order whatever the order given.
 inline void append_nat_flags(const save_input& in, std::string& out) {
@@ -753,14 +846,24 @@ inline void append_nat_flags(const save_input& in, std::string& out) {
 
 inline std::optional<diagnostic> save_dnat_snat(const save_input& in, std::string_view to,
                                                 std::string& out) {
+  const given_option* given = nullptr;
   for (auto& o : in.opts) {
     if (o.name != to) continue;
-    auto r = canonical_nat_range(o.args.at(0), in.fam);
-    if (!r) return option_error(o, "bad IP address or range '" + o.args[0] + "'");
+    given = &o;
+    nat_range r = read_nat_range(o.args.at(0), in.fam);
+    if (!r.error.empty()) return option_error(o, std::move(r.error));
+    if (r.has_ports && !has_ports(in.proto)) return option_error(o, std::string(ports_need_protocol));
     out += " --";
     out += to;
     out += ' ';
-    out += *r;
+    out += print_nat_range(r, in.fam, to == "to-destination");
+  }
+  if (!given) {
+    // XTOPT_MAND; the caller points at the -j option.
+    diagnostic d;
+    d.message = std::string(to == "to-destination" ? "DNAT" : "SNAT") + ": option \"--" +
+                std::string(to) + "\" must be specified";
+    return d;
   }
   append_nat_flags(in, out);
   return std::nullopt;
@@ -773,20 +876,26 @@ inline std::optional<diagnostic> save_snat(const save_input& in, std::string& ou
   return save_dnat_snat(in, "to-source", out);
 }
 
-inline std::optional<diagnostic> save_to_ports(const save_input& in, std::string& out) {
+// MASQUERADE and REDIRECT --to-ports PORT[-PORT], MASQUERADE also with a /BASE it prints as /0.
+inline std::optional<diagnostic> save_to_ports(const save_input& in, bool base_allowed,
+                                               std::string& out) {
   std::string main;
   for (auto& o : in.opts) {
     if (o.name != "to-ports") continue;
-    const std::string& v = o.args.at(0);
-    auto dash = v.find('-');
-    auto lo = parse_port(std::string_view(v).substr(0, dash), "");
-    auto hi = dash == std::string::npos ? lo : parse_port(std::string_view(v).substr(dash + 1), "");
-    if (!lo || !hi || *lo > *hi) return option_error(o, "invalid port range '" + v + "'");
-    main = " --to-ports " + print_port_range({*lo, *hi}, '-');
+    nat_range r;
+    if (!read_nat_ports(o.args.at(0), r, base_allowed)) return option_error(o, std::move(r.error));
+    if (!has_ports(in.proto)) return option_error(o, std::string(ports_need_protocol));
+    main = " --to-ports " + print_nat_range(r, in.fam, false).substr(1);
   }
   out += main;
   append_nat_flags(in, out);
   return std::nullopt;
+}
+inline std::optional<diagnostic> save_masquerade(const save_input& in, std::string& out) {
+  return save_to_ports(in, true, out);
+}
+inline std::optional<diagnostic> save_redirect(const save_input& in, std::string& out) {
+  return save_to_ports(in, false, out);
 }
 
 // MARK (libxt_MARK.c mark_tg_save()): every form is saved as --set-xmark value/mask.
@@ -921,7 +1030,7 @@ inline const std::vector<extension>& extensions() {
        appending<save_nflog>},
       {"REJECT", true, {{"reject-with", "", 1}}, save_reject},
       {"DNAT", true,
-       {{"to-destination", "", 1}, {"random", "", 0}, {"random-fully", "", 0},
+       {{"to-destination", "", 1}, {"random", "", 0},
         {"persistent", "", 0}},
        save_dnat},
       {"SNAT", true,
@@ -929,8 +1038,8 @@ inline const std::vector<extension>& extensions() {
        save_snat},
       {"MASQUERADE", true,
        {{"to-ports", "", 1}, {"random", "", 0}, {"random-fully", "", 0}},
-       save_to_ports},
-      {"REDIRECT", true, {{"to-ports", "", 1}, {"random", "", 0}}, save_to_ports},
+       save_masquerade},
+      {"REDIRECT", true, {{"to-ports", "", 1}, {"random", "", 0}}, save_redirect},
       {"MARK", true,
        {{"set-mark", "", 1}, {"set-xmark", "", 1}, {"and-mark", "", 1}, {"or-mark", "", 1},
         {"xor-mark", "", 1}},
@@ -990,6 +1099,7 @@ inline constexpr exclusive_options exclusive_groups[] = {
     {"statistic", {"probability", "every"}},
     {"statistic", {"probability", "packet"}},
     {"addrtype", {"limit-iface-in", "limit-iface-out"}},
+    {"NFLOG", {"nflog-range", "nflog-size"}},
 };
 
 // Why iptables refuses option `later` of extension `ext` after option `earlier` of the same
