@@ -69,9 +69,11 @@ inline void reset(line_prefix& p) noexcept {
   p.has_tgid = p.tgid_known = false;
   p.tgid = 0;
   p.cpu = 0;
-  p.flags = p.timestamp = {};
+  p.flags = {};  // no chained assignments: see reset_body(record&)
+  p.timestamp = {};
   p.uptime.reset();
-  p.event = p.body = {};
+  p.event = {};
+  p.body = {};
   p.body_offset = 0;
 }
 
