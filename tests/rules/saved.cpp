@@ -859,6 +859,13 @@ SCENARIO("every refused command names its line, column and reason", "[rules][sav
        "owner: option \"--suppl-groups\" cannot be inverted"},
       {"*filter\n-A FORWARD -m addrtype --limit-iface-in -j DROP\nCOMMIT\n", {2, 12},
        "addrtype: you must specify --src-type or --dst-type"},
+      {"*filter\n-A INPUT -p tcp -m multiport --dports :80 -j DROP\nCOMMIT\n", {2, 39},
+       "invalid port/service ':80' specified"},
+      {"*mangle\n-A OUTPUT -j MARK\nCOMMIT\n", {2, 11},
+       "MARK: no operation given (--set-xmark, --set-mark, --and-mark, --or-mark or --xor-mark)"},
+      {"*mangle\n-A OUTPUT -j CONNMARK --mask 3\nCOMMIT\n", {2, 11},
+       "CONNMARK: no operation given (--set-xmark, --set-mark, --and-mark, --or-mark, --xor-mark, "
+       "--save-mark or --restore-mark)"},
       {"*nat\n-A PREROUTING -p tcp -j DNAT\nCOMMIT\n", {2, 22},
        "DNAT: option \"--to-destination\" must be specified"},
       {"*nat\n-A PREROUTING -j REDIRECT --to-ports 80\nCOMMIT\n", {2, 38},

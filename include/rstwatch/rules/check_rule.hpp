@@ -388,6 +388,9 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
         std::string_view one = s.substr(0, comma);
         auto r = parse_port_range(one, proto.empty() ? "tcp" : proto);
         if (!r) return r.error;
+        if (!rules::detail::parse_multiport_item(one, proto.empty() ? "tcp" : proto))
+          return "invalid port range '" + std::string(one) +
+                 "' in a multiport list (both ends written, the first below the second)";
         n += one.find(':') == std::string_view::npos ? 1 : 2;
         if (comma == std::string_view::npos) break;
         s.remove_prefix(comma + 1);
@@ -529,6 +532,13 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
     if (neg_proto || proto_later ||
         !is_proto(p, {"tcp", "udp", "udplite", "sctp", "dccp", "6", "17", "132", "33", "136"}))
       out.push_back(problem_at(at, "multiport needs '-p tcp', '-p udp', '-p udplite', '-p sctp' or '-p dccp'"));
+  }
+  if (name == "MARK" || name == "CONNMARK") {
+    bool operation = false;
+    for (const bound_option& o : e.options)
+      operation = operation || (o.spec && o.spec->name != "mask" && o.spec->name != "nfmask" &&
+                                o.spec->name != "ctmask");
+    if (!operation) out.push_back(problem_at(at, rules::detail::no_operation_message(name)));
   }
   if (name == "addrtype" && !e.has("src-type") && !e.has("dst-type"))
     out.push_back(problem_at(at, std::string(rules::detail::addrtype_without_type)));

@@ -246,7 +246,7 @@ inline result<std::string> save_multiport(const save_input& in) {
     int count = 0;
     while (true) {
       auto comma = s.find(',');
-      auto r = parse_port_range(s.substr(0, comma), proto);
+      auto r = parse_multiport_item(s.substr(0, comma), proto);
       if (!r) return option_error(o, "invalid port/service '" + std::string(s.substr(0, comma)) + "' specified");
       if (!list.empty()) list += ',';
       list += print_port_range(*r);
@@ -898,6 +898,23 @@ inline std::optional<diagnostic> save_redirect(const save_input& in, std::string
   return save_to_ports(in, false, out);
 }
 
+// MARK and CONNMARK need an operation (their x6_fcheck): iptables-restore 1.8.9 says
+// "MARK: One of the --set-xmark, --{and,or,xor,set}-mark options is required" and "CONNMARK
+// target: No operation specified". The text, shared with the check.
+inline std::string no_operation_message(std::string_view target) {
+  return std::string(target) + ": no operation given (" +
+         (target == "MARK" ? "--set-xmark, --set-mark, --and-mark, --or-mark or --xor-mark"
+                           : "--set-xmark, --set-mark, --and-mark, --or-mark, --xor-mark, "
+                             "--save-mark or --restore-mark") +
+         ")";
+}
+// The caller points at the -j option.
+inline diagnostic no_operation_refusal(std::string_view target, const save_input&) {
+  diagnostic d;
+  d.message = no_operation_message(target);
+  return d;
+}
+
 // MARK (libxt_MARK.c mark_tg_save()): every form is saved as --set-xmark value/mask.
 // The last option given prints, as --set-xmark.
 inline std::optional<diagnostic> save_mark_target(const save_input& in, std::string& out) {
@@ -925,19 +942,20 @@ inline std::optional<diagnostic> save_mark_target(const save_input& in, std::str
     last_value = value;
     last_mask = mask;
   }
-  if (any) {
-    out += " --set-xmark ";
-    out += hex(last_value);
-    out += '/';
-    out += hex(last_mask);
-  }
+  if (!any) return no_operation_refusal("MARK", in);
+  out += " --set-xmark ";
+  out += hex(last_value);
+  out += '/';
+  out += hex(last_mask);
   return std::nullopt;
 }
 
-// CONNMARK (libxt_CONNMARK.c connmark_tg_save()).
+// CONNMARK (libxt_CONNMARK.c connmark_tg_save(), revision 1). The mark operations keep their mask where
+// --ctmask (and --mask) keep theirs, so the last of them written wins: "--set-mark 1
+// --ctmask 3" is --set-xmark 0x1/0x3, "--ctmask 3 --set-mark 1" is 0x1/0xffffffff.
 inline result<std::string> save_connmark_target(const save_input& in) {
   std::string mode;
-  std::uint32_t value = 0, mask = 0xffffffffu, nfmask = 0xffffffffu, ctmask = 0xffffffffu;
+  std::uint32_t value = 0, nfmask = 0xffffffffu, ctmask = 0xffffffffu;
   for (auto& o : in.opts) {
     if (o.name == "save-mark" || o.name == "restore-mark") {
       mode = o.name;
@@ -954,15 +972,15 @@ inline result<std::string> save_connmark_target(const save_input& in) {
     } else {
       mode = "set-xmark";
       value = vm->value;
-      mask = vm->mask;
-      if (o.name == "set-mark") mask = vm->has_mask ? vm->mask | vm->value : 0xffffffffu;  // as MARK
-      if (o.name == "and-mark") { value = 0; mask = ~vm->value; }
-      if (o.name == "or-mark") mask = vm->value;
-      if (o.name == "xor-mark") mask = 0;
+      ctmask = vm->mask;
+      if (o.name == "set-mark") ctmask = vm->has_mask ? vm->mask | vm->value : 0xffffffffu;  // as MARK
+      if (o.name == "and-mark") { value = 0; ctmask = ~vm->value; }
+      if (o.name == "or-mark") ctmask = vm->value;
+      if (o.name == "xor-mark") ctmask = 0;
     }
   }
-  if (mode == "set-xmark") return " --set-xmark " + hex(value) + "/" + hex(mask);
-  if (mode.empty()) return std::string();
+  if (mode.empty()) return no_operation_refusal("CONNMARK", in);
+  if (mode == "set-xmark") return " --set-xmark " + hex(value) + "/" + hex(ctmask);
   return " --" + mode + " --nfmask " + hex(nfmask) + " --ctmask " + hex(ctmask);
 }
 

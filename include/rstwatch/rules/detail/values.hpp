@@ -146,6 +146,16 @@ inline std::optional<port_range> parse_port_range(std::string_view s, std::strin
   return r;
 }
 
+// One element of a multiport list (libxt_multiport.c): a port, or a range with both ends
+// written and the first below the second (iptables refuses "80:", ":80" and "80:80").
+inline std::optional<port_range> parse_multiport_item(std::string_view s, std::string_view proto) {
+  const auto colon = s.find(':');
+  if (colon != std::string_view::npos && (colon == 0 || colon + 1 == s.size())) return std::nullopt;
+  auto r = parse_port_range(s, proto);
+  if (r && colon != std::string_view::npos && r->low == r->high) return std::nullopt;
+  return r;
+}
+
 inline std::string print_port_range(port_range r, char sep = ':') {
   if (r.low == r.high) return std::to_string(r.low);
   return std::to_string(r.low) + sep + std::to_string(r.high);
