@@ -861,6 +861,8 @@ SCENARIO("every refused command names its line, column and reason", "[rules][sav
        "addrtype: you must specify --src-type or --dst-type"},
       {"*filter\n-A INPUT -p tcp -m multiport --dports :80 -j DROP\nCOMMIT\n", {2, 39},
        "invalid port/service ':80' specified"},
+      {"*filter\n-A INPUT -p udp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n", {2, 32},
+       "TCP match requires '-p tcp'"},
       {"*mangle\n-A OUTPUT -j MARK\nCOMMIT\n", {2, 11},
        "MARK: no operation given (--set-xmark, --set-mark, --and-mark, --or-mark or --xor-mark)"},
       {"*mangle\n-A OUTPUT -j CONNMARK --mask 3\nCOMMIT\n", {2, 11},

@@ -521,10 +521,19 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
   const std::string_view name = e.name;
   std::string p = r.protocol_name();
   bool neg_proto = r.protocol && r.protocol->bang.present();
-  if (name == "tcp" && (neg_proto || !is_proto(p, {"tcp", "6"})))
+  // With options, iptables-nft makes nft payload matches and only wants -p to name the
+  // protocol (inverted or not); without, the kernel's xt_tcp/xt_udp also refuses `! -p`.
+  const bool proto_refused = neg_proto && e.options.empty();
+  if (name == "tcp" && (proto_refused || !is_proto(p, {"tcp", "6"})))
     out.push_back(problem_at(at, "the tcp match requires '-p tcp'"));
-  if (name == "udp" && (neg_proto || !is_proto(p, {"udp", "17"})))
+  if (name == "udp" && (proto_refused || !is_proto(p, {"udp", "17"})))
     out.push_back(problem_at(at, "the udp match requires '-p udp'"));
+  // icmp and icmp6 stay xt matches: the kernel wants the protocol, not inverted
+  // (ip_tables.c / ip6_tables.c check_match() against the match's .proto).
+  if (name == "icmp" && (neg_proto || !is_proto(p, {"icmp", "1"})))
+    out.push_back(problem_at(at, "the icmp match requires '-p icmp'"));
+  if (name == "icmp6" && (neg_proto || !is_proto(p, {"icmpv6", "ipv6-icmp", "icmp6", "58"})))
+    out.push_back(problem_at(at, "the icmp6 match requires '-p icmpv6'"));
   if (name == "multiport") {
     // Checked when multiport reads its first option (libxt_multiport.c): a -p after it is too late.
     const bool proto_later = r.protocol && !e.options.empty() &&
@@ -687,7 +696,7 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
     }
     // xshared.c command_default(): an unknown option loads the protocol's match once.
     std::string_view pm = detail::proto_match(proto, f);
-    if (!pm.empty() && !(r.protocol && r.protocol->bang.present()) && !r.match(pm)) {
+    if (!pm.empty() && !r.match(pm)) {  // `! -p tcp` loads it too
       r.matches.add().reload(pm, *r.protocol, find_extension(pm, false), true);
       for (bool prefix : {false, true})
         if (try_in(r.matches.back(), prefix)) return true;
@@ -810,6 +819,9 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
                  o.args[0].value().size() > 15) {
         // IFNAMSIZ (16) counts the NUL (xtables_parse_interface).
         r.problems.push_back(detail::problem_at(o.args[0], "interface name longer than 15 characters"));
+      } else if (b->letter == 'f' && f == netfilter::family::ipv6) {
+        r.problems.push_back(detail::problem_at(o.name, "-f is not supported by ip6tables",
+                                                severity::error, "match fragments with -m frag"));
       } else if (b->letter == 'p' && !o.args.empty()) {
         auto why = detail::check_arg(arg_kind::proto, bound_option{o, nullptr}, f, {});
         if (!why.empty()) r.problems.push_back(detail::problem_at(o.args[0], why));

@@ -281,6 +281,10 @@ inline address_check check_addresses(std::string_view s, netfilter::family f) {
                        ? host.find(':') != std::string_view::npos
                        : detail::all_of_chars(host, "0123456789.") ||
                              rules::detail::parse_ipv4(host, v4);
+    // An IPv4 literal is no IPv6 host: ip6tables' getaddrinfo(AF_INET6) finds nothing for it.
+    if (f == netfilter::family::ipv6 && !host.empty() && detail::all_of_chars(host, "0123456789."))
+      return {address_problem::bad, "'" + std::string(host) +
+                                        "' is an IPv4 address: ip6tables takes IPv6 addresses"};
     if (!literal && detail::all_of_chars(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                                "0123456789.-_")) {
       // A name: its mask, if any, must still be valid.

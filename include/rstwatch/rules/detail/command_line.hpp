@@ -148,7 +148,7 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
   auto later_proto_match = [&]() -> const extension* {
     const extension* found = nullptr;
     for (const ast::option& o : options)
-      if ((o.name.text == "-p" || o.name.text == "--protocol") && !o.bang.present() && o.args.size() == 1)
+      if ((o.name.text == "-p" || o.name.text == "--protocol") && o.args.size() == 1)
         if (auto p = parse_protocol(o.args[0].value()))
           found = find_extension(implicit_match(*p, fam), false);
     return found;
@@ -197,7 +197,7 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
         // saved form `-p tcp -m mac --d` then bound --d to the tcp match.
         if (hits > 1) return at(o.name, "unknown option \"" + std::string(text) + "\"");
       }
-      if (!letter && !le && proto && !proto_inv) {
+      if (!letter && !le && proto) {
         // do_parse() -> load_proto(): an unknown option with -p given loads the match named
         // after the protocol (the implicit `-m tcp` iptables-save then prints).
         std::string_view implicit = implicit_match(*proto, fam);

@@ -128,6 +128,13 @@ inline std::string print_tcp_flags(std::uint8_t f) {
 // then the flags (--syn is --tcp-flags FIN,SYN,RST,ACK SYN).
 inline std::optional<diagnostic> save_ports_match(const save_input& in, bool tcp, std::string& out) {
   std::string_view proto = tcp ? "tcp" : "udp";
+  // iptables-nft turns the options into nft payload matches, and refuses them unless -p names
+  // the protocol (inverted or not); without options the kernel's xt_tcp/xt_udp decides
+  // (rules::validate() says so).
+  if (!in.opts.empty() && in.proto != (tcp ? 6 : 17)) {
+    const given_option& o = in.opts.front();
+    return option_error(o, tcp ? "TCP match requires '-p tcp'" : "UDP match requires '-p udp'");
+  }
   struct ports {
     bool shown = false, invert = false;
     port_range range{};
