@@ -134,7 +134,11 @@ std::vector<check_case> repeated_option_cases() {
 }
 
 std::vector<check_case> error_cases() {
+  static const std::string long_word(1024, 'x');  // one byte more than iptables-restore reads
   return {
+      {"a word of 1024 bytes is refused, as iptables-restore refuses it", family::ipv4,
+       "*filter\n-A INPUT -m comment --comment " + long_word + " -j ACCEPT\nCOMMIT\n",
+       severity::error, 2, long_word.c_str(), "Parameter too long!", 0},
       // Matches the kernel binds to some hooks (netfilter::match_limit); a user chain inherits
       // the hooks of every chain that jumps to it. iptables-restore (nf_tables) names the line
       // of the rule whose append completes the path, so the jump when it comes last.
@@ -212,6 +216,15 @@ std::vector<check_case> error_cases() {
       {"a tcp match without options after an inverted -p tcp is refused", family::ipv4,
        "*filter\n-A INPUT ! -p tcp -m tcp -j ACCEPT\nCOMMIT\n", severity::error, 2, "-m",
        "the tcp match requires '-p tcp'", 0},
+      {"a conntrack port in hexadecimal is refused", family::ipv4,
+       "*filter\n-A INPUT -m conntrack --ctorigsrcport 0x10 -j ACCEPT\nCOMMIT\n", severity::error,
+       2, "0x10", "Port \"0x10\" does not resolve to anything", 0},
+      {"a limit above 10000 a second is refused", family::ipv4,
+       "*filter\n-A INPUT -m limit --limit 10001/s -j ACCEPT\nCOMMIT\n", severity::error, 2,
+       "10001/s", "rate too fast", 0},
+      {"a limit burst above 10000 is refused", family::ipv6,
+       "*filter\n-A INPUT -m limit --limit-burst 10001 -j ACCEPT\nCOMMIT\n", severity::error, 2,
+       "10001", "bad --limit-burst '10001' (0-10000)", 0},
       {"MARK without an operation is refused", family::ipv4,
        "*mangle\n-A OUTPUT -j MARK\nCOMMIT\n", severity::error, 2, "-j",
        "MARK: no operation given", 0},
@@ -473,6 +486,12 @@ std::vector<check_case> warning_cases() {
       {"an abbreviated --jump after an unmodelled match is the rule's jump", family::ipv6,
        "*filter\n:P - [0:0]\n-A INPUT -m rt --j P\nCOMMIT\n", severity::warning, 3, "rt",
        "match 'rt' is not modelled", 0},
+      {"a comment longer than 255 characters is a warning: the kernel keeps 255", family::ipv4,
+       "*filter\n-A INPUT -m comment --comment C" + std::string(255, 'c') + " -j ACCEPT\nCOMMIT\n",
+       severity::warning, 2, "Cc", "comment of 256 characters is cut to its first 255", 0},
+      {"an NFLOG prefix longer than 127 characters is a warning", family::ipv6,
+       "*filter\n-A INPUT -j NFLOG --nflog-prefix N" + std::string(127, 'n') + "\nCOMMIT\n",
+       severity::warning, 2, "Nn", "NFLOG prefix of 128 characters is cut to its first 127", 0},
       {"a user chain declared twice is a warning", family::ipv4,
        "*filter\n:A - [0:0]\n:A - [0:0]\nCOMMIT\n", severity::warning, 3, "A", "declared twice",
        0},

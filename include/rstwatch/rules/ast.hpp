@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -277,6 +278,19 @@ class option_list {
   }
   option front() const { return make(first_); }
   option back() const { return (*this)[size() - 1]; }
+
+  // The first word whose argument (quotes removed, token::value()) is longer than `max` bytes;
+  // none when all fit. One pass over the compact records: a word is built only when its text
+  // is that long.
+  std::optional<token> first_word_over(std::size_t max) const {
+    const storage::token_record* tokens = tree_->tokens.data();
+    for (std::uint32_t i = first_; i < end_; ++i) {
+      if (tokens[i].size() <= max) continue;
+      token t = tree_->make_token(i, line_, line_offset_);
+      if (t.value().size() > max) return t;
+    }
+    return std::nullopt;
+  }
 
  private:
   storage::role role(std::uint32_t i) const noexcept { return tree_->tokens[i].role(); }

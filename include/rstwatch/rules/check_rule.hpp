@@ -36,6 +36,7 @@ enum class arg_kind : std::uint8_t {
   none, port_range, port_list, tcp_flags, tcp_option, icmp, icmpv6, ctstates, states, text,
   log_prefix, log_level, mark, rate, u32, u16, iprange, addrtype, user, group, stat_mode,
   probability, every, reject_with, nat_to, to_ports, ctdir, proto, ctstatus, comment, nflog_prefix,
+  ct_ports, burst,
   anything,
 };
 
@@ -85,8 +86,8 @@ inline constexpr option_spec conntrack_options[] = {
     {"ctstate", "", arg_kind::ctstates},     {"ctproto", "", arg_kind::proto},
     {"ctorigsrc", "", arg_kind::anything},   {"ctorigdst", "", arg_kind::anything},
     {"ctreplsrc", "", arg_kind::anything},   {"ctrepldst", "", arg_kind::anything},
-    {"ctorigsrcport", "", arg_kind::port_range}, {"ctorigdstport", "", arg_kind::port_range},
-    {"ctreplsrcport", "", arg_kind::port_range}, {"ctrepldstport", "", arg_kind::port_range},
+    {"ctorigsrcport", "", arg_kind::ct_ports}, {"ctorigdstport", "", arg_kind::ct_ports},
+    {"ctreplsrcport", "", arg_kind::ct_ports}, {"ctrepldstport", "", arg_kind::ct_ports},
     {"ctstatus", "", arg_kind::ctstatus},    {"ctexpire", "", arg_kind::anything},
     {"ctdir", "", arg_kind::ctdir},
 };
@@ -98,7 +99,7 @@ inline constexpr option_spec comment_options[] = {{"comment", "", arg_kind::comm
 inline constexpr option_spec mark_options[] = {{"mark", "", arg_kind::mark}};
 // extensions/libxt_limit.c limit_opts.
 inline constexpr option_spec limit_options[] = {{"limit", "", arg_kind::rate},
-                                                {"limit-burst", "", arg_kind::u32}};
+                                                {"limit-burst", "", arg_kind::burst}};
 // extensions/libxt_iprange.c iprange_mt_opts.
 inline constexpr option_spec iprange_options[] = {{"src-range", "", arg_kind::iprange},
                                                   {"dst-range", "", arg_kind::iprange}};
@@ -379,6 +380,9 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
       auto r = parse_port_range(a, proto.empty() ? "tcp" : proto);
       return r ? std::string() : r.error;
     }
+    case arg_kind::ct_ports:
+      return rules::detail::parse_ct_port_range(a) ? std::string()
+                                                   : "Port \"" + a + "\" does not resolve to anything";
     case arg_kind::port_list: {
       // libxt_multiport.c: at most XT_MULTI_PORTS (15) ports, a range counts twice.
       std::size_t n = 0;
@@ -442,7 +446,15 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
     case arg_kind::rate:
       // libxt_limit.c parse_rate(): atoi() of the count, a unit any beginning of
       // second/minute/hour/day in any case.
-      return rules::detail::parse_limit_rate(a) ? std::string() : "bad rate '" + a + "'";
+      if (auto r = rules::detail::parse_limit_rate(a); !r)
+        return "bad rate '" + a + "'";
+      else if (rules::detail::too_fast(*r))
+        return "rate too fast '" + a + "' (at most 10000/second)";
+      return {};
+    case arg_kind::burst:
+      return rules::detail::parse_uint(a, rules::detail::limit_max_burst)
+                 ? std::string()
+                 : "bad --limit-burst '" + a + "' (0-10000)";
     case arg_kind::u32:
       return to_uint(a, 0xffffffffu) ? std::string() : "bad value '" + a + "' (0-4294967295)";
     case arg_kind::u16:
@@ -586,6 +598,20 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
                                    " characters is cut by the kernel to its first 29",
                                severity::warning));
   }
+  if (name == "comment") {
+    if (auto o = e.find("comment"); o && o->arg().size() > rules::detail::max_comment)
+      out.push_back(problem_at(o->opt->args[0],
+                               "comment of " + std::to_string(o->arg().size()) +
+                                   " characters is cut to its first 255",
+                               severity::warning));
+  }
+  if (name == "NFLOG") {
+    if (auto o = e.find("nflog-prefix"); o && o->arg().size() > rules::detail::max_nflog_prefix)
+      out.push_back(problem_at(o->opt->args[0],
+                               "NFLOG prefix of " + std::to_string(o->arg().size()) +
+                                   " characters is cut to its first 127",
+                               severity::warning));
+  }
   if (name == "REJECT") {
     if (auto o = e.find("reject-with"); o && rules::detail::reject_type(o->arg(), f) == "tcp-reset" &&
                                         (neg_proto || !is_proto(p, {"tcp", "6"})))
@@ -619,6 +645,9 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
 inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
   r.reset();
   r.line = l;
+  if (auto word = l.rule.options.first_word_over(rules::detail::max_word))
+    r.problems.push_back(detail::problem_at(*word, "Parameter too long!", severity::error,
+                                            "iptables-restore takes words of at most 1023 bytes"));
   // First pass: the base options, so that -p is known before extension options are bound.
   for (const auto& o : l.rule.options) {
     const detail::base_option* b = detail::find_base(o.name.text);
@@ -1019,7 +1048,7 @@ inline std::optional<states_view> states_of(const rule_view& r) {
 // comment: the text, quotes removed.
 inline std::optional<std::string> comment_of(const rule_view& r) {
   if (const extension_use* e = r.match("comment"))
-    if (const bound_option* o = e->find("comment")) return o->arg();
+    if (const bound_option* o = e->find("comment")) return o->arg().substr(0, rules::detail::max_comment);
   return std::nullopt;
 }
 
@@ -1081,7 +1110,7 @@ inline std::optional<nflog_view> nflog_of(const rule_view& r) {
   nflog_view v;
   if (auto o = e.find("nflog-group"))
     if (auto n = detail::to_uint(o->arg(), 65535)) v.group = static_cast<std::uint16_t>(*n);
-  if (auto o = e.find("nflog-prefix")) v.prefix = o->arg();
+  if (auto o = e.find("nflog-prefix")) v.prefix = o->arg().substr(0, rules::detail::max_nflog_prefix);
   for (auto key : {"nflog-range", "nflog-size"})
     if (auto o = e.find(key))
       if (auto n = detail::to_uint(o->arg(), 0xffffffffu)) v.size = static_cast<std::uint32_t>(*n);

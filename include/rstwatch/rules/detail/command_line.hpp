@@ -141,6 +141,8 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
 
   bool given[128] = {};  // the base options given so far that may be given once
   const ast::option_list& options = line.options;  // getopt's grouping (parse() regrouped)
+  if (auto word = options.first_word_over(max_word))
+    return at(*word, "Parameter too long!", "iptables-restore takes words of at most 1023 bytes");
   // The match a -p anywhere on the line loads for options nothing else takes. Before that -p,
   // iptables refuses an option only that match knows even when a module rstwatch does not
   // model is loaded (`-m mac --sp -p tcp`: unknown option "--sp"), while print_saved, which

@@ -342,8 +342,12 @@ inline result<std::string> save_conntrack(const save_input& in) {
       if (is("ORIGINAL")) text = "ORIGINAL";
       else if (is("REPLY")) text = "REPLY";
       else return option_error(o, bad_value(o));
+    } else if (o.name == "ctexpire") {
+      text = v;  // kept as written (not modelled)
     } else {
-      text = v;  // ports and expiry: kept as written (not modelled)
+      auto r = parse_ct_port_range(v);
+      if (!r) return option_error(o, "Port \"" + v + "\" does not resolve to anything");
+      text = print_port_range(*r);
     }
     parts[i] = inv(o) + " --" + std::string(o.name) + (o.name == "ctdir" ? " " : " ") + text;
   }
@@ -364,12 +368,18 @@ inline result<std::string> save_state(const save_input& in) {
 
 // ---- comment, mark, connmark, limit, iprange, addrtype, owner, statistic -------------------
 
+// What the kernel keeps of free text (iptables-nft loads longer text without a word and
+// iptables-save prints the cut text): xt_comment's 256 bytes and the nft log expression's 128,
+// each with its NUL. LOG's 29 is max_log_prefix in check_values.hpp.
+inline constexpr std::size_t max_comment = 255;
+inline constexpr std::size_t max_nflog_prefix = 127;
+
 inline std::optional<diagnostic> save_comment(const save_input& in, std::string& out) {
+  // iptables-nft 1.8.9 loads a longer comment without a word and keeps its first 255
+  // characters (xt_comment's 256 bytes with the NUL), as it cuts LOG prefixes.
   for (auto& o : in.opts) {
-    if (o.args.at(0).size() > 255)
-      return option_error(o, "comment too long (at most 255 characters)");
     out += " --comment ";
-    append_saved_string(out, o.args[0]);
+    append_saved_string(out, std::string_view(o.args[0]).substr(0, max_comment));
   }
   return std::nullopt;
 }
@@ -397,17 +407,17 @@ inline std::optional<diagnostic> save_mark_match(const save_input& in, std::stri
 inline result<std::string> save_limit(const save_input& in) {
   // libxt_limit.c: rates are kept as an average interval in 1/10000 s (XT_LIMIT_SCALE);
   // print_rate() picks the largest unit that divides it evenly enough.
-  constexpr std::uint32_t scale = 10000;
+  constexpr std::uint32_t scale = limit_scale;
   std::uint32_t avg = scale * 3600 / 3, burst = 5;
   for (auto& o : in.opts) {
     const std::string& v = o.args.at(0);
     if (o.name == "limit") {
       auto r = parse_limit_rate(v);
       if (!r) return option_error(o, "bad rate '" + v + "'");
-      if (r->count / r->per > scale) return option_error(o, "rate too fast '" + v + "'");
+      if (too_fast(*r)) return option_error(o, "rate too fast '" + v + "'");
       avg = static_cast<std::uint32_t>(std::uint64_t{scale} * r->per / r->count);
     } else {
-      auto n = parse_uint(v, 10000);
+      auto n = parse_uint(v, limit_max_burst);
       if (!n) return option_error(o, "bad --limit-burst '" + v + "'");
       burst = static_cast<std::uint32_t>(*n);
     }
@@ -654,7 +664,9 @@ inline result<std::string> save_nflog(const save_input& in) {
     const std::string& v = o.args.at(0);
     if (o.name == "nflog-prefix") {
       if (v.empty()) return option_error(o, std::string(empty_prefix_refusal));
-      prefix = " --nflog-prefix " + save_string(v);
+      // The nft log expression keeps 127 characters (a 128-byte prefix with its NUL), as it
+      // keeps LOG's first 29: iptables-save prints the cut prefix.
+      prefix = " --nflog-prefix " + save_string(std::string_view(v).substr(0, max_nflog_prefix));
       continue;
     }
     const bool u16 = o.name == "nflog-group" || o.name == "nflog-threshold";

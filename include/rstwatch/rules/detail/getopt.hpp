@@ -14,6 +14,11 @@
 
 namespace rstwatch::rules::detail {
 
+// iptables-restore copies each word of a line into a 1024-byte buffer with its NUL
+// (xshared.c add_param_to_argv(): "Parameter too long!").
+inline constexpr std::size_t max_word = 1023;
+
+
 // iptables' own long options (iptables/xshared.c and iptables.c option tables) with the
 // letter each stands for. getopt_long also accepts any unambiguous prefix of a long name.
 struct base_option {

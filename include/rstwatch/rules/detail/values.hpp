@@ -146,6 +146,41 @@ inline std::optional<port_range> parse_port_range(std::string_view s, std::strin
   return r;
 }
 
+// A conntrack port or port range (--ctorigsrcport and the like: XTTYPE_PORTRC in libxtables'
+// xtoptions.c), as iptables-restore 1.8.9 reads it: `[A][:[B]]`, each a decimal number of
+// which the port keeps the low 16 bits ("65536" is 0, "010" is 10, "0x10" is refused) or a
+// service name; an empty end is 0 or 65535; the order of the two is not checked.
+inline std::optional<std::uint16_t> parse_ct_port(std::string_view s) {
+  std::string_view digits = !s.empty() && s[0] == '+' ? s.substr(1) : s;
+  if (!digits.empty() && digits.size() <= 19 &&
+      digits.find_first_not_of("0123456789") == std::string_view::npos)
+    return static_cast<std::uint16_t>(std::strtoull(std::string(digits).c_str(), nullptr, 10) & 0xffff);
+  if (s.empty() || s[0] == '-' || s[0] == '+') return std::nullopt;
+  std::string name(s);
+  if (const servent* se = ::getservbyname(name.c_str(), nullptr))
+    return static_cast<std::uint16_t>(ntohs(static_cast<std::uint16_t>(se->s_port)));
+  return std::nullopt;
+}
+inline std::optional<port_range> parse_ct_port_range(std::string_view s) {
+  const auto colon = s.find(':');
+  port_range r;
+  std::string_view a = s.substr(0, colon);
+  if (colon == std::string_view::npos || !a.empty()) {
+    auto p = parse_ct_port(a);
+    if (!p) return std::nullopt;
+    r.low = r.high = *p;
+  }
+  if (colon != std::string_view::npos) {
+    r.high = 0xffff;
+    if (colon + 1 < s.size()) {
+      auto p = parse_ct_port(s.substr(colon + 1));
+      if (!p) return std::nullopt;
+      r.high = *p;
+    }
+  }
+  return r;
+}
+
 // One element of a multiport list (libxt_multiport.c): a port, or a range with both ends
 // written and the first below the second (iptables refuses "80:", ":80" and "80:80").
 inline std::optional<port_range> parse_multiport_item(std::string_view s, std::string_view proto) {
@@ -492,5 +527,12 @@ inline std::optional<limit_rate> parse_limit_rate(std::string_view v) {
   if (r.count == 0) return std::nullopt;
   return r;
 }
+
+// libxt_limit.c keeps a rate as the average interval in 1/10000 s (XT_LIMIT_SCALE): more than
+// 10,000 a second is "Rate too fast"; --limit-burst is at most 10,000 (the option's .max).
+// iptables-restore 1.8.9 refuses both beyond that.
+inline constexpr std::uint32_t limit_scale = 10000;
+inline constexpr std::uint32_t limit_max_burst = 10000;
+inline bool too_fast(const limit_rate& r) noexcept { return r.count / r.per > limit_scale; }
 
 }  // namespace rstwatch::rules::detail
