@@ -272,6 +272,22 @@ SCENARIO("NAT ranges translate in the form iptables-save prints them", "[rules][
   }
 }
 
+SCENARIO("a comment longer than nft takes is cut to its first 128 characters", "[rules][nft]") {
+  GIVEN("a rule with a comment of 200 characters (iptables keeps 255)") {
+    std::string text = "*filter\n-A INPUT -m comment --comment " + std::string(200, 'c') +
+                       " -j ACCEPT\nCOMMIT\n";
+    auto f = rules::parse(text);
+    REQUIRE(f);
+    WHEN("it is translated") {
+      auto nft = rules::to_nft(*f);
+      REQUIRE(nft);
+      THEN("the nft rule keeps the first 128") {
+        CHECK(nft->find("accept comment \"" + std::string(128, 'c') + "\"\n") != std::string::npos);
+      }
+    }
+  }
+}
+
 SCENARIO("a rule with no nft translation is an error naming the rule and its line",
          "[rules][nft]") {
   // multiport --ports, which nft cannot say, on line 3: appended, then inserted with -I 1 (the

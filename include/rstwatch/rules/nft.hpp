@@ -254,7 +254,11 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
         if (!status.empty()) parts.push_back("ct status " + status);
       }
     } else if (m.name == "comment") {
-      if (auto o = m.find("comment")) comment = " comment " + nft_quoted(o->arg(), o->opt->args[0], fail);
+      // nft refuses a rule comment of more than 128 characters ("comment too long, 128
+      // characters maximum allowed"); a comment says nothing about packets, so the translation
+      // keeps what fits.
+      if (auto o = m.find("comment"))
+        comment = " comment " + nft_quoted(o->arg().substr(0, 128), o->opt->args[0], fail);
     } else if (m.name == "mark" || m.name == "connmark") {
       // The same --mark value[/mask], of the packet (mark) or of its connection (connmark).
       const std::string key = m.name == "mark" ? "meta mark" : "ct mark";
