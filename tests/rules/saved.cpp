@@ -287,6 +287,37 @@ SCENARIO("the real iptables-save prints base ports iptables-restore refuses (ups
   }
 }
 
+// Two more same-file commands that iptables-restore 1.8.9 (nf_tables) gets wrong, as it gets
+// -R and -E wrong (the issue's note): a -F without a chain flushes none of the rules added
+// earlier in the same file, and a -Z with a rule number crashes on a rule added in it.
+// restore() applies both as the commands say (flushed; counters zeroed), as iptables-legacy
+// does; these pins show when a fixed iptables agrees.
+SCENARIO("the real iptables-restore 1.8.9 mishandles -F and -Z N on rules of the same file (upstream bugs)",
+         "[rules][saved][root]") {
+  if (!test::require_root("restoring a rule file into a network namespace")) return;
+  GIVEN("a file that appends a rule and then flushes every chain") {
+    const char* text = "*filter\n-A INPUT -j ACCEPT\n-F\nCOMMIT\n";
+    test::netns ns("flsh");
+    RSTWATCH_REQUIRE_OK(ns.exec(std::string("printf '") + "*filter\\n-A INPUT -j ACCEPT\\n-F\\nCOMMIT\\n" +
+                                "' | iptables-restore"));
+    auto saved = ns.exec("iptables-save -t filter 2>/dev/null");
+    INFO(saved.output);
+    THEN("the real iptables-save still shows the rule, and rstwatch shows it flushed") {
+      CHECK(saved.output.find("-A INPUT -j ACCEPT") != std::string::npos);
+      CHECK(saved_or_error(text).find("-A INPUT") == std::string::npos);
+    }
+  }
+  GIVEN("a file that appends a rule and then zeroes its counters by number") {
+    test::netns ns("zero");
+    auto r = ns.exec("printf '*filter\\n-A INPUT -j ACCEPT\\n-Z INPUT 1\\nCOMMIT\\n' | iptables-restore");
+    THEN("the real iptables-restore dies of a signal, and rstwatch loads the file") {
+      CHECK(r.status >= 128);
+      CHECK(saved_or_error("*filter\n-A INPUT -j ACCEPT\n-Z INPUT 1\nCOMMIT\n").find("-A INPUT -j ACCEPT") !=
+            std::string::npos);
+    }
+  }
+}
+
 SCENARIO("the seed's active rules print with the implicit -m tcp kept and two spaces squeezed",
          "[rules][saved]") {
   GIVEN("drds_filter.conf") {
