@@ -36,7 +36,7 @@ enum class arg_kind : std::uint8_t {
   none, port_range, port_list, tcp_flags, tcp_option, icmp, icmpv6, ctstates, states, text,
   log_prefix, log_level, mark, rate, u32, u16, iprange, addrtype, user, group, stat_mode,
   probability, every, reject_with, nat_to, to_ports, ctdir, proto, ctstatus, comment, nflog_prefix,
-  ct_ports, burst,
+  ct_ports, burst, host_mask,
   anything,
 };
 
@@ -84,8 +84,8 @@ inline constexpr option_spec multiport_options[] = {
 // extensions/libxt_conntrack.c conntrack3_mt_opts.
 inline constexpr option_spec conntrack_options[] = {
     {"ctstate", "", arg_kind::ctstates},     {"ctproto", "", arg_kind::proto},
-    {"ctorigsrc", "", arg_kind::anything},   {"ctorigdst", "", arg_kind::anything},
-    {"ctreplsrc", "", arg_kind::anything},   {"ctrepldst", "", arg_kind::anything},
+    {"ctorigsrc", "", arg_kind::host_mask},  {"ctorigdst", "", arg_kind::host_mask},
+    {"ctreplsrc", "", arg_kind::host_mask},  {"ctrepldst", "", arg_kind::host_mask},
     {"ctorigsrcport", "", arg_kind::ct_ports}, {"ctorigdstport", "", arg_kind::ct_ports},
     {"ctreplsrcport", "", arg_kind::ct_ports}, {"ctrepldstport", "", arg_kind::ct_ports},
     {"ctstatus", "", arg_kind::ctstatus},    {"ctexpire", "", arg_kind::anything},
@@ -474,11 +474,15 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
     case arg_kind::iprange: {
       auto dash = a.find('-');
       std::string_view s = a;
+      unsigned char bytes[16];
       for (std::string_view one : {s.substr(0, dash), dash == std::string_view::npos ? s : s.substr(dash + 1)})
-        if (one.find('/') != std::string_view::npos || !parse_network(one, f))
+        if (!rules::detail::parse_range_host(one, f, bytes))
           return "bad address '" + std::string(one) + "' in range";
       return {};
     }
+    case arg_kind::host_mask:
+      return rules::detail::parse_host_mask(a, f) ? std::string()
+                                                  : "bad address '" + a + "' (host names are not resolved)";
     case arg_kind::addrtype:
       return check_list(a, {"UNSPEC", "UNICAST", "LOCAL", "BROADCAST", "ANYCAST", "MULTICAST",
                             "BLACKHOLE", "UNREACHABLE", "PROHIBIT", "THROW", "NAT", "XRESOLVE"},
@@ -560,6 +564,30 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
       operation = operation || (o.spec && o.spec->name != "mask" && o.spec->name != "nfmask" &&
                                 o.spec->name != "ctmask");
     if (!operation) out.push_back(problem_at(at, rules::detail::no_operation_message(name)));
+  }
+  if (name == "addrtype" && f == netfilter::family::ipv6) {
+    // xt_addrtype.c addrtype_mt_checkentry_v1(): IPv6 routes have no broadcast, blackhole,
+    // prohibit, throw, nat or xresolve types.
+    for (const bound_option& o : e.options) {
+      if (!o.spec || (o.spec->name != "src-type" && o.spec->name != "dst-type")) continue;
+      std::string list = o.arg();
+      for (auto& c : list) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      for (std::string_view type : {"BROADCAST", "BLACKHOLE", "PROHIBIT", "THROW", "NAT", "XRESOLVE"}) {
+        std::string_view rest = list;
+        bool found = false;
+        while (!found) {
+          auto comma = rest.find(',');
+          found = rest.substr(0, comma) == type;
+          if (comma == std::string_view::npos) break;
+          rest.remove_prefix(comma + 1);
+        }
+        if (found) {
+          out.push_back(problem_at(o.opt->args[0], "address type " + std::string(type) +
+                                                       " does not exist for IPv6 (the kernel refuses it)"));
+          break;
+        }
+      }
+    }
   }
   if (name == "addrtype" && !e.has("src-type") && !e.has("dst-type"))
     out.push_back(problem_at(at, std::string(rules::detail::addrtype_without_type)));

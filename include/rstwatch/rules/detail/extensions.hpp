@@ -324,7 +324,7 @@ inline result<std::string> save_conntrack(const save_input& in) {
       text = std::to_string(*p);
     } else if (o.name == "ctorigsrc" || o.name == "ctorigdst" || o.name == "ctreplsrc" ||
                o.name == "ctrepldst") {
-      auto a = parse_address(v, in.fam);
+      auto a = parse_host_mask(v, in.fam);
       if (!a) return option_error(o, "invalid address '" + v + "' (host names are not resolved)");
       // conntrack_dump_addr(): a full mask prints no suffix.
       int bytes = in.fam == family::ipv4 ? 4 : 16;
@@ -441,12 +441,15 @@ inline result<std::string> save_iprange(const save_input& in) {
   std::string src, dst;
   for (auto& o : in.opts) {
     const std::string& v = o.args.at(0);
-    auto dash = v.find('-');
-    auto a = parse_address(std::string_view(v).substr(0, dash), in.fam);
-    auto b = dash == std::string::npos ? a : parse_address(std::string_view(v).substr(dash + 1), in.fam);
-    if (!a || !b) return option_error(o, "invalid address range '" + v + "'");
-    std::string text = inv(o) + " --" + std::string(o.name) + " " + print_host(a->addr, in.fam) +
-                       "-" + print_host(b->addr, in.fam);
+    const auto dash = v.find('-');
+    unsigned char a[16] = {}, b[16] = {};
+    if (!parse_range_host(std::string_view(v).substr(0, dash), in.fam, a) ||
+        !parse_range_host(dash == std::string::npos ? std::string_view(v)
+                                                    : std::string_view(v).substr(dash + 1),
+                          in.fam, b))
+      return option_error(o, "invalid address range '" + v + "'");
+    std::string text = inv(o) + " --" + std::string(o.name) + " " + print_host(a, in.fam) +
+                       "-" + print_host(b, in.fam);
     (o.name == "src-range" ? src : dst) = text;
   }
   return src + dst;

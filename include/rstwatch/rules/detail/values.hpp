@@ -235,7 +235,8 @@ inline void prefix_to_mask(int prefix, unsigned char* mask, int bytes) {
 // that, iptables hands the text to getaddrinfo(), whose inet_aton() reading takes one number
 // for the whole address ("167772161"), or a last part that fills the bytes left
 // ("10.1.300" is 10.1.1.44).
-inline bool parse_ipv4(std::string_view s, unsigned char out[4]) {
+// `numeric_only` stops after the first reading (libxt_iprange.c takes no other).
+inline bool parse_ipv4(std::string_view s, unsigned char out[4], bool numeric_only = false) {
   std::string_view parts[4];
   std::size_t n = 0;
   for (std::size_t start = 0;;) {
@@ -257,6 +258,7 @@ inline bool parse_ipv4(std::string_view s, unsigned char out[4]) {
     for (std::size_t i = 0; i < 4; ++i) out[i] = i < n ? static_cast<unsigned char>(v[i]) : 0;
     return true;
   }
+  if (numeric_only) return false;
   // inet_aton(): no sign, each part but the last one byte, the last one the rest.
   for (std::size_t i = 0; i < n; ++i)
     if (parts[i][0] == '+' || (i + 1 < n && v[i] > 255)) return false;
@@ -295,6 +297,40 @@ inline std::optional<address> parse_address(std::string_view s, family fam) {
     }
   }
   for (int i = 0; i < bytes; ++i) a.addr[i] &= a.mask[i];
+  return a;
+}
+
+// One end of an iprange range: libxt_iprange.c reads IPv4 with xtables_numeric_to_ipaddr()
+// alone (no inet_aton() forms: "167772161" is refused), IPv6 with inet_pton(); no mask.
+inline bool parse_range_host(std::string_view s, family fam, unsigned char* out) {
+  if (fam == family::ipv4) return parse_ipv4(s, out, true);
+  return ::inet_pton(AF_INET6, std::string(s).c_str(), out) == 1;
+}
+
+// ADDRESS[/MASK] as libxtables reads a host and mask (XTTYPE_HOSTMASK: conntrack's
+// --ctorigsrc and the like): the address through getaddrinfo(), so IPv4 in inet_aton()'s forms
+// only ("10.1" is 10.0.0.1, unlike -s), the mask a prefix length or an address; the host bits
+// are kept, not masked ("10.0.0.1/8" stays).
+inline std::optional<address> parse_host_mask(std::string_view s, family fam) {
+  address a;
+  a.fam = fam;
+  const int bytes = fam == family::ipv4 ? 4 : 16;
+  const auto slash = s.find('/');
+  std::string host(s.substr(0, slash));
+  in_addr v4{};
+  if (fam == family::ipv4) {
+    // inet_aton() also takes what follows a space; a word here has none but a quoted one.
+    if (host.empty() || host.find_first_of(" \t\n") != std::string::npos || ::inet_aton(host.c_str(), &v4) == 0)
+      return std::nullopt;
+    std::memcpy(a.addr, &v4, 4);
+  } else if (::inet_pton(AF_INET6, host.c_str(), a.addr) != 1) {
+    return std::nullopt;
+  }
+  auto with_mask = parse_address(std::string(fam == family::ipv4 ? "0.0.0.0" : "::") +
+                                     (slash == std::string_view::npos ? std::string() : std::string(s.substr(slash))),
+                                 fam);
+  if (!with_mask) return std::nullopt;
+  std::memcpy(a.mask, with_mask->mask, static_cast<std::size_t>(bytes));
   return a;
 }
 
