@@ -323,15 +323,11 @@ inline std::size_t arity(arg_kind k) noexcept {
   return k == arg_kind::none ? 0 : k == arg_kind::tcp_flags ? 2 : 1;
 }
 
-// The protocol match a `-p` value loads implicitly (xshared.c command_default → load_proto).
+// The protocol match a `-p` value loads implicitly (xshared.c command_default → load_proto):
+// restore's implicit_match(), on the number the value names ("tcp", "6", "0x6", "TCP").
 inline std::string_view proto_match(std::string_view p, netfilter::family f) {
-  if (p == "tcp" || p == "6") return "tcp";
-  if (p == "udp" || p == "17") return "udp";
-  if (f != netfilter::family::ipv6 && (p == "icmp" || p == "1")) return "icmp";
-  if (f == netfilter::family::ipv6 &&
-      (p == "icmpv6" || p == "ipv6-icmp" || p == "icmp6" || p == "58"))
-    return "icmp6";
-  return {};
+  auto n = rules::detail::parse_protocol(p);
+  return n ? rules::detail::implicit_match(*n, f) : std::string_view();
 }
 
 inline diagnostic problem_at(const ast::token& t, std::string message,
@@ -513,19 +509,21 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
       return r.error;
     }
     case arg_kind::proto: {
-      if (to_uint(a, 255)) return {};
-      if (in_list(a, {"tcp", "udp", "udplite", "icmp", "icmpv6", "ipv6-icmp", "esp", "ah", "sctp",
-                      "mh", "all"}, true) || ::getprotobyname(a.c_str()) != nullptr)
-        return {};
-      return "unknown protocol '" + a + "'";
+      auto p = rules::detail::parse_protocol(a);
+      if (!p) return "unknown protocol '" + a + "'";
+      if (*p == 0 && o.negated()) return std::string(rules::detail::never_matches_protocol);
+      return {};
     }
   }
   return {};
 }
 
-inline bool is_proto(std::string_view p, std::initializer_list<std::string_view> any) {
+// Whether the -p value names one of these protocol numbers (by any name or number).
+inline bool is_proto(std::string_view p, std::initializer_list<std::uint8_t> any) {
+  auto n = rules::detail::parse_protocol(p);
+  if (!n) return false;
   for (auto a : any)
-    if (iequals(p, a)) return true;
+    if (*n == a) return true;
   return false;
 }
 
@@ -540,22 +538,22 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
   // With options, iptables-nft makes nft payload matches and only wants -p to name the
   // protocol (inverted or not); without, the kernel's xt_tcp/xt_udp also refuses `! -p`.
   const bool proto_refused = neg_proto && e.options.empty();
-  if (name == "tcp" && (proto_refused || !is_proto(p, {"tcp", "6"})))
+  if (name == "tcp" && (proto_refused || !is_proto(p, {6})))
     out.push_back(problem_at(at, "the tcp match requires '-p tcp'"));
-  if (name == "udp" && (proto_refused || !is_proto(p, {"udp", "17"})))
+  if (name == "udp" && (proto_refused || !is_proto(p, {17})))
     out.push_back(problem_at(at, "the udp match requires '-p udp'"));
   // icmp and icmp6 stay xt matches: the kernel wants the protocol, not inverted
   // (ip_tables.c / ip6_tables.c check_match() against the match's .proto).
-  if (name == "icmp" && (neg_proto || !is_proto(p, {"icmp", "1"})))
+  if (name == "icmp" && (neg_proto || !is_proto(p, {1})))
     out.push_back(problem_at(at, "the icmp match requires '-p icmp'"));
-  if (name == "icmp6" && (neg_proto || !is_proto(p, {"icmpv6", "ipv6-icmp", "icmp6", "58"})))
+  if (name == "icmp6" && (neg_proto || !is_proto(p, {58})))
     out.push_back(problem_at(at, "the icmp6 match requires '-p icmpv6'"));
   if (name == "multiport") {
     // Checked when multiport reads its first option (libxt_multiport.c): a -p after it is too late.
     const bool proto_later = r.protocol && !e.options.empty() &&
                              r.protocol->name.offset > e.options.front().opt->name.offset;
     if (neg_proto || proto_later ||
-        !is_proto(p, {"tcp", "udp", "udplite", "sctp", "dccp", "6", "17", "132", "33", "136"}))
+        !is_proto(p, {6, 17, 136, 132, 33}))
       out.push_back(problem_at(at, "multiport needs '-p tcp', '-p udp', '-p udplite', '-p sctp' or '-p dccp'"));
   }
   if (name == "MARK" || name == "CONNMARK") {
@@ -642,7 +640,7 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
   }
   if (name == "REJECT") {
     if (auto o = e.find("reject-with"); o && rules::detail::reject_type(o->arg(), f) == "tcp-reset" &&
-                                        (neg_proto || !is_proto(p, {"tcp", "6"})))
+                                        (neg_proto || !is_proto(p, {6})))
       out.push_back(problem_at(o->opt->args[0], "'--reject-with tcp-reset' needs '-p tcp' (the kernel refuses it)"));
   }
   if (name == "MASQUERADE" || name == "REDIRECT" || name == "DNAT" || name == "SNAT") {
@@ -660,7 +658,7 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
     }
     for (auto key : {"to-destination", "to-source"})
       if (auto o = e.find(key)) ports = ports || rules::detail::read_nat_range(o->arg(), f).has_ports;
-    if (ports && !is_proto(p, {"tcp", "udp", "sctp", "dccp", "6", "17", "132", "33"}))
+    if (ports && !is_proto(p, {6, 17, 132, 33}))
       out.push_back(problem_at(at, "a port in " + e.name + " needs -p tcp, udp, sctp or dccp"));
   }
 }
@@ -869,9 +867,16 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
         auto c = check_addresses(o.args[0].value(), f);
         if (c.problem == address_problem::bad)
           r.problems.push_back(detail::problem_at(o.args[0], c.error));
+        else if (auto a = rules::detail::parse_address(o.args[0].value(), f);
+                 o.bang.present() && a && std::all_of(a->mask, a->mask + 16, [](unsigned char m) { return m == 0; }))
+          // iptables-nft would match no packet; the kernel refuses the rule.
+          r.problems.push_back(detail::problem_at(o.bang, "'! -" + std::string(1, b->letter) + "' with a /0 mask matches no packet (the kernel refuses the rule)"));
         else if (c.problem == address_problem::host_name)
           r.problems.push_back(detail::problem_at(o.args[0], c.error, severity::warning,
                                                   "write the address: rstwatch does not resolve names"));
+      } else if ((b->letter == 'i' || b->letter == 'o') && !o.args.empty() &&
+                 o.args[0].value().empty()) {
+        r.problems.push_back(detail::problem_at(o.args[0], "Empty interface is likely to be undesired"));
       } else if ((b->letter == 'i' || b->letter == 'o') && !o.args.empty() &&
                  o.args[0].value().size() > 15) {
         // IFNAMSIZ (16) counts the NUL (xtables_parse_interface).

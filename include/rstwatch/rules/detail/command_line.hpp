@@ -97,13 +97,6 @@ inline std::optional<std::uint64_t> parse_counter(std::string_view s) {
   return parse_uint(s, ~std::uint64_t{0});
 }
 
-// The match a -p protocol loads for an option nothing else knows (xshared.c load_proto()):
-// "tcp", "udp", "icmp" (IPv4) or "icmp6" (IPv6); empty for any other protocol.
-inline std::string_view implicit_match(std::uint8_t proto, family fam) noexcept {
-  return proto == 6 ? "tcp" : proto == 17 ? "udp"
-         : proto == 1 && fam == family::ipv4 ? "icmp"
-         : proto == 58 && fam == family::ipv6 ? "icmp6" : "";
-}
 
 // Reads `line` into `out` (whatever it held before); the diagnostic of the first error, if any.
 inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, family fam,
@@ -372,6 +365,7 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
         if (!p) return at(o.args[0], "unknown protocol '" + o.args[0].value() + "' specified");
         proto = *p;
         proto_inv = invert;
+        if (invert && *proto == 0) return at(o.args[0], std::string(never_matches_protocol));
         break;
       }
       case 'f':

@@ -385,12 +385,10 @@ inline constexpr protocol_name chain_protos[] = {
     {"icmpv6", 58}, {"ipv6-icmp", 58}, {"esp", 50}, {"ah", 51},    {"ipv6-mh", 135},
     {"mh", 135},    {"all", 0}};
 
+// xtables_parse_protocol(): a number as xtables_strtoui() reads it (base 0, "+6", "0x6"), else
+// a name of the table above or of /etc/protocols ("3pc" is a name).
 inline std::optional<std::uint8_t> parse_protocol(std::string_view s) {
-  if (s.find_first_not_of("0123456789") == std::string_view::npos) {
-    auto n = parse_uint(s, 255);
-    if (!n) return std::nullopt;
-    return static_cast<std::uint8_t>(*n);
-  }
+  if (auto n = parse_uint(s, 255)) return static_cast<std::uint8_t>(*n);
   std::string lower;
   for (char c : s) lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
   for (auto& p : chain_protos)
@@ -400,16 +398,27 @@ inline std::optional<std::uint8_t> parse_protocol(std::string_view s) {
   return std::nullopt;
 }
 
-// The name -p prints for a protocol number. ip6tables prints 58 as ipv6-icmp, the name
-// /etc/protocols gives it; iptables' own table has icmpv6 first but save goes by number.
+// The name -p prints for a protocol number: /etc/protocols' first (iptables-save asks
+// getprotobynumber() before its own table: 58 is ipv6-icmp, 135 mobility-header on Debian),
+// then the table above, else the number.
 inline std::string print_protocol(std::uint8_t n, family fam) {
-  if (n == 58) return "ipv6-icmp";
   (void)fam;
+  if (const protoent* pe = ::getprotobynumber(n)) return pe->p_name;
   for (auto& p : chain_protos)
     if (p.number == n && p.name != "all") return std::string(p.name);
-  if (const protoent* pe = ::getprotobynumber(n)) return pe->p_name;
   return std::to_string(n);
 }
+
+// The match a -p protocol loads for an option nothing else knows (xshared.c load_proto()):
+// "tcp", "udp", "icmp" (IPv4) or "icmp6" (IPv6); empty for any other protocol.
+inline std::string_view implicit_match(std::uint8_t proto, family fam) noexcept {
+  return proto == 6 ? "tcp" : proto == 17 ? "udp"
+         : proto == 1 && fam == family::ipv4 ? "icmp"
+         : proto == 58 && fam == family::ipv6 ? "icmp6" : "";
+}
+
+// iptables refuses an inverted -p 0 ("rule would never match protocol").
+inline constexpr std::string_view never_matches_protocol = "rule would never match protocol";
 
 // Whether `name` begins with `text`, letters compared without regard to case: the
 // strncasecmp(name, text, strlen(text)) == 0 that iptables' extensions use to read names they
