@@ -406,7 +406,7 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
       return {};
     }
     case arg_kind::tcp_option:
-      return to_uint(a, 255) ? std::string() : "bad TCP option '" + a + "'";
+      return rules::detail::parse_tcp_option(a) ? std::string() : "Bad TCP option '" + a + "' (1 to 255)";
     case arg_kind::icmp: {
       auto r = parse_icmp_type(a);
       return r ? std::string() : r.error;
@@ -986,7 +986,7 @@ inline std::optional<tcp_view> tcp_of(const rule_view& r, std::string_view proto
     v.syn_negated = o->negated();
   }
   if (auto o = e->find("tcp-option"))
-    if (auto n = detail::to_uint(o->arg(), 255)) v.option = negatable<std::uint8_t>{static_cast<std::uint8_t>(*n), o->negated()};
+    if (auto n = rules::detail::parse_tcp_option(o->arg())) v.option = negatable<std::uint8_t>{*n, o->negated()};
   return v;
 }
 

@@ -89,28 +89,12 @@ inline parsed<port_range> parse_port_range(std::string_view s, std::string_view 
 // ---------------------------------------------------------------------------------------------
 // TCP flags (libxt_tcp.c tcp_flag_names, compared with strcasecmp).
 
-inline constexpr std::array<std::string_view, 8> tcp_flag_names = {"FIN", "SYN", "RST", "PSH",
-                                                                   "ACK", "URG", "ALL", "NONE"};
-inline constexpr std::array<std::uint8_t, 8> tcp_flag_bits = {0x01, 0x02, 0x04, 0x08,
-                                                              0x10, 0x20, 0x3f, 0x00};
-
-// A comma-separated list of flag names, as the mask or the comparison of --tcp-flags.
+// A comma-separated list of flag names, as the mask or the comparison of --tcp-flags: restore's
+// reading (rules::detail::parse_tcp_flags), with the name it stops at.
 inline parsed<std::uint8_t> parse_tcp_flags(std::string_view s) {
-  std::uint8_t bits = 0;
-  while (true) {
-    auto comma = s.find(',');
-    std::string_view name = s.substr(0, comma);
-    bool found = false;
-    for (std::size_t i = 0; i < tcp_flag_names.size(); ++i)
-      if (detail::iequals(name, tcp_flag_names[i])) {
-        bits = static_cast<std::uint8_t>(bits | tcp_flag_bits[i]);
-        found = true;
-      }
-    if (!found) return parsed<std::uint8_t>::fail("unknown TCP flag '" + std::string(name) + "'");
-    if (comma == std::string_view::npos) break;
-    s.remove_prefix(comma + 1);
-  }
-  return {bits, {}};
+  std::string_view bad;
+  if (auto v = rules::detail::parse_tcp_flags(s, &bad)) return {*v, {}};
+  return parsed<std::uint8_t>::fail("unknown TCP flag '" + std::string(bad) + "'");
 }
 
 // ---------------------------------------------------------------------------------------------

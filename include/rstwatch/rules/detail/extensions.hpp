@@ -86,43 +86,6 @@ inline std::string inv(const given_option& o) { return o.invert ? " !" : ""; }
 
 // ---- tcp / udp (libxt_tcp.c tcp_save(), libxt_udp.c udp_save()) --------------------------
 
-inline constexpr struct {
-  std::string_view name;
-  std::uint8_t bit;
-} tcp_flag_names[] = {{"FIN", 0x01}, {"SYN", 0x02}, {"RST", 0x04}, {"PSH", 0x08},
-                      {"ACK", 0x10}, {"URG", 0x20}, {"ALL", 0x3f}, {"NONE", 0}};
-
-inline std::optional<std::uint8_t> parse_tcp_flags(std::string_view s) {
-  std::uint8_t v = 0;
-  while (true) {
-    auto comma = s.find(',');
-    std::string_view f = s.substr(0, comma);
-    bool found = false;
-    for (auto& n : tcp_flag_names) {
-      if (n.name.size() == f.size() &&
-          std::equal(f.begin(), f.end(), n.name.begin(),
-                     [](char a, char b) { return std::toupper(static_cast<unsigned char>(a)) == b; })) {
-        v = static_cast<std::uint8_t>(v | n.bit);
-        found = true;
-      }
-    }
-    if (!found) return std::nullopt;
-    if (comma == std::string_view::npos) break;
-    s.remove_prefix(comma + 1);
-  }
-  return v;
-}
-
-inline std::string print_tcp_flags(std::uint8_t f) {
-  if (f == 0) return "NONE";
-  std::string s;
-  for (int i = 0; i < 6; ++i)
-    if (f & tcp_flag_names[i].bit) {
-      if (!s.empty()) s += ',';
-      s += tcp_flag_names[i].name;
-    }
-  return s;
-}
 
 // Each kind prints once, the last given, in iptables-save's order: sport, dport, tcp-option,
 // then the flags (--syn is --tcp-flags FIN,SYN,RST,ACK SYN).
@@ -165,8 +128,8 @@ inline std::optional<diagnostic> save_ports_match(const save_input& in, bool tcp
       mask = 0x01 | 0x02 | 0x04 | 0x10;  // FIN,SYN,RST,ACK
       cmp = 0x02;                        // SYN
     } else if (o.name == "tcp-option") {
-      auto n = parse_uint(o.args.at(0), 255);
-      if (!n) return option_error(o, bad_value(o));
+      auto n = parse_tcp_option(o.args.at(0));
+      if (!n) return option_error(o, "Bad TCP option '" + o.args[0] + "' (1 to 255)");
       option = &o;
       option_value = *n;
     }

@@ -181,6 +181,59 @@ inline std::optional<port_range> parse_ct_port_range(std::string_view s) {
   return r;
 }
 
+// ---- TCP flags (libxt_tcp.c tcp_flag_names) ----
+
+inline constexpr struct {
+  std::string_view name;
+  std::uint8_t bit;
+} tcp_flag_names[] = {{"FIN", 0x01}, {"SYN", 0x02}, {"RST", 0x04}, {"PSH", 0x08},
+                      {"ACK", 0x10}, {"URG", 0x20}, {"ALL", 0x3f}, {"NONE", 0}};
+
+// libxt_tcp.c parse_tcp_flag(): the list is cut with strtok() at commas, so empty names
+// ("SYN,", ",SYN") are skipped; each name compared with strcasecmp(). On failure `bad`, when
+// given, views the first name that is none.
+inline std::optional<std::uint8_t> parse_tcp_flags(std::string_view s, std::string_view* bad = nullptr) {
+  std::uint8_t v = 0;
+  while (true) {
+    auto comma = s.find(',');
+    std::string_view f = s.substr(0, comma);
+    bool found = f.empty();
+    for (auto& n : tcp_flag_names) {
+      if (n.name.size() == f.size() &&
+          std::equal(f.begin(), f.end(), n.name.begin(),
+                     [](char a, char b) { return std::toupper(static_cast<unsigned char>(a)) == b; })) {
+        v = static_cast<std::uint8_t>(v | n.bit);
+        found = true;
+      }
+    }
+    if (!found) {
+      if (bad) *bad = f;
+      return std::nullopt;
+    }
+    if (comma == std::string_view::npos) break;
+    s.remove_prefix(comma + 1);
+  }
+  return v;
+}
+
+inline std::string print_tcp_flags(std::uint8_t f) {
+  if (f == 0) return "NONE";
+  std::string s;
+  for (int i = 0; i < 6; ++i)
+    if (f & tcp_flag_names[i].bit) {
+      if (!s.empty()) s += ',';
+      s += tcp_flag_names[i].name;
+    }
+  return s;
+}
+
+// --tcp-option: an option kind 1 to 255 (libxt_tcp.c refuses 0: "Bad TCP option").
+inline std::optional<std::uint8_t> parse_tcp_option(std::string_view s) {
+  auto n = parse_uint(s, 255);
+  if (!n || *n == 0) return std::nullopt;
+  return static_cast<std::uint8_t>(*n);
+}
+
 // One element of a multiport list (libxt_multiport.c): a port, or a range with both ends
 // written and the first below the second (iptables refuses "80:", ":80" and "80:80").
 inline std::optional<port_range> parse_multiport_item(std::string_view s, std::string_view proto) {
