@@ -308,8 +308,9 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
             if (p.counters_given)
               return fail(at(l.rule.prefix.packets, "multiple -c flags not allowed",
                              "give counters either as [p:b] or with -c"));
-            auto pk = parse_counter(l.rule.prefix.packets.text);
-            auto by = parse_counter(l.rule.prefix.bytes.text);
+            // iptables-restore hands "[p:b]" on as "-c p b": read as -c reads them.
+            auto pk = parse_counter(l.rule.prefix.packets.text, false);
+            auto by = parse_counter(l.rule.prefix.bytes.text, false);
             if (!pk || !by) return fail(at(l.rule.prefix.packets, "counters are not numeric"));
             p.packets = *pk;
             p.bytes = *by;

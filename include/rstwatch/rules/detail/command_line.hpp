@@ -92,9 +92,26 @@ inline diagnostic at(const ast::token& t, std::string message, std::string hint 
   return d;
 }
 
-inline std::optional<std::uint64_t> parse_counter(std::string_view s) {
-  if (s.empty() || s.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
-  return parse_uint(s, ~std::uint64_t{0});
+// A counter as iptables-restore reads one, with sscanf("%llu"): an optional sign, then at
+// least one decimal digit; beyond 64 bits it saturates and a '-' wraps it, as strtoull() does
+// ("-1" is 18446744073709551615). `whole` wants nothing after the digits (in "[p:b]" the next
+// character must be ':' or ']'); -c's arguments are read as far as they are digits
+// ("0x10" is 0).
+inline std::optional<std::uint64_t> parse_counter(std::string_view s, bool whole = true) {
+  std::size_t i = 0;
+  const bool minus = i < s.size() && s[i] == '-';
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+  const std::size_t digits = i;
+  std::uint64_t v = 0;
+  bool saturated = false;
+  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
+    const unsigned d = static_cast<unsigned>(s[i] - '0');
+    if (v > (~std::uint64_t{0} - d) / 10) saturated = true;
+    else v = v * 10 + d;
+  }
+  if (i == digits || (whole && i != s.size())) return std::nullopt;
+  if (saturated) return ~std::uint64_t{0};
+  return minus ? ~v + 1 : v;
 }
 
 
@@ -404,8 +421,8 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
       case 'c': {
         if (invert) return cannot_invert();
         if (auto e = need_args(o, 2, 2, "packet and byte counters")) return *e;
-        auto p = parse_counter(o.args[0].value());
-        auto b = parse_counter(o.args[1].value());
+        auto p = parse_counter(o.args[0].value(), false);
+        auto b = parse_counter(o.args[1].value(), false);
         if (!p) return at(o.args[0], "Packet counter not numeric");
         if (!b) return at(o.args[1], "Byte counter not numeric");
         out.counters_given = true;
