@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cstdint>
@@ -454,12 +455,25 @@ inline std::optional<std::uint8_t> parse_protocol(std::string_view s) {
 // The name -p prints for a protocol number: /etc/protocols' first (iptables-save asks
 // getprotobynumber() before its own table: 58 is ipv6-icmp, 135 mobility-header on Debian),
 // then the table above, else the number.
-inline std::string print_protocol(std::uint8_t n, family fam) {
+// Looked up once per process: getprotobynumber() reads /etc/protocols on every call, which
+// cost more than the rest of restore() on a 100,000-rule file.
+inline const std::string& print_protocol(std::uint8_t n, family fam) {
   (void)fam;
-  if (const protoent* pe = ::getprotobynumber(n)) return pe->p_name;
-  for (auto& p : chain_protos)
-    if (p.number == n && p.name != "all") return std::string(p.name);
-  return std::to_string(n);
+  static const std::array<std::string, 256> names = [] {
+    std::array<std::string, 256> all;
+    for (unsigned i = 0; i < 256; ++i) {
+      if (const protoent* pe = ::getprotobynumber(static_cast<int>(i))) {
+        all[i] = pe->p_name;
+        continue;
+      }
+      for (auto& p : chain_protos)
+        if (p.number == i && p.name != "all" && all[i].empty()) all[i] = std::string(p.name);
+      if (all[i].empty()) all[i] = std::to_string(i);
+    }
+    ::endprotoent();
+    return all;
+  }();
+  return names[n];
 }
 
 // The match a -p protocol loads for an option nothing else knows (xshared.c load_proto()):
