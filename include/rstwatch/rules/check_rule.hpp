@@ -617,27 +617,22 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
     if (!bad && !why.empty())
       out.push_back(problem_at(e.options.empty() ? at : e.options.front().opt->name, std::move(why)));
   }
-  if (name == "LOG") {
-    if (auto o = e.find("log-prefix"); o && o->arg().size() > max_log_prefix)
-      out.push_back(problem_at(o->opt->args[0],
-                               "LOG prefix of " + std::to_string(o->arg().size()) +
-                                   " characters is cut by the kernel to its first 29",
-                               severity::warning));
-  }
-  if (name == "comment") {
-    if (auto o = e.find("comment"); o && o->arg().size() > rules::detail::max_comment)
-      out.push_back(problem_at(o->opt->args[0],
-                               "comment of " + std::to_string(o->arg().size()) +
-                                   " characters is cut to its first 255",
-                               severity::warning));
-  }
-  if (name == "NFLOG") {
-    if (auto o = e.find("nflog-prefix"); o && o->arg().size() > rules::detail::max_nflog_prefix)
-      out.push_back(problem_at(o->opt->args[0],
-                               "NFLOG prefix of " + std::to_string(o->arg().size()) +
-                                   " characters is cut to its first 127",
-                               severity::warning));
-  }
+  // Free text of which the kernel keeps the start (iptables-nft loads the rest without a word,
+  // iptables-save prints the cut text).
+  static constexpr struct {
+    std::string_view extension, option, what;
+    std::size_t kept;
+  } cut_text[] = {{"LOG", "log-prefix", "LOG prefix", max_log_prefix},
+                  {"comment", "comment", "comment", rules::detail::max_comment},
+                  {"NFLOG", "nflog-prefix", "NFLOG prefix", rules::detail::max_nflog_prefix}};
+  for (const auto& c : cut_text)
+    if (name == c.extension)
+      if (auto o = e.find(c.option); o && o->arg().size() > c.kept)
+        out.push_back(problem_at(o->opt->args[0],
+                                 std::string(c.what) + " of " + std::to_string(o->arg().size()) +
+                                     " characters is cut by the kernel to its first " +
+                                     std::to_string(c.kept),
+                                 severity::warning));
   if (name == "REJECT") {
     if (auto o = e.find("reject-with"); o && rules::detail::reject_type(o->arg(), f) == "tcp-reset" &&
                                         (neg_proto || !is_proto(p, {6})))
