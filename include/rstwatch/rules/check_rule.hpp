@@ -556,6 +556,11 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
         !is_proto(p, {6, 17, 136, 132, 33}))
       out.push_back(problem_at(at, "multiport needs '-p tcp', '-p udp', '-p udplite', '-p sctp' or '-p dccp'"));
   }
+  if (name == "MARK")  // libxt_MARK.c: the bit operations take a value alone
+    for (const bound_option& o : e.options)
+      if (o.spec && (o.spec->name == "and-mark" || o.spec->name == "or-mark" || o.spec->name == "xor-mark") &&
+          o.arg().find('/') != std::string::npos)
+        out.push_back(problem_at(o.opt->args[0], "--" + std::string(o.spec->name) + " takes no mask"));
   if (name == "MARK" || name == "CONNMARK") {
     bool operation = false;
     for (const bound_option& o : e.options)
