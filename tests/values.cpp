@@ -2,12 +2,16 @@
 #include <arpa/inet.h>
 
 #include <rstwatch/address.hpp>
+#include <rstwatch/detail/scan.hpp>
 #include <rstwatch/event.hpp>
 #include <rstwatch/time.hpp>
 
 #include <catch2/catch.hpp>
 
+#include <cstring>
+#include <memory>
 #include <sstream>
+#include <string>
 
 using namespace rstwatch;
 
@@ -223,5 +227,37 @@ SCENARIO("a syslog time without a year takes it from a reference and rolls Decem
       // date -u -d '2026-11-25T04:55:38Z' +%s  ->  1795582538
       CHECK(t.unix_microseconds() == std::optional<std::int64_t>(1795582538LL * 1000000 + 123456));
     }
+  }
+}
+
+SCENARIO("the shared byte search finds what a byte loop finds, from any start to any end",
+         "[scan]") {
+  GIVEN("a 40-byte text of a repeated byte with one other byte at each position in turn") {
+    // find_first() takes 16, then 8, then 1 byte per step and never reads past its end: every
+    // start, end and position of the sought byte crosses each of those steps.
+    std::size_t checked = 0;
+    for (char fill : {' ', 'x'}) {
+      for (std::size_t at = 0; at <= 40; ++at) {
+        std::string text(40, fill);
+        char other = fill == ' ' ? '[' : ' ';
+        if (at < 40) text[at] = other;
+        for (std::size_t start = 0; start <= 40; ++start) {
+          for (std::size_t end = start; end <= 40; ++end) {
+            std::size_t equal = start, differs = start;
+            while (equal < end && text[equal] != other) ++equal;
+            while (differs < end && text[differs] == fill) ++differs;
+            namespace scan = rstwatch::detail::scan;
+            // An exact copy of [0, end) so that a read past `end` would be one past the block.
+            std::unique_ptr<char[]> exact(new char[end + 1]);
+            std::memcpy(exact.get(), text.data(), end);
+            if (scan::find_first<true>(exact.get(), start, end, other) != equal ||
+                scan::find_first<false>(exact.get(), start, end, fill) != differs)
+              FAIL("fill '" << fill << "' other at " << at << " start " << start << " end " << end);
+            ++checked;
+          }
+        }
+      }
+    }
+    THEN("every combination agreed") { CHECK(checked == 2 * 41 * (41 * 42 / 2)); }
   }
 }

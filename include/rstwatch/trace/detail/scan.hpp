@@ -66,27 +66,15 @@ constexpr std::uint64_t digits_value(std::uint64_t t, unsigned count) noexcept {
   return ((x & 0x0000FFFF0000FFFFull) * 42949672960001ull) >> 32;
 }
 
-// Index of the first byte in text[i, size) equal to c, or size; eight bytes per step (the
-// CPU field's '[' is 20-30 bytes in: a memchr call costs more than the search).
+// Index of the first byte in text[i, size) equal to c, or size (the CPU field's '[' is 20-30
+// bytes in).
 inline std::size_t find_byte(const char* text, std::size_t i, std::size_t size, char c) noexcept {
-  for (; i + 8 <= size; i += 8) {
-    const unsigned k = first_byte_equal(load_le64(text + i),
-                                                                 static_cast<unsigned char>(c));
-    if (k < 8) return i + k;
-  }
-  while (i < size && text[i] != c) ++i;
-  return i;
+  return rstwatch::detail::scan::find_first<true>(text, i, size, c);
 }
 
 // Index of the first byte in text[i, end) that is not ' ', or end (the comm's alignment).
 inline std::size_t skip_spaces(const char* text, std::size_t i, std::size_t end) noexcept {
-  constexpr std::uint64_t spaces = 0x2020202020202020ull;
-  for (; i + 8 <= end; i += 8) {
-    const std::uint64_t x = load_le64(text + i) ^ spaces;
-    if (x) return i + static_cast<std::size_t>(__builtin_ctzll(x) / 8);
-  }
-  while (i < end && text[i] == ' ') ++i;
-  return i;
+  return rstwatch::detail::scan::find_first<false>(text, i, end, ' ');
 }
 
 constexpr bool is_space(char c) noexcept { return c == ' ' || c == '\t'; }
