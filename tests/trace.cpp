@@ -983,3 +983,22 @@ SCENARIO("the prefix is read as this kernel prints it with a TGID column and wit
     }
   }
 }
+
+SCENARIO("an event name maps to its kind only when it is exactly one of the six", "[trace]") {
+  GIVEN("the six names, and near misses of the same and other lengths") {
+    THEN("each name gives its own kind and its name back") {
+      for (std::size_t k = 1; k < std::size(event_kind_names); ++k) {
+        auto kind = event_kind_of(event_kind_names[k]);
+        CHECK(static_cast<std::size_t>(kind) == k);
+        CHECK(to_string(kind) == event_kind_names[k]);
+      }
+    }
+    THEN("a name of a known length with other bytes, a prefix, a longer name or none is other") {
+      for (std::string_view miss :
+           {"tcp_send_resex", "tcp_send_reseT", "xcp_probe", "tcp_probe_", "tcp_probe ", "tcp_",
+            "", "tcp_receive_reset_and_more_than_32_bytes", "inet_sock_set_statE",
+            "sched_switch", "tcp_bad_csum"})
+        CHECK(event_kind_of(miss) == event_kind::other);
+    }
+  }
+}

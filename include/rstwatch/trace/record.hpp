@@ -34,14 +34,32 @@ constexpr std::string_view to_string(event_kind k) noexcept {
   return event_kind_names[static_cast<std::size_t>(k)];
 }
 
+namespace detail {
+// The six names differ in length (9, 14, 16, 17, 18, 19): the length picks the one candidate.
+struct event_length_table {
+  std::uint8_t kind[32] = {};  // 0 (other): no name of that length
+  bool distinct = true;
+};
+constexpr event_length_table make_event_length_table() noexcept {
+  event_length_table t;
+  for (std::size_t k = 1; k < std::size(event_kind_names); ++k) {
+    const std::size_t n = event_kind_names[k].size();
+    if (n >= 32 || t.kind[n] != 0) t.distinct = false;
+    else t.kind[n] = static_cast<std::uint8_t>(k);
+  }
+  return t;
+}
+inline constexpr event_length_table event_lengths = make_event_length_table();
+static_assert(event_lengths.distinct, "event_kind_of() needs names of distinct lengths under 32");
+}  // namespace detail
+
 constexpr event_kind event_kind_of(std::string_view name) noexcept {
-  // The six names differ in length: one compare per line.
-  for (std::size_t k = 1; k < std::size(event_kind_names); ++k)
-    if (event_kind_names[k].size() == name.size())
-      return rstwatch::detail::trace_scan::same_text(event_kind_names[k], name)
-                 ? static_cast<event_kind>(k)
-                 : event_kind::other;
-  return event_kind::other;
+  // One table load and one compare per line: a loop over the names mispredicted on mixed input.
+  if (name.size() >= 32) return event_kind::other;
+  const std::uint8_t k = detail::event_lengths.kind[name.size()];
+  return k != 0 && rstwatch::detail::trace_scan::same_text(event_kind_names[k], name)
+             ? static_cast<event_kind>(k)
+             : event_kind::other;
 }
 
 // The events' subsystem directories under tracefs events/ (include/trace/events/tcp.h
