@@ -80,11 +80,16 @@ struct counters {
   bool present() const noexcept { return packets.present(); }
 };
 
-// `:NAME POLICY [packets:bytes]`; POLICY is `-` for a user-defined chain.
+// `:NAME POLICY [packets:bytes]`; POLICY is `-` for a user-defined chain. `count` is set when
+// the word after the policy has the counters' shape (see the grammar: its bytes token may hold
+// more than digits, "2:3" in "[1:2:3]"); `unread` is the rest of the line that iptables-restore
+// never reads: what follows "[p:b]" or the bytes' digits, or, without counters, every word
+// after the policy. Empty in a well-formed line.
 struct chain_line {
   token name;
   token policy;
   counters count;
+  token unread;
 };
 
 enum class line_kind : std::uint8_t { blank, comment, table, chain, commit, rule };
@@ -334,6 +339,21 @@ struct line {
 
 // The lines of a file, and the compact records behind them.
 class line_list : public storage::view_list<line_list, line> {
+  // A chain line's text after `last` (the policy, or the bytes token), blanks trimmed; a ']'
+  // right after the bytes' digits closes the counters and is skipped. The bytes token itself
+  // may hold more ("2:3", "2x"): that part is reported with the token, not here.
+  static token unread_after(const line& l, const token& last, bool counters) {
+    std::size_t begin = last.offset + last.text.size() - l.text.offset;
+    const std::string_view text = l.text.text;
+    if (counters && begin < text.size() && text[begin] == ']') ++begin;
+    while (begin < text.size() && (text[begin] == ' ' || text[begin] == '\t')) ++begin;
+    std::size_t end = text.size();
+    while (end > begin && (text[end - 1] == ' ' || text[end - 1] == '\t')) --end;
+    if (begin == end) return {};
+    return {text.substr(begin, end - begin), static_cast<std::uint32_t>(l.text.offset + begin),
+            {l.text.where.line, static_cast<std::uint32_t>(begin + 1)}};
+  }
+
  public:
   std::size_t size() const noexcept { return tree_.lines.size(); }
   line operator[](std::size_t i) const {
@@ -348,11 +368,14 @@ class line_list : public storage::view_list<line_list, line> {
       case line_kind::table:
         l.table = tok(t);
         break;
-      case line_kind::chain:
+      case line_kind::chain: {
         l.chain.name = tok(t);
         l.chain.policy = tok(t + 1);
         if (end - t == 4) l.chain.count = {tok(t + 2), tok(t + 3)};
+        const bool counters = l.chain.count.present();
+        l.chain.unread = unread_after(l, counters ? l.chain.count.bytes : l.chain.policy, counters);
         break;
+      }
       case line_kind::rule:
         if (t < end && tree_.tokens[t].role() == storage::role::plain) {
           l.rule.prefix = {tok(t), tok(t + 1)};

@@ -142,8 +142,25 @@ auto const counters_def = x3::lit('[') > counter_number > x3::lit(':') > counter
                           x3::lit(']');
 
 auto const policy_def = blanks >> word;
-auto const chain_line_def =
-    (x3::lit(':') > word > policy) >> -(blanks >> counters) >> -blanks;
+
+// A chain line's third word is all iptables-restore reads after the policy, and only with
+// --counters: sscanf(word, "[%llu:%llu]") must convert both numbers; the rest of that word and
+// any further words are never read (xtables-restore.c, parse_counters()). So "[1:2:3]", "[1:2"
+// and "[1:2]x" load as [1:2]; "garbage" loads without --counters and is refused with them.
+// Here the word becomes the packets and bytes tokens when it has that shape (the bytes token
+// runs to ']' or the word's end: its leading digits are the count); any other word is kept
+// only in the line's text. The lookahead has no actions, so a failed match pushes no token.
+auto const counter_byte_chars = x3::char_ - ']' - ' ' - '\t' - '\n';
+auto const chain_counters_ahead =
+    x3::lit('[') >> +(x3::char_ - ':' - ']' - ' ' - '\t' - '\n') >> x3::lit(':') >>
+    +counter_byte_chars;
+auto const chain_counters = x3::lit('[') >> counter_number >> x3::lit(':') >>
+                            x3::raw[+counter_byte_chars][push_plain{}] >>
+                            *(x3::char_ - ' ' - '\t' - '\n');
+auto const unread_word = +(x3::char_ - ' ' - '\t' - '\n');
+auto const chain_line_def = (x3::lit(':') > word > policy) >>
+                            -(blanks >> ((&chain_counters_ahead >> chain_counters) | unread_word)) >>
+                            *(blanks >> unread_word) >> -blanks;
 
 auto const rule_line_def = -counters >> -blanks >> option_list;
 

@@ -257,10 +257,13 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
             ch->policy = std::string(c.policy.text);
           }
           if (opt.counters) {
+            // sscanf("[%llu:%llu]"): the packets end at ':', the bytes at their last digit.
             auto p = c.count.present() ? parse_counter(c.count.packets.text) : std::nullopt;
-            auto b = c.count.present() ? parse_counter(c.count.bytes.text) : std::nullopt;
+            auto b = c.count.present() ? parse_counter(c.count.bytes.text, false) : std::nullopt;
             if (!p || !b)
-              return fail(at(c.count.present() ? c.count.packets : c.policy,
+              return fail(at(!c.count.present() ? (c.unread.present() ? c.unread : c.policy)
+                             : !p                   ? c.count.packets
+                                                    : c.count.bytes,
                              "invalid policy counters for chain '" + std::string(c.name.text) + "'"));
             ch->packets = *p;
             ch->bytes = *b;

@@ -170,13 +170,16 @@ class validator {
     auto e = netfilter::check_chain_name(name, netfilter::chain_declaration::chain_line);
     if (e != netfilter::chain_name_error::none)
       return add(l.chain.name, std::string(netfilter::to_string(e)) + " ('" + std::string(name) + "')");
-    if (!cur_.tbl) return;
+    if (!cur_.tbl) return counters(l.chain, true);
     const chain_state* it = cur_.chain(name);
     bool is_builtin = it && it->builtin;
+    counters(l.chain, is_builtin);
     bool policy = l.chain.policy.text != "-";
     if (is_builtin) {
-      if (l.chain.policy.text != "ACCEPT" && l.chain.policy.text != "DROP")
-        add(l.chain.policy, "the policy of a built-in chain is ACCEPT or DROP");
+      // '-' keeps the chain's policy (xtables-restore.c sets one only when it is not "-").
+      if (policy && l.chain.policy.text != "ACCEPT" && l.chain.policy.text != "DROP")
+        add(l.chain.policy, "the policy of a built-in chain is ACCEPT or DROP", severity::error,
+            "or '-' to keep it");
       if (!seen_builtin_.insert(name).second)
         add(l.chain.name, "chain '" + std::string(name) + "' declared twice", severity::warning);
       return;
@@ -191,6 +194,38 @@ class validator {
       add(l.chain.policy, "a user chain has no policy: '" + std::string(l.chain.policy.text) +
                               "' is ignored", severity::warning, "write '-'");
     declare(name, std::nullopt);
+  }
+
+  // What iptables-restore makes of the word after the policy (see the grammar's chain_counters):
+  // nothing without --counters, the two numbers of "[%llu:%llu]" with them; the rest never.
+  // A user chain's counters are never read (a built-in chain's only, nft_chain_restore()).
+  void counters(const ast::chain_line& c, bool builtin) {
+    const std::string refused = ": iptables-restore --counters refuses this line (without "
+                                "--counters it is never read)";
+    if (!builtin) {
+      if (c.unread.present())
+        add(c.unread, "iptables-restore never reads '" + std::string(c.unread.text) + "'",
+            severity::warning);
+      return;
+    }
+    if (c.count.present()) {
+      if (!rules::detail::parse_counter(c.count.packets.text))
+        add(c.count.packets, "'" + std::string(c.count.packets.text) + "' is not a packet count" + refused,
+            severity::warning);
+      else if (!rules::detail::parse_counter(c.count.bytes.text, false))
+        add(c.count.bytes, "'" + std::string(c.count.bytes.text) + "' is not a byte count" + refused,
+            severity::warning);
+      else if (!rules::detail::parse_counter(c.count.bytes.text))
+        add(c.count.bytes, "iptables-restore takes only the leading digits of '" +
+                               std::string(c.count.bytes.text) + "' as the byte count",
+            severity::warning, "write '[packets:bytes]'");
+      if (c.unread.present())
+        add(c.unread, "iptables-restore never reads '" + std::string(c.unread.text) +
+                          "' after the counters", severity::warning);
+    } else if (c.unread.present()) {
+      add(c.unread, "'" + std::string(c.unread.text) + "' is not counters '[packets:bytes]'" + refused,
+          severity::warning);
+    }
   }
 
   void rule_line(const ast::line& l) {

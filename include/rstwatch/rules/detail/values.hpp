@@ -27,6 +27,28 @@ using netfilter::family;
 
 namespace rstwatch::rules::detail {
 
+// A counter as iptables-restore reads one, with sscanf("%llu"): an optional sign, then at
+// least one decimal digit; beyond 64 bits it saturates and a '-' wraps it, as strtoull() does
+// ("-1" is 18446744073709551615). `whole` wants nothing after the digits (in "[p:b]" the next
+// character must be ':' or ']'); -c's arguments are read as far as they are digits
+// ("0x10" is 0).
+inline std::optional<std::uint64_t> parse_counter(std::string_view s, bool whole = true) {
+  std::size_t i = 0;
+  const bool minus = i < s.size() && s[i] == '-';
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+  const std::size_t digits = i;
+  std::uint64_t v = 0;
+  bool saturated = false;
+  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
+    const unsigned d = static_cast<unsigned>(s[i] - '0');
+    if (v > (~std::uint64_t{0} - d) / 10) saturated = true;
+    else v = v * 10 + d;
+  }
+  if (i == digits || (whole && i != s.size())) return std::nullopt;
+  if (saturated) return ~std::uint64_t{0};
+  return minus ? ~v + 1 : v;
+}
+
 // iptables-save quotes a value unless it is made only of [_-0-9a-zA-Z], and escapes '"', '\\'
 // and '\'' inside the quotes (libxtables/xtables.c xtables_save_string()).
 inline void append_saved_string(std::string& out, std::string_view value) {
