@@ -801,6 +801,53 @@ SCENARIO("an interface name with a blank prints unquoted, as iptables-save print
   }
 }
 
+SCENARIO("tcp and udp matches print merged as iptables-nft saves its payload compares",
+         "[rules][saved]") {
+  // tcp_udp_merged.rules and ip6_tcp_udp_merged.rules hold 40 such rules each, with the real
+  // tools' output as their goldens; these are the rules of the merge in words.
+  auto one = [](const std::string& rule) {
+    std::string saved = saved_or_error("*filter\n" + rule + "\nCOMMIT\n");
+    auto at = saved.find("-A INPUT");
+    REQUIRE(at != std::string::npos);
+    return saved.substr(at, saved.find('\n', at) - at);
+  };
+  GIVEN("matches with ports or flags and no --tcp-option") {
+    THEN("they print as one match, where the first was, the later value of a field winning") {
+      CHECK(one("-A INPUT -p tcp -m tcp --dport 80 -m comment --comment x -m tcp --sport 1 -j ACCEPT") ==
+            "-A INPUT -p tcp -m tcp --sport 1 --dport 80 -m comment --comment x -j ACCEPT");
+      CHECK(one("-A INPUT -p udp -m udp --dport 80 -m udp --dport 81 -j ACCEPT") ==
+            "-A INPUT -p udp -m udp --dport 81 -j ACCEPT");
+    }
+    THEN("an inversion stays once a compare of that field was inverted") {
+      CHECK(one("-A INPUT -p tcp -m tcp ! --dport 80 -m tcp --dport 81 -j ACCEPT") ==
+            "-A INPUT -p tcp -m tcp ! --dport 81 -j ACCEPT");
+      CHECK(one("-A INPUT -p tcp -m tcp ! --syn -m tcp --syn -j ACCEPT") ==
+            "-A INPUT -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -j ACCEPT");
+    }
+    THEN("a match that compares nothing, such as ! --sport 0:65535, prints nothing") {
+      CHECK(one("-A INPUT -p tcp -m tcp ! --sport 0:65535 -j ACCEPT") == "-A INPUT -p tcp -j ACCEPT");
+      CHECK(one("-A INPUT -p tcp -m tcp --tcp-flags NONE SYN -m tcp --sport 4 -j ACCEPT") ==
+            "-A INPUT -p tcp -m tcp --sport 4 -j ACCEPT");
+    }
+  }
+  GIVEN("matches with a --tcp-option, or that restrict nothing") {
+    THEN("they stay where they are, as written, beside the merged one") {
+      CHECK(one("-A INPUT -p tcp -m tcp --dport 80 -m tcp --tcp-option 5 -m tcp --sport 3 -j ACCEPT") ==
+            "-A INPUT -p tcp -m tcp --sport 3 --dport 80 -m tcp --tcp-option 5 -j ACCEPT");
+      CHECK(one("-A INPUT -p tcp -m tcp --sport 1 -m tcp -m tcp --sport 2 -j ACCEPT") ==
+            "-A INPUT -p tcp -m tcp --sport 2 -m tcp -j ACCEPT");
+      CHECK(one("-A INPUT -p tcp -m tcp ! --sport 0:65535 --tcp-option 5 -j ACCEPT") ==
+            "-A INPUT -p tcp -m tcp --tcp-option 5 -j ACCEPT");
+    }
+  }
+  GIVEN("a later match with a port iptables cannot read") {
+    THEN("the rule is refused, merged or not") {
+      CHECK(saved_or_error("*filter\n-A INPUT -p tcp -m tcp --dport 80 -m tcp --sport 99999 -j ACCEPT\nCOMMIT\n")
+                .find("invalid port/service '99999' specified") != std::string::npos);
+    }
+  }
+}
+
 SCENARIO("with --counters a chain line's counters must start as sscanf reads them",
          "[rules][saved][error]") {
   GIVEN("built-in chain lines whose word after the policy fails \"[%llu:%llu]\"") {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include <rstwatch/diagnostic.hpp>
@@ -49,11 +50,13 @@ struct loaded_extension {
   bool target = false;
   rstwatch::detail::reuse_list<given_option> opts;
   source_position where;  // of the -m/-j/-g (or -p) option that loaded it
+  bool payload = false;   // a tcp/udp match iptables-nft turns into payload compares
 
   // Loaded anew by the option at `at`, keeping the storage of the line before.
   void reload(const extension* e, bool is_target, source_position at) {
     ext = e;
     target = is_target;
+    payload = false;
     opts.clear();
     where = at;
   }
@@ -494,7 +497,59 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
     }
     return std::nullopt;
   };
-  for (auto& m : matches) {
+  // iptables-nft stores a tcp or udp match that is not kept as an xt match (ports_match::
+  // compat()) as nft payload compares: the flags if their mask is not empty, each port range
+  // that is not 0:65535 (nft.c add_nft_tcpudp()). iptables-save reads those back into ONE
+  // match (nft-shared.c, nft_create_match() reusing the rule's tcp/udp match), placed where
+  // the first compare was: a later compare of a field replaces its value, and an inverted one
+  // leaves the field inverted for good (only != sets the flag, == never clears it). So
+  // `--dport 80 -m tcp ! --dport 81` prints `! --dport 81`, `! --sport 0:65535` alone prints
+  // nothing, and no `-m tcp` at all is printed when nothing was compared. The kernel still
+  // applies every compare: the printed rule is what iptables-save shows, not what matches.
+  std::size_t merged_at = matches.size();
+  ports_match merged;
+  bool sport_set = false, dport_set = false, flags_set = false;
+  for (std::size_t i = 0; i < matches.size(); ++i) {
+    loaded_extension& m = matches[i];
+    m.payload = false;
+    if (!m.ext || m.target || (m.name != "tcp" && m.name != "udp")) continue;
+    save_input in{m.opts, fam, proto.value_or(0)};
+    auto p = read_ports_match(in, m.name == "tcp");
+    if (!p) {
+      diagnostic d = p.error();
+      if (d.where.line == 0) d.where = m.where;
+      return d;
+    }
+    if (p->compat()) continue;
+    m.payload = true;
+    bool compared = false;
+    if (p->mask) {
+      merged.mask = p->mask;
+      merged.cmp = p->cmp;
+      merged.flags_invert = merged.flags_invert || p->flags_invert;
+      flags_set = compared = true;
+    }
+    for (auto [from, to, set] : {std::tuple{&p->sport, &merged.sport, &sport_set},
+                                 std::tuple{&p->dport, &merged.dport, &dport_set}}) {
+      if (from->full()) continue;
+      to->range = from->range;
+      to->invert = to->invert || from->invert;
+      *set = compared = true;
+    }
+    if (compared && merged_at == matches.size()) merged_at = i;
+  }
+  for (std::size_t i = 0; i < matches.size(); ++i) {
+    const loaded_extension& m = matches[i];
+    if (m.payload) {
+      if (i != merged_at) continue;
+      s += " -m ";
+      s += m.name;
+      if (!sport_set) merged.sport = {};
+      if (!dport_set) merged.dport = {};
+      if (!flags_set) merged.mask = merged.cmp = 0, merged.flags_invert = false;
+      print_ports_match(merged, s);
+      continue;
+    }
     s += " -m ";
     s += m.name;
     if (auto d = emit(m)) return *d;

@@ -87,9 +87,30 @@ inline std::string inv(const given_option& o) { return o.invert ? " !" : ""; }
 // ---- tcp / udp (libxt_tcp.c tcp_save(), libxt_udp.c udp_save()) --------------------------
 
 
-// Each kind prints once, the last given, in iptables-save's order: sport, dport, tcp-option,
-// then the flags (--syn is --tcp-flags FIN,SYN,RST,ACK SYN).
-inline std::optional<diagnostic> save_ports_match(const save_input& in, bool tcp, std::string& out) {
+// One tcp or udp match's options as struct xt_tcp / xt_udp holds them: the last of each kind.
+struct ports_match {
+  struct ports {
+    bool invert = false;
+    port_range range{};  // 0:65535 unless given
+    bool full() const noexcept { return range.low == 0 && range.high == 0xffff; }
+  } sport, dport;
+  bool flags_invert = false;
+  std::uint8_t mask = 0, cmp = 0;  // --syn is --tcp-flags FIN,SYN,RST,ACK SYN
+  bool has_option = false, option_invert = false;
+  std::uint64_t option = 0;
+
+  // nft.c add_nft_tcp()/add_nft_udp() (1.8.9): iptables-nft keeps the match as an xt match
+  // (nft "compat") when it has a --tcp-option, or restricts nothing at all (tcp_all_zero(),
+  // udp_all_zero()); otherwise it becomes payload compares (see the merge in
+  // command_line.hpp).
+  bool compat() const noexcept {
+    const bool all_zero = sport.full() && dport.full() && !sport.invert && !dport.invert &&
+                          mask == 0 && cmp == 0 && !flags_invert && !has_option;
+    return has_option || all_zero;
+  }
+};
+
+inline result<ports_match> read_ports_match(const save_input& in, bool tcp) {
   std::string_view proto = tcp ? "tcp" : "udp";
   // iptables-nft turns the options into nft payload matches, and refuses them unless -p names
   // the protocol (inverted or not); without options the kernel's xt_tcp/xt_udp decides
@@ -98,59 +119,64 @@ inline std::optional<diagnostic> save_ports_match(const save_input& in, bool tcp
     const given_option& o = in.opts.front();
     return option_error(o, tcp ? "TCP match requires '-p tcp'" : "UDP match requires '-p udp'");
   }
-  struct ports {
-    bool shown = false, invert = false;
-    port_range range{};
-  } sport, dport;
-  const given_option* option = nullptr;  // the --tcp-option that prints, if any
-  std::uint64_t option_value = 0;
-  const given_option* flags = nullptr;  // the --tcp-flags or --syn that prints, if any
-  std::uint8_t mask = 0, cmp = 0;
+  ports_match p;
   for (auto& o : in.opts) {
     if (o.name == "sport" || o.name == "dport") {
       auto r = parse_port_range(o.args.at(0), proto);
       if (!r) return option_error(o, "invalid port/service '" + o.args[0] + "' specified");
-      ports& p = o.name == "sport" ? sport : dport;
-      p.shown = r->low != 0 || r->high != 0xffff || o.invert;  // 0:65535 matches every port
-      p.invert = o.invert;
-      p.range = *r;
+      ports_match::ports& q = o.name == "sport" ? p.sport : p.dport;
+      q.invert = o.invert;
+      q.range = *r;
     } else if (o.name == "tcp-flags") {
       auto m = parse_tcp_flags(o.args.at(0));
       auto c = parse_tcp_flags(o.args.at(1));
       if (!m || !c) return option_error(o, "unknown TCP flag in '" + o.args[0] + " " + o.args[1] + "'");
-      if (*m || o.invert) {  // an empty mask matches every packet: nothing prints
-        flags = &o;
-        mask = *m;
-        cmp = *c;
-      }
+      p.flags_invert = o.invert;
+      p.mask = *m;
+      p.cmp = *c;
     } else if (o.name == "syn") {
-      flags = &o;
-      mask = 0x01 | 0x02 | 0x04 | 0x10;  // FIN,SYN,RST,ACK
-      cmp = 0x02;                        // SYN
+      p.flags_invert = o.invert;
+      p.mask = 0x01 | 0x02 | 0x04 | 0x10;  // FIN,SYN,RST,ACK
+      p.cmp = 0x02;                        // SYN
     } else if (o.name == "tcp-option") {
       auto n = parse_tcp_option(o.args.at(0));
       if (!n) return option_error(o, "Bad TCP option '" + o.args[0] + "' (1 to 255)");
-      option = &o;
-      option_value = *n;
+      p.has_option = true;
+      p.option_invert = o.invert;
+      p.option = *n;
     }
   }
-  for (const auto& [p, name] : {std::pair<const ports&, std::string_view>{sport, "sport"}, {dport, "dport"}}) {
-    if (!p.shown) continue;
-    out += p.invert ? " ! --" : " --";
+  return p;
+}
+
+// As libxt_tcp.c tcp_save() / libxt_udp.c udp_save() print an xt match, in iptables-save's
+// order: sport, dport, tcp-option, then the flags. A port range of 0:65535 never prints, even
+// inverted; flags print with a mask or inverted.
+inline void print_ports_match(const ports_match& p, std::string& out) {
+  for (const auto& [q, name] : {std::pair<const ports_match::ports&, std::string_view>{p.sport, "sport"},
+                                {p.dport, "dport"}}) {
+    if (q.full()) continue;
+    out += q.invert ? " ! --" : " --";
     out += name;
     out += ' ';
-    out += print_port_range(p.range);
+    out += print_port_range(q.range);
   }
-  if (option) {
-    out += option->invert ? " ! --tcp-option " : " --tcp-option ";
-    out += std::to_string(option_value);
+  if (p.has_option) {
+    out += p.option_invert ? " ! --tcp-option " : " --tcp-option ";
+    out += std::to_string(p.option);
   }
-  if (flags) {
-    out += flags->invert ? " ! --tcp-flags " : " --tcp-flags ";
-    out += print_tcp_flags(mask);
+  if (p.mask || p.flags_invert) {
+    out += p.flags_invert ? " ! --tcp-flags " : " --tcp-flags ";
+    out += print_tcp_flags(p.mask);
     out += ' ';
-    out += print_tcp_flags(cmp);
+    out += print_tcp_flags(p.cmp);
   }
+}
+
+inline std::optional<diagnostic> save_ports_match(const save_input& in, bool tcp, std::string& out) {
+  auto p = read_ports_match(in, tcp);
+  if (!p) return p.error();
+  print_ports_match(*p, out);
   return std::nullopt;
 }
 
