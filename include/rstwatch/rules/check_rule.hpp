@@ -668,6 +668,78 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
 // Splits one rule line into command, base matches, match modules and target the way
 // iptables' getopt loop does, and checks every option the modelled extensions own.
 // Into `r`, whatever it held: a validator's loop reuses one rule_view and its storage.
+namespace detail {
+
+// A tcp or udp use's values as restore reads them (rules::detail::ports_match); nullopt when
+// one is invalid, which check_arg() reports.
+inline std::optional<rules::detail::ports_match> ports_of(const extension_use& e) {
+  rules::detail::ports_match p;
+  for (auto [name, q] : {std::pair{"source-port", &p.sport}, std::pair{"destination-port", &p.dport}}) {
+    if (const bound_option* o = e.find(name)) {
+      auto range = rules::detail::parse_port_range(o->arg(), e.name);
+      if (!range) return std::nullopt;
+      q->range = *range;
+      q->invert = o->negated();
+    }
+  }
+  if (const bound_option* o = e.find("tcp-flags")) {
+    auto m = parse_tcp_flags(o->arg(0)), c = parse_tcp_flags(o->arg(1));
+    if (!m || !c) return std::nullopt;
+    p.mask = *m.value;
+    p.cmp = *c.value;
+    p.flags_invert = o->negated();
+  }
+  if (const bound_option* o = e.find("syn")) {
+    p.mask = 0x01 | 0x02 | 0x04 | 0x10;
+    p.cmp = 0x02;
+    p.flags_invert = o->negated();
+  }
+  if (const bound_option* o = e.find("tcp-option")) {
+    auto n = rules::detail::parse_tcp_option(o->arg());
+    if (!n) return std::nullopt;
+    p.has_option = true;
+    p.option = *n;
+    p.option_invert = o->negated();
+  }
+  return p;
+}
+
+// Where iptables-nft makes a rule that is not the one written (rules::detail::merged_compares):
+// a field of the tcp/udp matches compared twice is applied twice by the kernel but saved once,
+// so iptables-save | iptables-restore changes the rule; and a port range of 0:65535 inverted, or
+// flags with an empty mask that can never match, is no compare at all in nft, where xt_tcp
+// would match no packet.
+inline void payload_check(const rule_view& r, std::vector<diagnostic>& out) {
+  rules::detail::merged_compares merged;
+  for (const auto& e : r.matches) {
+    if (!e.spec || (e.name != "tcp" && e.name != "udp") || !e.loaded_by) continue;
+    auto p = ports_of(e);
+    if (!p || p->compat()) continue;
+    const ast::token& at = e.loaded_by->name;
+    for (auto [q, name] : {std::pair{&p->sport, "--sport"}, std::pair{&p->dport, "--dport"}})
+      if (q->full() && q->invert)
+        out.push_back(problem_at(at, "'! " + std::string(name) + " 0:65535' matches no packet in xt_" + e.name +
+                                         ", but iptables-nft makes no compare of it: this rule matches every port",
+                                 severity::warning));
+    if (!p->mask && ((p->cmp == 0) == p->flags_invert))
+      out.push_back(problem_at(at, "--tcp-flags with an empty mask matches no packet in xt_tcp, but iptables-nft "
+                                   "makes no compare of it: this rule matches every packet",
+                               severity::warning));
+    const bool repeated_before = merged.repeated;
+    merged.add(*p);
+    if (merged.repeated && !repeated_before) {
+      std::string shown = "-m " + e.name;
+      merged.print(shown);
+      out.push_back(problem_at(at, "a field of this rule's " + e.name + " matches is compared twice: the kernel "
+                                   "applies both, but iptables-save shows one match, '" + shown +
+                                   "' (and restoring that changes the rule)",
+                               severity::warning, "write each port and the flags once"));
+    }
+  }
+}
+
+}  // namespace detail
+
 inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
   r.reset();
   r.line = l;
@@ -934,6 +1006,7 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
   };
   for (const auto& m : r.matches) check_use(m);
   if (r.target_use) check_use(*r.target_use);
+  detail::payload_check(r, r.problems);
   if (r.cmd == command::none)
     r.problems.push_back(detail::problem_at(l.text, "no command given (-A, -I, -D, -R, -N, -F, -X, -Z, -P or -E)"));
 }

@@ -9,7 +9,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <vector>
 
 #include <rstwatch/diagnostic.hpp>
@@ -497,18 +496,12 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
     }
     return std::nullopt;
   };
-  // iptables-nft stores a tcp or udp match that is not kept as an xt match (ports_match::
-  // compat()) as nft payload compares: the flags if their mask is not empty, each port range
-  // that is not 0:65535 (nft.c add_nft_tcpudp()). iptables-save reads those back into ONE
-  // match (nft-shared.c, nft_create_match() reusing the rule's tcp/udp match), placed where
-  // the first compare was: a later compare of a field replaces its value, and an inverted one
-  // leaves the field inverted for good (only != sets the flag, == never clears it). So
-  // `--dport 80 -m tcp ! --dport 81` prints `! --dport 81`, `! --sport 0:65535` alone prints
-  // nothing, and no `-m tcp` at all is printed when nothing was compared. The kernel still
-  // applies every compare: the printed rule is what iptables-save shows, not what matches.
+  // iptables-nft turns a tcp or udp match that is not kept as an xt match (ports_match::
+  // compat()) into payload compares, which iptables-save prints as one match
+  // (merged_compares): `--dport 80 -m tcp ! --dport 81` prints `! --dport 81`,
+  // `! --sport 0:65535` alone prints nothing, and no `-m tcp` at all when nothing was compared.
   std::size_t merged_at = matches.size();
-  ports_match merged;
-  bool sport_set = false, dport_set = false, flags_set = false;
+  merged_compares merged;
   for (std::size_t i = 0; i < matches.size(); ++i) {
     loaded_extension& m = matches[i];
     m.payload = false;
@@ -522,21 +515,7 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
     }
     if (p->compat()) continue;
     m.payload = true;
-    bool compared = false;
-    if (p->mask) {
-      merged.mask = p->mask;
-      merged.cmp = p->cmp;
-      merged.flags_invert = merged.flags_invert || p->flags_invert;
-      flags_set = compared = true;
-    }
-    for (auto [from, to, set] : {std::tuple{&p->sport, &merged.sport, &sport_set},
-                                 std::tuple{&p->dport, &merged.dport, &dport_set}}) {
-      if (from->full()) continue;
-      to->range = from->range;
-      to->invert = to->invert || from->invert;
-      *set = compared = true;
-    }
-    if (compared && merged_at == matches.size()) merged_at = i;
+    if (merged.add(*p) && merged_at == matches.size()) merged_at = i;
   }
   for (std::size_t i = 0; i < matches.size(); ++i) {
     const loaded_extension& m = matches[i];
@@ -544,10 +523,7 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
       if (i != merged_at) continue;
       s += " -m ";
       s += m.name;
-      if (!sport_set) merged.sport = {};
-      if (!dport_set) merged.dport = {};
-      if (!flags_set) merged.mask = merged.cmp = 0, merged.flags_invert = false;
-      print_ports_match(merged, s);
+      merged.print(s);
       continue;
     }
     s += " -m ";

@@ -87,29 +87,6 @@ inline std::string inv(const given_option& o) { return o.invert ? " !" : ""; }
 // ---- tcp / udp (libxt_tcp.c tcp_save(), libxt_udp.c udp_save()) --------------------------
 
 
-// One tcp or udp match's options as struct xt_tcp / xt_udp holds them: the last of each kind.
-struct ports_match {
-  struct ports {
-    bool invert = false;
-    port_range range{};  // 0:65535 unless given
-    bool full() const noexcept { return range.low == 0 && range.high == 0xffff; }
-  } sport, dport;
-  bool flags_invert = false;
-  std::uint8_t mask = 0, cmp = 0;  // --syn is --tcp-flags FIN,SYN,RST,ACK SYN
-  bool has_option = false, option_invert = false;
-  std::uint64_t option = 0;
-
-  // nft.c add_nft_tcp()/add_nft_udp() (1.8.9): iptables-nft keeps the match as an xt match
-  // (nft "compat") when it has a --tcp-option, or restricts nothing at all (tcp_all_zero(),
-  // udp_all_zero()); otherwise it becomes payload compares (see the merge in
-  // command_line.hpp).
-  bool compat() const noexcept {
-    const bool all_zero = sport.full() && dport.full() && !sport.invert && !dport.invert &&
-                          mask == 0 && cmp == 0 && !flags_invert && !has_option;
-    return has_option || all_zero;
-  }
-};
-
 inline result<ports_match> read_ports_match(const save_input& in, bool tcp) {
   std::string_view proto = tcp ? "tcp" : "udp";
   // iptables-nft turns the options into nft payload matches, and refuses them unless -p names
@@ -147,30 +124,6 @@ inline result<ports_match> read_ports_match(const save_input& in, bool tcp) {
     }
   }
   return p;
-}
-
-// As libxt_tcp.c tcp_save() / libxt_udp.c udp_save() print an xt match, in iptables-save's
-// order: sport, dport, tcp-option, then the flags. A port range of 0:65535 never prints, even
-// inverted; flags print with a mask or inverted.
-inline void print_ports_match(const ports_match& p, std::string& out) {
-  for (const auto& [q, name] : {std::pair<const ports_match::ports&, std::string_view>{p.sport, "sport"},
-                                {p.dport, "dport"}}) {
-    if (q.full()) continue;
-    out += q.invert ? " ! --" : " --";
-    out += name;
-    out += ' ';
-    out += print_port_range(q.range);
-  }
-  if (p.has_option) {
-    out += p.option_invert ? " ! --tcp-option " : " --tcp-option ";
-    out += std::to_string(p.option);
-  }
-  if (p.mask || p.flags_invert) {
-    out += p.flags_invert ? " ! --tcp-flags " : " --tcp-flags ";
-    out += print_tcp_flags(p.mask);
-    out += ' ';
-    out += print_tcp_flags(p.cmp);
-  }
 }
 
 inline std::optional<diagnostic> save_ports_match(const save_input& in, bool tcp, std::string& out) {

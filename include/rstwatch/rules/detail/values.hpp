@@ -272,6 +272,95 @@ inline std::string print_port_range(port_range r, char sep = ':') {
   return std::to_string(r.low) + sep + std::to_string(r.high);
 }
 
+// One tcp or udp match's options as struct xt_tcp / xt_udp holds them: the last of each kind.
+struct ports_match {
+  struct ports {
+    bool invert = false;
+    port_range range{};  // 0:65535 unless given
+    bool full() const noexcept { return range.low == 0 && range.high == 0xffff; }
+  } sport, dport;
+  bool flags_invert = false;
+  std::uint8_t mask = 0, cmp = 0;  // --syn is --tcp-flags FIN,SYN,RST,ACK SYN
+  bool has_option = false, option_invert = false;
+  std::uint64_t option = 0;
+
+  // nft.c add_nft_tcp()/add_nft_udp() (1.8.9): iptables-nft keeps the match as an xt match
+  // (nft "compat") when it has a --tcp-option, or restricts nothing at all (tcp_all_zero(),
+  // udp_all_zero()); otherwise it becomes payload compares (see the merge in
+  // command_line.hpp).
+  bool compat() const noexcept {
+    const bool all_zero = sport.full() && dport.full() && !sport.invert && !dport.invert &&
+                          mask == 0 && cmp == 0 && !flags_invert && !has_option;
+    return has_option || all_zero;
+  }
+};
+
+// As libxt_tcp.c tcp_save() / libxt_udp.c udp_save() print an xt match, in iptables-save's
+// order: sport, dport, tcp-option, then the flags. A port range of 0:65535 never prints, even
+// inverted; flags print with a mask or inverted.
+inline void print_ports_match(const ports_match& p, std::string& out) {
+  for (const auto& [q, name] : {std::pair<const ports_match::ports&, std::string_view>{p.sport, "sport"},
+                                {p.dport, "dport"}}) {
+    if (q.full()) continue;
+    out += q.invert ? " ! --" : " --";
+    out += name;
+    out += ' ';
+    out += print_port_range(q.range);
+  }
+  if (p.has_option) {
+    out += p.option_invert ? " ! --tcp-option " : " --tcp-option ";
+    out += std::to_string(p.option);
+  }
+  if (p.mask || p.flags_invert) {
+    out += p.flags_invert ? " ! --tcp-flags " : " --tcp-flags ";
+    out += print_tcp_flags(p.mask);
+    out += ' ';
+    out += print_tcp_flags(p.cmp);
+  }
+}
+
+// What iptables-save shows of the payload-class tcp/udp matches of one rule (not compat()):
+// iptables-nft makes a compare of the flags when their mask is not empty and of each port
+// range that is not 0:65535 (nft.c add_nft_tcp(), add_nft_tcpudp()); reading the rule back
+// (nft-shared.c) puts every compare into ONE match where the first compare was, a later value
+// replacing an earlier one and an inverted compare leaving its field inverted for good (only
+// != sets the flag, == never clears it). The kernel still applies every compare.
+struct merged_compares {
+  ports_match value;
+  bool sport = false, dport = false, flags = false;  // compared at least once
+
+  bool repeated = false;  // a field compared twice: the kernel applies both, the save shows one
+
+  // Folds in one more match's compares; whether it made any.
+  bool add(const ports_match& p) noexcept {
+    bool compared = false;
+    repeated = repeated || (p.mask && flags) || (!p.sport.full() && sport) ||
+               (!p.dport.full() && dport);
+    if (p.mask) {
+      value.mask = p.mask;
+      value.cmp = p.cmp;
+      value.flags_invert = value.flags_invert || p.flags_invert;
+      flags = compared = true;
+    }
+    if (!p.sport.full()) {
+      value.sport.range = p.sport.range;
+      value.sport.invert = value.sport.invert || p.sport.invert;
+      sport = compared = true;
+    }
+    if (!p.dport.full()) {
+      value.dport.range = p.dport.range;
+      value.dport.invert = value.dport.invert || p.dport.invert;
+      dport = compared = true;
+    }
+    return compared;
+  }
+  // The options iptables-save prints for the merged match.
+  void print(std::string& out) const {
+    print_ports_match(value, out);
+  }
+};
+
+
 // An address and mask as -s/-d hold them (network byte order for IPv4, bytes for IPv6).
 struct address {
   family fam = family::ipv4;
