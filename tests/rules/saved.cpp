@@ -919,6 +919,15 @@ SCENARIO("every refused command names its line, column and reason", "[rules][sav
        "--probability must be specified when using random mode"},
       {"*filter\n-A INPUT -m limit --limit 5/fortnight -j ACCEPT\nCOMMIT\n", {2, 27},
        "bad rate '5/fortnight'"},
+      // Found by the session-7 differential campaign against iptables-restore 1.8.9.
+      {"*filter\n-A INPUT -m limit ! --limit 1/sec -j ACCEPT\nCOMMIT\n", {2, 29},
+       "limit: option \"--limit\" cannot be inverted."},
+      {"*filter\n-A INPUT -m conntrack ! --ctdir REPLY -j ACCEPT\nCOMMIT\n", {2, 33},
+       "conntrack: option \"--ctdir\" cannot be inverted."},
+      {"*filter\n-A INPUT -m conntrack --ctexpire x -j ACCEPT\nCOMMIT\n", {2, 34},
+       "conntrack: bad value for option \"--ctexpire\" near \"x\", or out of range (0-4294967295)."},
+      {"*mangle\n-A OUTPUT -j CONNMARK --or-mark 1/0xff\nCOMMIT\n", {2, 33},
+       "CONNMARK: bad value for option \"--or-mark\", or out of range (0-4294967295)."},
       {"*nat\n-A POSTROUTING -j SNAT --to-source 10.0.0.256\nCOMMIT\n", {2, 36},
        "bad IP address or range '10.0.0.256'"},
       // The real iptables-restore refuses these by the chain's name (tests/rules/validate.cpp

@@ -259,6 +259,8 @@ inline result<std::string> save_conntrack(const save_input& in) {
     } else if (o.name == "ctstatus") {
       auto l = canonical_list(v, ct_statuses, std::size(ct_statuses));
       if (!l) return option_error(o, "bad ctstatus '" + v + "'");
+      // NONE is no bit: beside others it vanishes from the mask conntrack_dump_status() prints.
+      if (*l != "NONE" && l->rfind("NONE,", 0) == 0) l->erase(0, 5);
       text = *l;
     } else if (o.name == "ctproto") {
       auto p = parse_protocol(v);
@@ -274,6 +276,7 @@ inline result<std::string> save_conntrack(const save_input& in) {
       text = print_host(a->addr, in.fam);
       if (prefix != bytes * 8) text += "/" + (prefix >= 0 ? std::to_string(prefix) : print_host(a->mask, in.fam));
     } else if (o.name == "ctdir") {
+      if (o.invert) return option_error(o, "conntrack: option \"--ctdir\" cannot be inverted.");
       // libxt_conntrack.c compares with strcasecmp and prints the upper-case name.
       auto is = [&v](std::string_view name) {
         return v.size() == name.size() &&
@@ -285,7 +288,28 @@ inline result<std::string> save_conntrack(const save_input& in) {
       else if (is("REPLY")) text = "REPLY";
       else return option_error(o, bad_value(o));
     } else if (o.name == "ctexpire") {
-      text = v;  // kept as written (not modelled)
+      // xtables_parse_interval()'s "MIN[:MAX]" of 32-bit seconds: an empty side is 0 or the
+      // largest; conntrack_dump() prints one number when both ends agree.
+      std::uint64_t low = 0, high = 0xffffffffu;
+      std::size_t i = 0;
+      auto number = [&](std::uint64_t& out) {
+        const std::size_t start = i;
+        std::uint64_t n = 0;
+        while (i < v.size() && v[i] >= '0' && v[i] <= '9' && n <= 0xffffffffu) n = n * 10 + static_cast<unsigned>(v[i++] - '0');
+        if (i != start) out = n;
+        return i != start;
+      };
+      bool ok = number(low) || (i < v.size() && v[i] == ':');
+      if (ok && i < v.size() && v[i] == ':') {
+        ++i;
+        if (i < v.size()) ok = number(high);
+      } else if (ok) {
+        high = low;
+      }
+      if (!ok || i != v.size() || low > 0xffffffffu || high > 0xffffffffu)
+        return option_error(o, "conntrack: bad value for option \"--ctexpire\" near \"" + v.substr(std::min(i, v.size())) +
+                                   "\", or out of range (0-4294967295).");
+      text = low == high ? std::to_string(low) : std::to_string(low) + ":" + std::to_string(high);
     } else {
       auto r = parse_ct_port_range(v);
       if (!r) return option_error(o, "Port \"" + v + "\" does not resolve to anything");
@@ -353,6 +377,7 @@ inline result<std::string> save_limit(const save_input& in) {
   std::uint32_t avg = scale * 3600 / 3, burst = 5;
   for (auto& o : in.opts) {
     const std::string& v = o.args.at(0);
+    if (o.invert) return option_error(o, "limit: option \"--" + std::string(o.name) + "\" cannot be inverted.");
     if (o.name == "limit") {
       auto r = parse_limit_rate(v);
       if (!r) return option_error(o, "bad rate '" + v + "'");
@@ -937,6 +962,9 @@ inline result<std::string> save_connmark_target(const save_input& in) {
       mode = "set-xmark";
       value = vm->value;
       ctmask = vm->mask;
+      if (vm->has_mask && o.name != "set-mark" && o.name != "set-xmark")  // as MARK: no mask
+        return option_error(o, "CONNMARK: bad value for option \"--" + std::string(o.name) +
+                                   "\", or out of range (0-4294967295).");
       if (o.name == "set-mark") ctmask = vm->has_mask ? vm->mask | vm->value : 0xffffffffu;  // as MARK
       if (o.name == "and-mark") { value = 0; ctmask = ~vm->value; }
       if (o.name == "or-mark") ctmask = vm->value;

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include <rstwatch/netfilter.hpp>
 
@@ -342,15 +343,20 @@ struct merged_compares {
       value.flags_invert = value.flags_invert || p.flags_invert;
       flags = compared = true;
     }
-    if (!p.sport.full()) {
-      value.sport.range = p.sport.range;
-      value.sport.invert = value.sport.invert || p.sport.invert;
-      sport = compared = true;
-    }
-    if (!p.dport.full()) {
-      value.dport.range = p.dport.range;
-      value.dport.invert = value.dport.invert || p.dport.invert;
-      dport = compared = true;
+    for (auto [from, to, set] : {std::tuple{&p.sport, &value.sport, &sport},
+                                 std::tuple{&p.dport, &value.dport, &dport}}) {
+      if (from->full()) continue;
+      ports_match::ports q = *from;
+      // expr_gen_range_cmp16(): "! 0:N" is compared as ">= N+1", which reads back as
+      // N+1:65535 uninverted ("! --dport :5" saves as "--dport 6:65535").
+      if (q.invert && q.range.low == 0 && q.range.high != 0) {
+        q.range.low = static_cast<std::uint16_t>(q.range.high + 1);
+        q.range.high = 0xffff;
+        q.invert = false;
+      }
+      to->range = q.range;
+      to->invert = to->invert || q.invert;
+      *set = compared = true;
     }
     return compared;
   }
