@@ -49,13 +49,16 @@ struct loaded_extension {
   bool target = false;
   rstwatch::detail::reuse_list<given_option> opts;
   source_position where;  // of the -m/-j/-g (or -p) option that loaded it
-  bool payload = false;   // a tcp/udp match iptables-nft turns into payload compares
+  // A modelled tcp/udp match: read once by read_command_line() for the merge below, then
+  // printed from `ports`; `payload` when iptables-nft turns it into payload compares.
+  bool ports_read = false, payload = false;
+  ports_match ports;
 
   // Loaded anew by the option at `at`, keeping the storage of the line before.
   void reload(const extension* e, bool is_target, source_position at) {
     ext = e;
     target = is_target;
-    payload = false;
+    ports_read = payload = false;
     opts.clear();
     where = at;
   }
@@ -504,7 +507,7 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
   merged_compares merged;
   for (std::size_t i = 0; i < matches.size(); ++i) {
     loaded_extension& m = matches[i];
-    m.payload = false;
+    m.ports_read = m.payload = false;
     if (!m.ext || m.target || (m.name != "tcp" && m.name != "udp")) continue;
     save_input in{m.opts, fam, proto.value_or(0)};
     auto p = read_ports_match(in, m.name == "tcp");
@@ -513,6 +516,8 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
       if (d.where.line == 0) d.where = m.where;
       return d;
     }
+    m.ports = *p;
+    m.ports_read = true;
     if (p->compat()) continue;
     m.payload = true;
     if (merged.add(*p) && merged_at == matches.size()) merged_at = i;
@@ -528,6 +533,10 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
     }
     s += " -m ";
     s += m.name;
+    if (m.ports_read) {  // an xt match: as tcp_save()/udp_save() print it
+      print_ports_match(m.ports, s);
+      continue;
+    }
     if (auto d = emit(m)) return *d;
   }
   if (target) {
