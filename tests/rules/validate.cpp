@@ -7,6 +7,8 @@
 #include <rstwatch/rules/check_rule.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -1173,6 +1175,69 @@ SCENARIO("a very long chain of jumps is validated without exhausting the stack",
       THEN("the one loop is an error on the rule that closes it") {
         REQUIRE(r.errors() == 1);
         CHECK(r.diagnostics[0].where.line == static_cast<unsigned>(2 * n + 2));
+      }
+    }
+  }
+}
+
+SCENARIO("a copied rule view reads quoted arguments from its own storage", "[rules][views]") {
+  GIVEN("a rule whose comment and LOG prefix are quoted") {
+    auto f = parse("*filter\n-A INPUT -m comment --comment \"two words\" -j LOG --log-prefix \"[rst] \"\nCOMMIT\n");
+    REQUIRE(f);
+    WHEN("its view is copied and the original is overwritten by another rule's view") {
+      rule_view original = view_rule(f->lines[1], family::ipv4);
+      rule_view copy = original;
+      view_rule(f->lines[0], family::ipv4, original);
+      original = rule_view{};
+      THEN("the table line's view says it has no command, and does not crash") {
+        rule_view table = view_rule(f->lines[0], family::ipv4);
+        REQUIRE(table.problems.size() == 1);
+        CHECK(table.problems[0].message.find("no command given") == 0);
+      }
+      THEN("the copy still reads both values with their quotes removed") {
+        CHECK(comment_of(copy) == std::optional<std::string>("two words"));
+        REQUIRE(copy.target_use);
+        const bound_option* prefix = copy.target_use->find("log-prefix");
+        REQUIRE(prefix);
+        CHECK(prefix->arg() == "[rst] ");
+        CHECK(prefix->arg(5).empty());
+      }
+    }
+  }
+}
+
+SCENARIO("numbers are read as xtables_strtoul reads them: strtoull base 0, whole, in range",
+         "[rules][values]") {
+  // The oracle is strtoull() itself, as iptables calls it; parse_uint reads plain digits
+  // without it and must agree on every spelling.
+  auto oracle = [](std::string_view s, std::uint64_t max) -> std::optional<std::uint64_t> {
+    if (!s.empty() && s[0] == '+') s.remove_prefix(1);
+    if (s.empty() || s.size() > 24 || s[0] == '-' || s[0] == '+' || s[0] == ' ') return std::nullopt;
+    std::string t(s);
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long v = std::strtoull(t.c_str(), &end, 0);
+    if (errno != 0 || end != t.c_str() + t.size() || v > max) return std::nullopt;
+    return v;
+  };
+  GIVEN("decimal, octal and hexadecimal spellings, signs, blanks, overflow and junk") {
+    std::vector<std::string> inputs = {
+        "0", "00", "7", "08", "010", "0x", "0X1f", "0x1g", "0xffffffff", "0x100000000", "255",
+        "256", "65535", "65536", "4294967295", "4294967296", "18446744073709551615",
+        "18446744073709551616", "99999999999999999999", "+5", "++5", "-1", " 1", "\t1", "\t-1",
+        "\n0x10", "1 ", "1a", "a1", "", "+", "0x+1", "0x-1", "017777777777", "0777", "0778",
+        "000000000000000000000001", "0000000000000000000000001", "1.5", "1e3", "0b1"};
+    for (char a : std::string("0123456789xX+- \tafAF"))
+      for (char b : std::string("0123456789xX+- \tafAF")) inputs.push_back(std::string{a, b});
+    for (std::uint64_t max : {std::uint64_t{255}, std::uint64_t{65535}, std::uint64_t{0xffffffffu},
+                              ~std::uint64_t{0}}) {
+      WHEN("each is read with the maximum " + std::to_string(max)) {
+        THEN("parse_uint and strtoull agree on every one") {
+          for (const auto& s : inputs) {
+            INFO("input \"" << s << "\"");
+            CHECK(rules::detail::parse_uint(s, max) == oracle(s, max));
+          }
+        }
       }
     }
   }

@@ -43,6 +43,13 @@ struct token {
     value_into(v);
     return v;
   }
+  // The same as a view: the text itself when it holds no quote (nearly every token), else
+  // the value written into `scratch`, which must outlive the view.
+  std::string_view value_view(std::string& scratch) const {
+    if (!quoted()) return text;
+    value_into(scratch);
+    return scratch;
+  }
   // The same into `v`, reusing its storage.
   void value_into(std::string& v) const {
     if (!quoted()) {
@@ -288,6 +295,7 @@ class option_list {
   // none when all fit. One pass over the compact records: a word is built only when its text
   // is that long.
   std::optional<token> first_word_over(std::size_t max) const {
+    if (first_ == end_) return std::nullopt;  // also a default list, which has no tree
     const storage::token_record* tokens = tree_->tokens.data();
     for (std::uint32_t i = first_; i < end_; ++i) {
       if (tokens[i].size() <= max) continue;

@@ -213,10 +213,44 @@ inline bool known_unmodelled(std::string_view name, bool target) noexcept {
 struct bound_option {
   std::optional<ast::option> opt;
   const option_spec* spec = nullptr;  // null when the owner is not modelled
-  bool negated() const noexcept { return opt->bang.present(); }
-  std::string arg(std::size_t i = 0) const {
-    return i < opt->args.size() ? opt->args[i].value() : std::string();
+
+  bound_option() = default;
+  bound_option(const ast::option& o, const option_spec* s) { bind(o, s); }
+  // A copy binds anew: its views must point into its own storage, not the original's.
+  bound_option(const bound_option& other) { *this = other; }
+  bound_option& operator=(const bound_option& other) {
+    if (this == &other) return *this;
+    if (other.opt) {
+      bind(*other.opt, other.spec);
+    } else {
+      opt.reset();
+      spec = other.spec;
+      args_ = {};
+    }
+    return *this;
   }
+
+  // Binds `o`, keeping the storage of the option bound before (a validator reuses its
+  // bound_options line after line).
+  void bind(const ast::option& o, const option_spec* s) {
+    opt = o;
+    spec = s;
+    for (std::size_t i = 0; i < unquoted_.size(); ++i)
+      args_[i] = i < o.args.size() ? o.args[i].value_view(unquoted_[i]) : std::string_view();
+  }
+
+  bool negated() const noexcept { return opt->bang.present(); }
+  // Argument `i` as iptables hands it on (quotes removed), empty when absent; valid while this
+  // bound_option and the parsed text are. The arguments after the second, which no modelled
+  // option takes, are given as written.
+  std::string_view arg(std::size_t i = 0) const {
+    if (i < args_.size()) return args_[i];
+    return i < opt->args.size() ? opt->args[i].text : std::string_view();
+  }
+
+ private:
+  std::array<std::string_view, 2> args_{};
+  std::array<std::string, 2> unquoted_{};  // a quoted argument's value; args_ points into it
 };
 
 // A match module or a target, with the options that iptables hands to it.
@@ -366,7 +400,7 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
   if (kind == arg_kind::none || kind == arg_kind::anything || kind == arg_kind::text ||
       kind == arg_kind::comment)
     return {};
-  std::string a = o.arg(0);
+  const std::string_view a = o.arg(0);
   switch (kind) {
     case arg_kind::none:
     case arg_kind::anything:
@@ -378,7 +412,7 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
     }
     case arg_kind::ct_ports:
       return rules::detail::parse_ct_port_range(a) ? std::string()
-                                                   : "Port \"" + a + "\" does not resolve to anything";
+                                                   : "Port \"" + std::string(a) + "\" does not resolve to anything";
     case arg_kind::port_list: {
       // libxt_multiport.c: at most XT_MULTI_PORTS (15) ports, a range counts twice.
       std::size_t n = 0;
@@ -406,7 +440,7 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
       return {};
     }
     case arg_kind::tcp_option:
-      return rules::detail::parse_tcp_option(a) ? std::string() : "Bad TCP option '" + a + "' (1 to 255)";
+      return rules::detail::parse_tcp_option(a) ? std::string() : "Bad TCP option '" + std::string(a) + "' (1 to 255)";
     case arg_kind::icmp: {
       auto r = parse_icmp_type(a);
       return r ? std::string() : r.error;
@@ -423,7 +457,7 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
     case arg_kind::ctstatus:
       return check_list(a, {"NONE", "EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED"}, "ctstatus");
     case arg_kind::ctdir:
-      return in_list(a, {"ORIGINAL", "REPLY"}, true) ? std::string() : "bad ctdir '" + a + "'";
+      return in_list(a, {"ORIGINAL", "REPLY"}, true) ? std::string() : "bad ctdir '" + std::string(a) + "'";
     case arg_kind::log_prefix:
     case arg_kind::comment:
     case arg_kind::nflog_prefix:
@@ -443,30 +477,31 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
       // libxt_limit.c parse_rate(): atoi() of the count, a unit any beginning of
       // second/minute/hour/day in any case.
       if (auto r = rules::detail::parse_limit_rate(a); !r)
-        return "bad rate '" + a + "'";
+        return "bad rate '" + std::string(a) + "'";
       else if (rules::detail::too_fast(*r))
-        return "rate too fast '" + a + "' (at most 10000/second)";
+        return "rate too fast '" + std::string(a) + "' (at most 10000/second)";
       return {};
     case arg_kind::burst:
       return rules::detail::parse_uint(a, rules::detail::limit_max_burst)
                  ? std::string()
-                 : "bad --limit-burst '" + a + "' (0-10000)";
+                 : "bad --limit-burst '" + std::string(a) + "' (0-10000)";
     case arg_kind::u32:
-      return to_uint(a, 0xffffffffu) ? std::string() : "bad value '" + a + "' (0-4294967295)";
+      return to_uint(a, 0xffffffffu) ? std::string() : "bad value '" + std::string(a) + "' (0-4294967295)";
     case arg_kind::u16:
-      return to_uint(a, 65535) ? std::string() : "bad value '" + a + "' (0-65535)";
+      return to_uint(a, 65535) ? std::string() : "bad value '" + std::string(a) + "' (0-65535)";
     case arg_kind::every: {
       auto v = to_uint(a, 0xffffffffu);
-      return v && *v >= 1 ? std::string() : "bad value '" + a + "' (1-4294967295)";
+      return v && *v >= 1 ? std::string() : "bad value '" + std::string(a) + "' (1-4294967295)";
     }
     case arg_kind::probability: {
       char* end = nullptr;
-      double p = std::strtod(a.c_str(), &end);
-      if (a.empty() || *end != '\0' || !(p >= 0.0 && p <= 1.0)) return "bad probability '" + a + "' (0-1)";
+      const std::string text(a);
+      double p = std::strtod(text.c_str(), &end);
+      if (a.empty() || *end != '\0' || !(p >= 0.0 && p <= 1.0)) return "bad probability '" + std::string(a) + "' (0-1)";
       return {};
     }
     case arg_kind::stat_mode:
-      return a == "random" || a == "nth" ? std::string() : "bad mode '" + a + "' (random or nth)";
+      return a == "random" || a == "nth" ? std::string() : "bad mode '" + std::string(a) + "' (random or nth)";
     case arg_kind::iprange: {
       auto dash = a.find('-');
       std::string_view s = a;
@@ -478,7 +513,7 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
     }
     case arg_kind::host_mask:
       return rules::detail::parse_host_mask(a, f) ? std::string()
-                                                  : "bad address '" + a + "' (host names are not resolved)";
+                                                  : "bad address '" + std::string(a) + "' (host names are not resolved)";
     case arg_kind::addrtype:
       return check_list(a, {"UNSPEC", "UNICAST", "LOCAL", "BROADCAST", "ANYCAST", "MULTICAST",
                             "BLACKHOLE", "UNREACHABLE", "PROHIBIT", "THROW", "NAT", "XRESOLVE"},
@@ -490,16 +525,16 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
       std::string_view s = a;
       auto lo = to_uint(s.substr(0, dash), 0xffffffffu);
       auto hi = dash == std::string_view::npos ? lo : to_uint(s.substr(dash + 1), 0xffffffffu);
-      if (lo && hi) return *lo <= *hi ? std::string() : "bad range '" + a + "': the first is above the second";
-      bool known = kind == arg_kind::user ? ::getpwnam(a.c_str()) != nullptr
-                                          : ::getgrnam(a.c_str()) != nullptr;
-      return known ? std::string() : "no such " + std::string(kind == arg_kind::user ? "user" : "group") + " '" + a + "'";
+      if (lo && hi) return *lo <= *hi ? std::string() : "bad range '" + std::string(a) + "': the first is above the second";
+      bool known = kind == arg_kind::user ? ::getpwnam(std::string(a).c_str()) != nullptr
+                                          : ::getgrnam(std::string(a).c_str()) != nullptr;
+      return known ? std::string() : "no such " + std::string(kind == arg_kind::user ? "user" : "group") + " '" + std::string(a) + "'";
     }
     case arg_kind::reject_with:
       // libipt_REJECT.c / libip6t_REJECT.c: a name, an alias, or the beginning of one.
       return !rules::detail::reject_type(a, f).empty()
                  ? std::string()
-                 : "unknown reject type '" + a + "' for " +
+                 : "unknown reject type '" + std::string(a) + "' for " +
                        (f == netfilter::family::ipv6 ? "ip6tables" : "iptables");
     case arg_kind::nat_to: return rules::detail::read_nat_range(a, f).error;
     case arg_kind::to_ports: {
@@ -510,7 +545,7 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
     }
     case arg_kind::proto: {
       auto p = rules::detail::parse_protocol(a);
-      if (!p) return "unknown protocol '" + a + "'";
+      if (!p) return "unknown protocol '" + std::string(a) + "'";
       if (*p == 0 && o.negated()) return std::string(rules::detail::never_matches_protocol);
       return {};
     }
@@ -519,8 +554,7 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
 }
 
 // Whether the -p value names one of these protocol numbers (by any name or number).
-inline bool is_proto(std::string_view p, std::initializer_list<std::uint8_t> any) {
-  auto n = rules::detail::parse_protocol(p);
+inline bool is_proto(std::optional<std::uint8_t> n, std::initializer_list<std::uint8_t> any) {
   if (!n) return false;
   for (auto a : any)
     if (*n == a) return true;
@@ -533,7 +567,7 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
   if (!e.spec || !e.loaded_by) return;
   const ast::token& at = e.loaded_by->name;
   const std::string_view name = e.name;
-  std::string p = r.protocol_name();
+  const std::optional<std::uint8_t> p = rules::detail::parse_protocol(r.protocol_name());
   bool neg_proto = r.protocol && r.protocol->bang.present();
   // With options, iptables-nft makes nft payload matches and only wants -p to name the
   // protocol (inverted or not); without, the kernel's xt_tcp/xt_udp also refuses `! -p`.
@@ -573,7 +607,7 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
     // prohibit, throw, nat or xresolve types.
     for (const bound_option& o : e.options) {
       if (!o.spec || (o.spec->name != "src-type" && o.spec->name != "dst-type")) continue;
-      std::string list = o.arg();
+      std::string list(o.arg());
       for (auto& c : list) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       for (std::string_view type : {"BROADCAST", "BLACKHOLE", "PROHIBIT", "THROW", "NAT", "XRESOLVE"}) {
         std::string_view rest = list;
@@ -654,7 +688,7 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
     if (auto o = e.find("to-ports")) {
       ports = true;
       if (name == "REDIRECT" && o->arg().find('/') != std::string::npos)
-        out.push_back(problem_at(o->opt->args[0], "no /BASE port in REDIRECT: '" + o->arg() + "'"));
+        out.push_back(problem_at(o->opt->args[0], "no /BASE port in REDIRECT: '" + std::string(o->arg()) + "'"));
     }
     for (auto key : {"to-destination", "to-source"})
       if (auto o = e.find(key)) ports = ports || rules::detail::read_nat_range(o->arg(), f).has_ports;
@@ -811,9 +845,7 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
           break;
         }
       }
-      bound_option& b = e.options.add();
-      b.opt = o;
-      b.spec = hit;
+      e.options.add().bind(o, hit);
       return true;
     };
     for (bool prefix : {false, true}) {
@@ -831,16 +863,12 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
     // An extension rstwatch does not model takes whatever follows it.
     if (r.target_use && !r.target_use->spec && r.target_use->loaded_by &&
         !find_extension(r.target, true) && known_unmodelled(r.target, true)) {
-      bound_option& b = r.target_use->options.add();
-      b.opt = o;
-      b.spec = nullptr;
+      r.target_use->options.add().bind(o, nullptr);
       return true;
     }
     for (auto it = r.matches.rbegin(); it != r.matches.rend(); ++it)
       if (!it->spec) {
-        bound_option& b = it->options.add();
-        b.opt = o;
-        b.spec = nullptr;
+        it->options.add().bind(o, nullptr);
         return true;
       }
     return false;
@@ -868,6 +896,7 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
     return found;
   };
 
+  std::string scratch;    // an argument's unquoted value, when it has quotes
   bool given[128] = {};  // the base options given so far that may be given once
   for (const auto& o : l.rule.options) {
     const detail::base_option* b = detail::find_base(o.name.text);
@@ -933,24 +962,26 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
         if (r.target_use) r.target_use->reload(r.target, o, spec);
         else r.use_target().reload(r.target, o, spec);
       } else if ((b->letter == 's' || b->letter == 'd') && !o.args.empty()) {
-        if (o.bang.present() && o.args[0].value().find(',') != std::string::npos)
+        const std::string_view value = o.args[0].value_view(scratch);
+        if (o.bang.present() && value.find(',') != std::string_view::npos)
           r.problems.push_back(detail::problem_at(
               o.bang, "! not allowed with multiple source or destination IP addresses"));
-        auto c = check_addresses(o.args[0].value(), f);
+        auto c = check_addresses(value, f);
         if (c.problem == address_problem::bad)
           r.problems.push_back(detail::problem_at(o.args[0], c.error));
-        else if (auto a = rules::detail::parse_address(o.args[0].value(), f);
-                 o.bang.present() && a && std::all_of(a->mask, a->mask + 16, [](unsigned char m) { return m == 0; }))
+        else if (std::optional<rules::detail::address> a;
+                 o.bang.present() && (a = rules::detail::parse_address(value, f)) &&
+                 std::all_of(a->mask, a->mask + 16, [](unsigned char m) { return m == 0; }))
           // iptables-nft would match no packet; the kernel refuses the rule.
           r.problems.push_back(detail::problem_at(o.bang, "'! -" + std::string(1, b->letter) + "' with a /0 mask matches no packet (the kernel refuses the rule)"));
         else if (c.problem == address_problem::host_name)
           r.problems.push_back(detail::problem_at(o.args[0], c.error, severity::warning,
                                                   "write the address: rstwatch does not resolve names"));
       } else if ((b->letter == 'i' || b->letter == 'o') && !o.args.empty() &&
-                 o.args[0].value().empty()) {
+                 o.args[0].value_view(scratch).empty()) {
         r.problems.push_back(detail::problem_at(o.args[0], "Empty interface is likely to be undesired"));
       } else if ((b->letter == 'i' || b->letter == 'o') && !o.args.empty() &&
-                 o.args[0].value().size() > 15) {
+                 o.args[0].value_view(scratch).size() > 15) {
         // IFNAMSIZ (16) counts the NUL (xtables_parse_interface).
         r.problems.push_back(detail::problem_at(o.args[0], "interface name longer than 15 characters"));
       } else if (b->letter == 'f' && f == netfilter::family::ipv6) {
@@ -1110,8 +1141,7 @@ inline std::optional<multiport_view> multiport_of(const rule_view& r) {
             : o.spec->name == "destination-ports" ? multiport_view::side::destination
                                                   : multiport_view::side::either;
   v.negated = o.negated();
-  std::string all = o.arg();
-  std::string_view s = all;
+  std::string_view s = o.arg();
   std::string proto = r.protocol_name() == "udp" ? "udp" : "tcp";
   while (true) {
     auto comma = s.find(',');
@@ -1138,8 +1168,7 @@ inline std::optional<states_view> states_of(const rule_view& r) {
   if (!o) return std::nullopt;
   states_view v;
   v.negated = o->negated();
-  std::string all = o->arg();
-  std::string_view s = all;
+  std::string_view s = o->arg();
   while (true) {
     auto comma = s.find(',');
     std::string one(s.substr(0, comma));
@@ -1154,7 +1183,7 @@ inline std::optional<states_view> states_of(const rule_view& r) {
 // comment: the text, quotes removed.
 inline std::optional<std::string> comment_of(const rule_view& r) {
   if (const extension_use* e = r.match("comment"))
-    if (const bound_option* o = e->find("comment")) return o->arg().substr(0, rules::detail::max_comment);
+    if (const bound_option* o = e->find("comment")) return std::string(o->arg().substr(0, rules::detail::max_comment));
   return std::nullopt;
 }
 
@@ -1174,7 +1203,7 @@ inline std::optional<std::string> reject_of(const rule_view& r, netfilter::famil
   if (!r.target_use || r.target != "REJECT") return std::nullopt;
   if (const bound_option* o = r.target_use->find("reject-with")) {
     std::string_view name = rules::detail::reject_type(o->arg(), f);
-    return name.empty() ? o->arg() : std::string(name);
+    return std::string(name.empty() ? o->arg() : name);
   }
   return std::string(f == netfilter::family::ipv6 ? "icmp6-port-unreachable"
                                                   : "icmp-port-unreachable");

@@ -164,12 +164,12 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
       for (const auto& o : m.options) {
         std::string key = std::string(o.spec->name);
         if (key == "source-port" || key == "destination-port") {
-          auto r = parse_port_range(o.arg(), m.name);
+          auto r = parse_port_range(std::string(o.arg()), m.name);
           if (r)
             parts.push_back(m.name + (key == "source-port" ? " sport " : " dport ") +
                             op(o.negated()) + nft_range(*r.value));
         } else if (key == "tcp-flags") {
-          auto mask = parse_tcp_flags(o.arg(0)), comp = parse_tcp_flags(o.arg(1));
+          auto mask = parse_tcp_flags(std::string(o.arg(0))), comp = parse_tcp_flags(std::string(o.arg(1)));
           if (mask && comp && *mask.value)
             parts.push_back("tcp flags & (" + nft_tcp_flags(*mask.value) + ") " +
                             (o.negated() ? "!= " : "== ") +
@@ -178,9 +178,9 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
           // nft(8) TCP OPTIONS: the kinds nft names (RFC 793, 1323, 2018).
           static constexpr std::string_view kinds[] = {"eol", "nop", "maxseg", "window",
                                                        "sack-perm", "sack", "", "", "timestamp"};
-          auto n = detail::to_uint(o.arg(), 255);
+          auto n = detail::to_uint(std::string(o.arg()), 255);
           if (!n || *n >= std::size(kinds) || kinds[*n].empty())
-            no(o.opt->args[0], "TCP option " + o.arg() + " has no nft name");
+            no(o.opt->args[0], "TCP option " + std::string(o.arg()) + " has no nft name");
           else
             parts.push_back("tcp option " + std::string(kinds[*n]) +
                             (o.negated() ? " missing" : " exists"));
@@ -193,7 +193,7 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
       }
     } else if (m.name == "icmp" || m.name == "icmp6") {
       for (const auto& o : m.options) {
-        auto t = m.name == "icmp" ? parse_icmp_type(o.arg()) : parse_icmpv6_type(o.arg());
+        auto t = m.name == "icmp" ? parse_icmp_type(std::string(o.arg())) : parse_icmpv6_type(std::string(o.arg()));
         if (!t || t.value->any) continue;
         std::string word = m.name == "icmp" ? "icmp" : "icmpv6";
         if (t.value->code && o.negated()) no(o.opt->name, "a negated ICMP type with a code has no translation");
@@ -207,7 +207,7 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
           no(o.opt->name, "multiport --ports (source or destination) has no translation");
           continue;
         }
-        std::string list, s = o.arg();
+        std::string list, s = std::string(o.arg());
         std::string_view rest = s;
         while (true) {
           auto comma = rest.find(',');
@@ -224,7 +224,7 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
         std::string key(o.spec->name);
         if (key == "ctstatus") {
           // libxt_conntrack.c status names → nft(8) CT EXPRESSION status flags.
-          std::string st = o.arg();
+          std::string st = std::string(o.arg());
           for (auto& c : st) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
           if (st.find("none") != std::string::npos)
             no(o.opt->args[0], "ctstatus NONE has no translation in rstwatch");
@@ -235,7 +235,7 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
           no(o.opt->name, "conntrack '--" + key + "' has no translation in rstwatch");
           continue;
         }
-        std::string states = o.arg();
+        std::string states = std::string(o.arg());
         for (auto& c : states) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         std::string plain, status;
         std::string_view rest = states;
@@ -258,12 +258,12 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
       // characters maximum allowed"); a comment says nothing about packets, so the translation
       // keeps what fits.
       if (auto o = m.find("comment"))
-        comment = " comment " + nft_quoted(o->arg().substr(0, 128), o->opt->args[0], fail);
+        comment = " comment " + nft_quoted(std::string(o->arg()).substr(0, 128), o->opt->args[0], fail);
     } else if (m.name == "mark" || m.name == "connmark") {
       // The same --mark value[/mask], of the packet (mark) or of its connection (connmark).
       const std::string key = m.name == "mark" ? "meta mark" : "ct mark";
       if (auto o = m.find("mark"))
-        if (auto mk = parse_mark(o->arg())) {
+        if (auto mk = parse_mark(std::string(o->arg()))) {
           char buf[32];
           std::snprintf(buf, sizeof buf, "0x%x", mk.value->value);
           std::string value = buf;
@@ -278,10 +278,10 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
       for (const auto& o : m.options)
         parts.push_back(std::string(v6 ? "ip6 " : "ip ") +
                         (o.spec->name == "src-range" ? "saddr " : "daddr ") + op(o.negated()) +
-                        o.arg());
+                        std::string(o.arg()));
     } else if (m.name == "owner") {
       for (const auto& o : m.options) {
-        std::string key(o.spec->name), a = o.arg();
+        std::string key(o.spec->name), a = std::string(o.arg());
         auto dash = a.find('-');
         bool numeric = detail::to_uint(std::string_view(a).substr(0, dash), 0xffffffffu) &&
                        (dash == std::string::npos ||
@@ -299,7 +299,7 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
       for (const auto& o : m.options) {
         std::string key(o.spec->name);
         if (key != "src-type" && key != "dst-type") continue;
-        std::string types = o.arg();
+        std::string types = std::string(o.arg());
         for (auto& c : types) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         for (std::string_view bad : {"throw", "nat", "xresolve"})
           if (types.find(bad) != std::string::npos)
@@ -317,21 +317,21 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
       // (libxt_statistic.c); nth counts packets modulo --every, starting at --packet.
       const bound_option* mode = m.find("mode");
       bool neg = mode && mode->negated();
-      if (mode && mode->arg() == "random" && m.has("probability")) {
-        double p = std::strtod(m.find("probability")->arg().c_str(), nullptr);
+      if (mode && std::string(mode->arg()) == "random" && m.has("probability")) {
+        double p = std::strtod(std::string(m.find("probability")->arg()).c_str(), nullptr);
         auto n = static_cast<unsigned long long>(std::llround(p * 2147483648.0));
         parts.push_back("numgen random mod 2147483648 " + std::string(neg ? ">= " : "< ") + std::to_string(n));
-      } else if (mode && mode->arg() == "nth" && m.has("every")) {
-        std::string packet = m.has("packet") ? m.find("packet")->arg() : "0";
-        parts.push_back("numgen inc mod " + m.find("every")->arg() + (neg ? " != " : " == ") + packet);
+      } else if (mode && std::string(mode->arg()) == "nth" && m.has("every")) {
+        std::string packet(m.has("packet") ? m.find("packet")->arg() : "0");
+        parts.push_back("numgen inc mod " + std::string(m.find("every")->arg()) + (neg ? " != " : " == ") + packet);
       } else {
         no(at, "this statistic match has no translation in rstwatch");
       }
     } else if (m.name == "limit") {
       std::string rate = "3/hour";  // libxt_limit.c XT_LIMIT_AVG default
       std::string burst = "5";      // XT_LIMIT_BURST default
-      if (auto o = m.find("limit")) rate = o->arg();
-      if (auto o = m.find("limit-burst")) burst = o->arg();
+      if (auto o = m.find("limit")) rate = std::string(o->arg());
+      if (auto o = m.find("limit-burst")) burst = std::string(o->arg());
       auto slash = rate.find('/');
       std::string n = rate.substr(0, slash), unit = "second";
       if (slash != std::string::npos) {
@@ -376,11 +376,11 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
     if (log->macdecode) verdict += " flags ether";
   } else if (v.target == "NFLOG") {
     has_other({"nflog-group", "nflog-prefix", "nflog-range", "nflog-size", "nflog-threshold"});
-    verdict = "log group " + (t->has("nflog-group") ? t->find("nflog-group")->arg() : std::string("0"));
-    if (auto o = t->find("nflog-prefix")) verdict += " prefix " + nft_quoted(o->arg(), o->opt->args[0], fail);
-    if (auto o = t->find("nflog-size")) verdict += " snaplen " + o->arg();
-    else if (auto r = t->find("nflog-range")) verdict += " snaplen " + r->arg();
-    if (auto o = t->find("nflog-threshold")) verdict += " queue-threshold " + o->arg();
+    verdict = "log group " + std::string(t->has("nflog-group") ? t->find("nflog-group")->arg() : "0");
+    if (auto o = t->find("nflog-prefix")) verdict += " prefix " + nft_quoted(std::string(o->arg()), o->opt->args[0], fail);
+    if (auto o = t->find("nflog-size")) verdict += " snaplen " + std::string(o->arg());
+    else if (auto r = t->find("nflog-range")) verdict += " snaplen " + std::string(r->arg());
+    if (auto o = t->find("nflog-threshold")) verdict += " queue-threshold " + std::string(o->arg());
   } else if (v.target == "REJECT") {
     has_other({"reject-with"});
     std::string with = *checks::reject_of(v, f);
@@ -415,7 +415,7 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
     } else {
       // The range as iptables reads it (read_nat_range: "0x50", "a-a", "[a]x:80" ...), printed
       // in the canonical form nft reads too; nft has no base port (libxt_NAT's /BASE).
-      auto r = rules::detail::read_nat_range(o->arg(), f);
+      auto r = rules::detail::read_nat_range(std::string(o->arg()), f);
       if (r.has_base) no(o->opt->args[0], "a base port (/BASE) has no nft translation");
       verdict = (v.target == "DNAT" ? "dnat to " : "snat to ") +
                 rules::detail::print_nat_range(r, f, true);
@@ -430,7 +430,7 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
     verdict = v.target == "MASQUERADE" ? "masquerade" : "redirect";
     if (auto o = t->find("to-ports")) {
       rules::detail::nat_range r;
-      rules::detail::read_nat_ports(o->arg(), r, true);
+      rules::detail::read_nat_ports(std::string(o->arg()), r, true);
       if (r.has_base) no(o->opt->args[0], "a base port (/BASE) has no nft translation");
       r.has_base = false;
       verdict += " to " + rules::detail::print_nat_range(r, f, false);
@@ -449,7 +449,7 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
         o = t->find(key);
         how = word;
       }
-    auto mk = o ? parse_mark(o->arg()) : parsed<mark_mask>::fail("");
+    auto mk = o ? parse_mark(std::string(o->arg())) : parsed<mark_mask>::fail("");
     if (!mk) {
       no(v.jump->args[0], "this MARK has no translation in rstwatch");
     } else if (how == "set" && mk.value->has_mask && mk.value->mask != 0xffffffffu) {
@@ -479,7 +479,7 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
     if (!set) set = t->find("set-mark");
     auto full = [&](const char* key) {
       const bound_option* o = t->find(key);
-      auto mk = o ? parse_mark(o->arg()) : parsed<mark_mask>::fail("");
+      auto mk = o ? parse_mark(std::string(o->arg())) : parsed<mark_mask>::fail("");
       return !o || (mk && mk.value->value == 0xffffffffu);
     };
     if (t->has("save-mark") && full("nfmask") && full("ctmask") && full("mask")) {
@@ -487,7 +487,7 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
     } else if (t->has("restore-mark") && full("nfmask") && full("ctmask") && full("mask")) {
       verdict = "meta mark set ct mark";
     } else if (set) {
-      auto mk = parse_mark(set->arg());
+      auto mk = parse_mark(std::string(set->arg()));
       if (mk && (!mk.value->has_mask || mk.value->mask == 0xffffffffu)) {
         char buf[32];
         std::snprintf(buf, sizeof buf, "0x%x", mk.value->value);

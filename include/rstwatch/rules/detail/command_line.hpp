@@ -325,24 +325,25 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
         break;
       case 's': case 'd': {
         if (auto e = need_args(o, 1, 1, "an address")) return *e;
-        const std::string list = o.args[0].value();
+        std::string scratch;
+        const std::string_view list = o.args[0].value_view(scratch);
         std::vector<address>& more = letter == 's' ? src_more : dst_more;
         more.clear();
         // xtables_ipparse_multiple(): a comma-separated list, each element an address.
         for (std::size_t start = 0, n = 0;; ++n) {
           const std::size_t comma = list.find(',', start);
-          const std::string v = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+          const std::string_view v = list.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
           auto a = parse_address(v, fam);
           if (!a) {
-            bool name_like = v.find_first_not_of("0123456789./:abcdefABCDEF") != std::string::npos;
+            bool name_like = v.find_first_not_of("0123456789./:abcdefABCDEF") != std::string_view::npos;
             return at(o.args[0],
-                      name_like ? "host/network '" + v + "' not found: rstwatch does not resolve host names"
-                                : "bad address '" + v + "'",
+                      name_like ? "host/network '" + std::string(v) + "' not found: rstwatch does not resolve host names"
+                                : "bad address '" + std::string(v) + "'",
                       name_like ? "write a numeric address" : "");
           }
           if (n == 0) (letter == 's' ? src : dst) = a;
           else more.push_back(*a);
-          if (comma == std::string::npos) break;
+          if (comma == std::string_view::npos) break;
           start = comma + 1;
         }
         if (invert && !more.empty())
@@ -362,7 +363,8 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
       }
       case 'p': {
         if (auto e = need_args(o, 1, 1, "a protocol")) return *e;
-        auto p = parse_protocol(o.args[0].value());
+        std::string scratch;
+        auto p = parse_protocol(o.args[0].value_view(scratch));
         if (!p) return at(o.args[0], "unknown protocol '" + o.args[0].value() + "' specified");
         proto = *p;
         proto_inv = invert;

@@ -672,6 +672,8 @@ inline constexpr reject_name reject6[] = {
 inline std::string_view reject_type(std::string_view arg, family fam) noexcept {
   auto begins = [arg](std::string_view name) { return begins_ignoring_case(name, arg); };
   auto look = [&](const auto& table) -> std::string_view {
+    for (const reject_name& r : table)  // the saved name as written: nearly every rule
+      if (r.name == arg) return r.name;
     for (const reject_name& r : table)
       if (begins(r.name) || begins(r.alias)) return r.name;
     return {};

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +54,35 @@ struct loaded_options {
   const extension* protocol = nullptr;
 };
 
+// The base options whose long name begins with byte `c`, as a range of pointers: every
+// extension option of every rule is looked up here, and most share no first byte with any.
+struct base_option_range {
+  const base_option* const* first;
+  const base_option* const* last;
+  const base_option* const* begin() const noexcept { return first; }
+  const base_option* const* end() const noexcept { return last; }
+};
+inline base_option_range base_options_from(char c) noexcept {
+  constexpr std::size_t count = std::size(base_options);
+  struct index {
+    const base_option* by_first[count] = {};
+    std::uint8_t start[257] = {};  // by_first[start[b] .. start[b + 1]) begin with byte b
+  };
+  static const index table = [] {
+    index t;
+    std::size_t n = 0;
+    for (unsigned b = 0; b < 256; ++b) {
+      t.start[b] = static_cast<std::uint8_t>(n);
+      for (const auto& o : base_options)
+        if (static_cast<unsigned char>(o.name[0]) == b) t.by_first[n++] = &o;
+    }
+    t.start[256] = static_cast<std::uint8_t>(n);
+    return t;
+  }();
+  const auto b = static_cast<unsigned char>(c);
+  return {table.by_first + table.start[b], table.by_first + table.start[b + 1]};
+}
+
 // The one table of base options every reader of a rule line uses (restore, the checks and the
 // getopt regrouping): exact names first, then abbreviations, as getopt_long() reads them.
 
@@ -71,8 +101,8 @@ inline const base_option* find_base(std::string_view name) noexcept {
   }
   if (name.size() < 3 || name.substr(0, 2) != "--") return nullptr;
   name.remove_prefix(2);
-  for (const auto& b : base_options)
-    if (b.name[0] == name[0] && b.name == name) return &b;
+  for (const base_option* b : base_options_from(name[0]))
+    if (b->name == name) return b;
   return nullptr;
 }
 
@@ -87,14 +117,13 @@ inline base_prefix base_options_begun_by(std::string_view long_name) noexcept {
   base_prefix p;
   if (long_name.empty()) return p;
   std::uint64_t seen[2] = {0, 0};  // letters met, one bit each (all below 128)
-  for (const auto& b : base_options) {
-    // Most names asked about are extension options: the first byte rules nearly all out.
-    if (b.name[0] != long_name[0] || b.name.substr(0, long_name.size()) != long_name) continue;
-    const auto c = static_cast<unsigned char>(b.letter) & 127u;
+  for (const base_option* b : base_options_from(long_name[0])) {
+    if (b->name.substr(0, long_name.size()) != long_name) continue;
+    const auto c = static_cast<unsigned char>(b->letter) & 127u;
     const std::uint64_t bit = std::uint64_t{1} << (c & 63u);
     if (!(seen[c >> 6] & bit)) ++p.letters;
     seen[c >> 6] |= bit;
-    p.option = &b;
+    p.option = b;
   }
   return p;
 }

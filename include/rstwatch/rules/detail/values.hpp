@@ -94,6 +94,38 @@ inline std::string hex(std::uint32_t v) {
 inline std::optional<std::uint64_t> parse_uint(std::string_view s, std::uint64_t max) {
   if (!s.empty() && s[0] == '+') s.remove_prefix(1);
   if (s.empty() || s.size() > 24 || s[0] == '-' || s[0] == '+' || s[0] == ' ') return std::nullopt;
+  // Digits only in their base (nearly every number of a ruleset): read here, as strtoull() would
+  // read them. Anything else (leading white space, a sign after it) goes to strtoull() itself.
+  auto digit = [](char c, unsigned base) -> unsigned {
+    unsigned d = c >= '0' && c <= '9'   ? static_cast<unsigned>(c - '0')
+                 : c >= 'a' && c <= 'f' ? static_cast<unsigned>(c - 'a' + 10)
+                 : c >= 'A' && c <= 'F' ? static_cast<unsigned>(c - 'A' + 10)
+                                        : 99u;
+    return d < base ? d : 99u;
+  };
+  if (s[0] >= '0' && s[0] <= '9') {
+    unsigned base = 10;
+    std::size_t i = 0;
+    if (s[0] == '0' && s.size() > 1 && (s[1] == 'x' || s[1] == 'X')) {
+      base = 16;
+      i = 2;
+    } else if (s[0] == '0') {
+      base = 8;
+    }
+    if (i < s.size() && digit(s[i], base) != 99u) {
+      std::uint64_t v = 0;
+      for (; i < s.size(); ++i) {
+        const unsigned d = digit(s[i], base);
+        if (d == 99u) break;
+        if (v > (~std::uint64_t{0} - d) / base) return std::nullopt;  // ERANGE
+        v = v * base + d;
+      }
+      if (i == s.size()) {
+        if (v > max) return std::nullopt;
+        return v;
+      }
+    }
+  }
   std::string tmp(s);
   char* end = nullptr;
   errno = 0;
@@ -450,9 +482,17 @@ inline std::optional<address> parse_address(std::string_view s, family fam) {
   const int bytes = fam == family::ipv4 ? 4 : 16;
   const int af = fam == family::ipv4 ? AF_INET : AF_INET6;
   auto slash = s.find('/');
-  std::string host(s.substr(0, slash));
-  if (fam == family::ipv4 ? !parse_ipv4(host, a.addr) : ::inet_pton(af, host.c_str(), a.addr) != 1)
-    return std::nullopt;
+  const std::string_view host = s.substr(0, slash);
+  if (fam == family::ipv4) {
+    if (!parse_ipv4(host, a.addr)) return std::nullopt;
+  } else {
+    // No IPv6 text inet_pton() takes is longer than 45 bytes ("ffff:…:255.255.255.255").
+    char text[64];
+    if (host.size() >= sizeof text) return std::nullopt;
+    std::memcpy(text, host.data(), host.size());
+    text[host.size()] = '\0';
+    if (::inet_pton(af, text, a.addr) != 1) return std::nullopt;
+  }
   if (slash == std::string_view::npos) {
     prefix_to_mask(bytes * 8, a.mask, bytes);
   } else {
@@ -559,6 +599,7 @@ inline constexpr protocol_name chain_protos[] = {
 // xtables_parse_protocol(): a number as xtables_strtoui() reads it (base 0, "+6", "0x6"), else
 // a name of the table above or of /etc/protocols ("3pc" is a name).
 inline std::optional<std::uint8_t> parse_protocol(std::string_view s) {
+  if (s.empty()) return std::nullopt;  // no such name in /etc/protocols: do not read it
   if (auto n = parse_uint(s, 255)) return static_cast<std::uint8_t>(*n);
   std::string lower;
   for (char c : s) lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
