@@ -290,6 +290,7 @@ struct rule_view {
   std::optional<ast::option> command_option;
   std::string chain;  // the command's first argument
   std::optional<ast::option> protocol;
+  std::optional<std::uint8_t> protocol_number;  // what the -p value names, when it names one
   std::optional<ast::option> source;
   std::optional<ast::option> destination;
   std::optional<ast::option> in_interface;
@@ -311,6 +312,7 @@ struct rule_view {
     command_option.reset();
     chain.clear();
     protocol.reset();
+    protocol_number.reset();
     source.reset();
     destination.reset();
     in_interface.reset();
@@ -355,13 +357,6 @@ using rules::detail::find_base_prefix;
 
 inline std::size_t arity(arg_kind k) noexcept {
   return k == arg_kind::none ? 0 : k == arg_kind::tcp_flags ? 2 : 1;
-}
-
-// The protocol match a `-p` value loads implicitly (xshared.c command_default → load_proto):
-// restore's implicit_match(), on the number the value names ("tcp", "6", "0x6", "TCP").
-inline std::string_view proto_match(std::string_view p, netfilter::family f) {
-  auto n = rules::detail::parse_protocol(p);
-  return n ? rules::detail::implicit_match(*n, f) : std::string_view();
 }
 
 inline diagnostic problem_at(const ast::token& t, std::string message,
@@ -567,7 +562,7 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
   if (!e.spec || !e.loaded_by) return;
   const ast::token& at = e.loaded_by->name;
   const std::string_view name = e.name;
-  const std::optional<std::uint8_t> p = rules::detail::parse_protocol(r.protocol_name());
+  const std::optional<std::uint8_t> p = r.protocol_number;
   bool neg_proto = r.protocol && r.protocol->bang.present();
   // With options, iptables-nft makes nft payload matches and only wants -p to name the
   // protocol (inverted or not); without, the kernel's xt_tcp/xt_udp also refuses `! -p`.
@@ -811,6 +806,7 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
     }
   }
   std::string proto = r.protocol_name();
+  r.protocol_number = rules::detail::parse_protocol(proto);
   for (auto& c : proto) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   std::string port_proto = proto == "udp" || proto == "17" ? "udp" : "tcp";
 
@@ -854,7 +850,8 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
         if (try_in(*it, prefix)) return true;
     }
     // xshared.c command_default(): an unknown option loads the protocol's match once.
-    std::string_view pm = detail::proto_match(proto, f);
+    std::string_view pm = r.protocol_number ? rules::detail::implicit_match(*r.protocol_number, f)
+                                            : std::string_view();
     if (!pm.empty() && !r.match(pm)) {  // `! -p tcp` loads it too
       r.matches.add().reload(pm, *r.protocol, find_extension(pm, false), true);
       for (bool prefix : {false, true})

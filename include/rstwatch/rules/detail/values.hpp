@@ -103,6 +103,9 @@ inline std::optional<std::uint64_t> parse_uint(std::string_view s, std::uint64_t
                                         : 99u;
     return d < base ? d : 99u;
   };
+  if (s[0] != '\t' && s[0] != '\n' && s[0] != '\v' && s[0] != '\f' && s[0] != '\r' &&
+      (s[0] < '0' || s[0] > '9'))
+    return std::nullopt;  // strtoull() would read no digit: a name ("tcp"), not a number
   if (s[0] >= '0' && s[0] <= '9') {
     unsigned base = 10;
     std::size_t i = 0;
@@ -601,10 +604,18 @@ inline constexpr protocol_name chain_protos[] = {
 inline std::optional<std::uint8_t> parse_protocol(std::string_view s) {
   if (s.empty()) return std::nullopt;  // no such name in /etc/protocols: do not read it
   if (auto n = parse_uint(s, 255)) return static_cast<std::uint8_t>(*n);
+  auto lower_equal = [s](std::string_view name) {  // name is lower case
+    if (name.size() != s.size()) return false;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const char c = s[i] >= 'A' && s[i] <= 'Z' ? static_cast<char>(s[i] - 'A' + 'a') : s[i];
+      if (c != name[i]) return false;
+    }
+    return true;
+  };
+  for (auto& p : chain_protos)
+    if (lower_equal(p.name)) return p.number;
   std::string lower;
   for (char c : s) lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  for (auto& p : chain_protos)
-    if (p.name == lower) return p.number;
   if (const protoent* pe = ::getprotobyname(lower.c_str()))
     return static_cast<std::uint8_t>(pe->p_proto);
   return std::nullopt;
