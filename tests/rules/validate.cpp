@@ -7,7 +7,9 @@
 #include <rstwatch/rules/check_rule.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cinttypes>
 #include <cstdlib>
 #include <cstdio>
 #include <filesystem>
@@ -510,6 +512,11 @@ std::vector<check_case> error_cases() {
 
 std::vector<check_case> warning_cases() {
   return {
+      // libxt_udp.c reads ports as XTTYPE_PORTRC, which checks no order: iptables loads the
+      // range, and neither xt_udp nor nft matches a port with it.
+      {"a udp port range written backwards is a warning: it matches no port", family::ipv4,
+       "*filter\n-A INPUT -p udp --dport 5:1 -j ACCEPT\nCOMMIT\n", severity::warning, 2, "5:1",
+       "the port range 5:1 runs backwards: it matches no port", 0},
       // Found by fuzz/validate (fuzz/regressions/validate/abbreviated-jump-after-an-unmodelled-
       // match): `--j` abbreviates --jump, so the rule jumps to P, as ip6tables-save shows.
       {"an abbreviated --jump after an unmodelled match is the rule's jump", family::ipv6,
@@ -1208,16 +1215,18 @@ SCENARIO("a copied rule view reads quoted arguments from its own storage", "[rul
 
 SCENARIO("numbers are read as xtables_strtoul reads them: strtoull base 0, whole, in range",
          "[rules][values]") {
-  // The oracle is strtoull() itself, as iptables calls it; parse_uint reads plain digits
-  // without it and must agree on every spelling.
+  // The oracle is libxtables' xtables_strtoul_base() as iptables 1.8.9 calls it: white space
+  // skipped, a '-' after it refused, strtoumax() base 0 reading the whole text without ERANGE.
+  // parse_uint reads without strtoumax() and must agree on every spelling.
   auto oracle = [](std::string_view s, std::uint64_t max) -> std::optional<std::uint64_t> {
-    if (!s.empty() && s[0] == '+') s.remove_prefix(1);
-    if (s.empty() || s.size() > 24 || s[0] == '-' || s[0] == '+' || s[0] == ' ') return std::nullopt;
     std::string t(s);
+    const char* p = t.c_str();
+    while (std::isspace(static_cast<unsigned char>(*p))) ++p;
+    if (*p == '-') return std::nullopt;
     char* end = nullptr;
     errno = 0;
-    unsigned long long v = std::strtoull(t.c_str(), &end, 0);
-    if (errno != 0 || end != t.c_str() + t.size() || v > max) return std::nullopt;
+    std::uintmax_t v = std::strtoumax(t.c_str(), &end, 0);
+    if (end == t.c_str() || *end != '\0' || errno == ERANGE || v > max) return std::nullopt;
     return v;
   };
   GIVEN("decimal, octal and hexadecimal spellings, signs, blanks, overflow and junk") {
@@ -1226,7 +1235,9 @@ SCENARIO("numbers are read as xtables_strtoul reads them: strtoull base 0, whole
         "256", "65535", "65536", "4294967295", "4294967296", "18446744073709551615",
         "18446744073709551616", "99999999999999999999", "+5", "++5", "-1", " 1", "\t1", "\t-1",
         "\n0x10", "1 ", "1a", "a1", "", "+", "0x+1", "0x-1", "017777777777", "0777", "0778",
-        "000000000000000000000001", "0000000000000000000000001", "1.5", "1e3", "0b1"};
+        "000000000000000000000001", "0000000000000000000000001", "1.5", "1e3", "0b1", " 22",
+        " +5", " -5", "\v7", "\r\n 0x1F", "  ", " ", "+ 5", "0x 5", "00x5", "0xFFFFFFFFFFFFFFFF",
+        "0x10000000000000000", "01777777777777777777777", "02000000000000000000000"};
     for (char a : std::string("0123456789xX+- \tafAF"))
       for (char b : std::string("0123456789xX+- \tafAF")) inputs.push_back(std::string{a, b});
     for (std::uint64_t max : {std::uint64_t{255}, std::uint64_t{65535}, std::uint64_t{0xffffffffu},

@@ -402,7 +402,7 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
     case arg_kind::text:
       return {};
     case arg_kind::port_range: {
-      auto r = parse_port_range(a, proto.empty() ? "tcp" : proto);
+      auto r = parse_match_ports(a, proto == "udp");
       return r ? std::string() : r.error;
     }
     case arg_kind::ct_ports:
@@ -705,7 +705,7 @@ inline std::optional<rules::detail::ports_match> ports_of(const extension_use& e
   rules::detail::ports_match p;
   for (auto [name, q] : {std::pair{"source-port", &p.sport}, std::pair{"destination-port", &p.dport}}) {
     if (const bound_option* o = e.find(name)) {
-      auto range = rules::detail::parse_port_range(o->arg(), e.name);
+      auto range = rules::detail::parse_match_ports(o->arg(), e.name == "udp");
       if (!range) return std::nullopt;
       q->range = *range;
       q->invert = o->negated();
@@ -743,6 +743,17 @@ inline void payload_check(const rule_view& r, std::vector<diagnostic>& out) {
   for (const auto& e : r.matches) {
     if (!e.spec || (e.name != "tcp" && e.name != "udp") || !e.loaded_by) continue;
     auto p = ports_of(e);
+    // The udp match keeps a range written backwards (XTTYPE_PORTRC checks no order): neither
+    // xt_udp nor an nft range compare matches any port with it.
+    for (auto [q, name] : {std::pair{p ? &p->sport : nullptr, "source-port"},
+                           std::pair{p ? &p->dport : nullptr, "destination-port"}})
+      if (q && q->range.low > q->range.high)
+        if (const bound_option* o = e.find(name))
+          out.push_back(problem_at(o->opt->args[0],
+                                   "the port range " + std::to_string(q->range.low) + ":" +
+                                       std::to_string(q->range.high) + " runs backwards: it matches " +
+                                       (q->invert ? "every port" : "no port"),
+                                   severity::warning, "write the lower port first"));
     if (!p || p->compat()) continue;
     const ast::token& at = e.loaded_by->name;
     for (auto [q, name] : {std::pair{&p->sport, "--sport"}, std::pair{&p->dport, "--dport"}})
@@ -1027,7 +1038,10 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
         r.problems.push_back(detail::problem_at(bo.opt->args[n], "bad argument '" + bo.opt->args[n].value() + "'"));
         continue;
       }
-      auto why = detail::check_arg(bo.spec->kind, bo, f, port_proto);
+      // The tcp and udp matches read their ports each its own way, whatever -p says.
+      auto why = detail::check_arg(bo.spec->kind, bo, f,
+                                   e.name == "tcp" || e.name == "udp" ? std::string_view(e.name)
+                                                                      : std::string_view(port_proto));
       if (!why.empty()) r.problems.push_back(detail::problem_at(bo.opt->args.empty() ? bo.opt->name : bo.opt->args[0], why));
     }
     detail::final_check(r, e, f, r.problems);
@@ -1066,7 +1080,7 @@ namespace detail {
 inline std::optional<negatable<port_range>> port_of(const extension_use& e, std::string_view n,
                                                     std::string_view proto) {
   if (auto o = e.find(n))
-    if (auto r = parse_port_range(o->arg(), proto)) return negatable<port_range>{*r.value, o->negated()};
+    if (auto r = parse_match_ports(o->arg(), proto == "udp")) return negatable<port_range>{*r.value, o->negated()};
   return std::nullopt;
 }
 }  // namespace detail

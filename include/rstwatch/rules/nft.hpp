@@ -164,8 +164,11 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
       for (const auto& o : m.options) {
         std::string key = std::string(o.spec->name);
         if (key == "source-port" || key == "destination-port") {
-          auto r = parse_port_range(std::string(o.arg()), m.name);
-          if (r)
+          auto r = parse_match_ports(o.arg(), m.name == "udp");
+          if (r && r.value->first > r.value->last)  // udp keeps "5:1"; nft refuses such a range
+            no(o.opt->args[0], "the port range " + std::to_string(r.value->first) + ":" +
+                                   std::to_string(r.value->last) + " runs backwards: nft has no such range");
+          else if (r)
             parts.push_back(m.name + (key == "source-port" ? " sport " : " dport ") +
                             op(o.negated()) + nft_range(*r.value));
         } else if (key == "tcp-flags") {

@@ -88,7 +88,6 @@ inline std::string inv(const given_option& o) { return o.invert ? " !" : ""; }
 
 
 inline result<ports_match> read_ports_match(const save_input& in, bool tcp) {
-  std::string_view proto = tcp ? "tcp" : "udp";
   // iptables-nft turns the options into nft payload matches, and refuses them unless -p names
   // the protocol (inverted or not); without options the kernel's xt_tcp/xt_udp decides
   // (rules::validate() says so).
@@ -99,8 +98,10 @@ inline result<ports_match> read_ports_match(const save_input& in, bool tcp) {
   ports_match p;
   for (auto& o : in.opts) {
     if (o.name == "sport" || o.name == "dport") {
-      auto r = parse_port_range(o.args.at(0), proto);
-      if (!r) return option_error(o, "invalid port/service '" + o.args[0] + "' specified");
+      auto r = parse_match_ports(o.args.at(0), !tcp);
+      if (!r)
+        return option_error(o, tcp ? "invalid port/service '" + o.args[0] + "' specified"
+                                   : "Port \"" + o.args[0] + "\" does not resolve to anything");
       ports_match::ports& q = o.name == "sport" ? p.sport : p.dport;
       q.invert = o.invert;
       q.range = *r;

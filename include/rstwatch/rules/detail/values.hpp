@@ -89,51 +89,39 @@ inline std::string hex(std::uint32_t v) {
   return buf;
 }
 
-// An unsigned number as xtables_strtoul() reads it (strtoumax base 0: decimal, 0x hex, 0 octal,
-// a leading '+' allowed).
+// An unsigned number as xtables_strtoul() reads it (libxtables xtables_strtoul_base() with
+// base 0): white space first is skipped and a '-' after it refused, then strtoumax() must read
+// the whole text: an optional '+', then "0x" and hexadecimal digits, '0' and octal digits, or
+// decimal digits; beyond 64 bits (ERANGE) or above `max` it is no number. " 22", "+5", "0x50"
+// and "010" (8) are numbers; "080", "0x", "++5" and "5 " are not.
 inline std::optional<std::uint64_t> parse_uint(std::string_view s, std::uint64_t max) {
-  if (!s.empty() && s[0] == '+') s.remove_prefix(1);
-  if (s.empty() || s.size() > 24 || s[0] == '-' || s[0] == '+' || s[0] == ' ') return std::nullopt;
-  // Digits only in their base (nearly every number of a ruleset): read here, as strtoull() would
-  // read them. Anything else (leading white space, a sign after it) goes to strtoull() itself.
-  auto digit = [](char c, unsigned base) -> unsigned {
-    unsigned d = c >= '0' && c <= '9'   ? static_cast<unsigned>(c - '0')
-                 : c >= 'a' && c <= 'f' ? static_cast<unsigned>(c - 'a' + 10)
-                 : c >= 'A' && c <= 'F' ? static_cast<unsigned>(c - 'A' + 10)
-                                        : 99u;
-    return d < base ? d : 99u;
-  };
-  if (s[0] != '\t' && s[0] != '\n' && s[0] != '\v' && s[0] != '\f' && s[0] != '\r' &&
-      (s[0] < '0' || s[0] > '9'))
-    return std::nullopt;  // strtoull() would read no digit: a name ("tcp"), not a number
-  if (s[0] >= '0' && s[0] <= '9') {
-    unsigned base = 10;
-    std::size_t i = 0;
-    if (s[0] == '0' && s.size() > 1 && (s[1] == 'x' || s[1] == 'X')) {
-      base = 16;
-      i = 2;
-    } else if (s[0] == '0') {
-      base = 8;
-    }
-    if (i < s.size() && digit(s[i], base) != 99u) {
-      std::uint64_t v = 0;
-      for (; i < s.size(); ++i) {
-        const unsigned d = digit(s[i], base);
-        if (d == 99u) break;
-        if (v > (~std::uint64_t{0} - d) / base) return std::nullopt;  // ERANGE
-        v = v * base + d;
-      }
-      if (i == s.size()) {
-        if (v > max) return std::nullopt;
-        return v;
-      }
-    }
+  std::size_t i = 0;
+  while (i < s.size() && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) ++i;  // isspace, C locale
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) {
+    if (s[i] == '-') return std::nullopt;
+    ++i;
   }
-  std::string tmp(s);
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long v = std::strtoull(tmp.c_str(), &end, 0);
-  if (errno != 0 || end != tmp.c_str() + tmp.size() || v > max) return std::nullopt;
+  if (i == s.size() || s[i] < '0' || s[i] > '9') return std::nullopt;
+  unsigned base = 10;
+  if (s[i] == '0' && i + 1 < s.size() && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
+    base = 16;
+    i += 2;
+    if (i == s.size()) return std::nullopt;  // "0x": strtoumax() stops after the 0
+  } else if (s[i] == '0') {
+    base = 8;
+  }
+  std::uint64_t v = 0;
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    const unsigned d = c >= '0' && c <= '9'   ? static_cast<unsigned>(c - '0')
+                       : c >= 'a' && c <= 'f' ? static_cast<unsigned>(c - 'a' + 10)
+                       : c >= 'A' && c <= 'F' ? static_cast<unsigned>(c - 'A' + 10)
+                                              : 99u;
+    if (d >= base) return std::nullopt;  // strtoumax() would stop before the end
+    if (v > (~std::uint64_t{0} - d) / base) return std::nullopt;  // ERANGE
+    v = v * base + d;
+  }
+  if (v > max) return std::nullopt;
   return v;
 }
 
@@ -205,16 +193,34 @@ inline std::optional<port_range> parse_port_range(std::string_view s, std::strin
   return r;
 }
 
-// A conntrack port or port range (--ctorigsrcport and the like: XTTYPE_PORTRC in libxtables'
-// xtoptions.c), as iptables-restore 1.8.9 reads it: `[A][:[B]]`, each a decimal number of
-// which the port keeps the low 16 bits ("65536" is 0, "010" is 10, "0x10" is refused) or a
-// service name; an empty end is 0 or 65535; the order of the two is not checked.
+// A port or port range of XTTYPE_PORTRC options (libxtables xtoptions.c xtopt_parse_mport()):
+// conntrack's --ctorigsrcport and the like, and the udp match's --sport/--dport, as iptables
+// 1.8.9 reads them: `[A][:[B]]`, an empty end being 0 or 65535 and the order of the two not
+// checked ("5:1" stays). Each end goes to getaddrinfo(NULL, A, NULL) (xtables_getportbyname()),
+// found by asking the real iptables-restore: glibc reads A with strtoul(A, &end, 10) (white
+// space and a sign first; "010" is 10, "0x10" is no number) and, when that takes the whole
+// text, stores it in an int: a negative int ("2147483648", "-1") sends A to the services
+// database, any other keeps its low 16 bits ("65536" is 0, "-4294967274" is 22). A service name
+// of any protocol is taken ("http" for udp too).
 inline std::optional<std::uint16_t> parse_ct_port(std::string_view s) {
-  std::string_view digits = !s.empty() && s[0] == '+' ? s.substr(1) : s;
-  if (!digits.empty() && digits.size() <= 19 &&
-      digits.find_first_not_of("0123456789") == std::string_view::npos)
-    return static_cast<std::uint16_t>(std::strtoull(std::string(digits).c_str(), nullptr, 10) & 0xffff);
-  if (s.empty() || s[0] == '-' || s[0] == '+') return std::nullopt;
+  std::size_t i = 0;
+  while (i < s.size() && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) ++i;
+  const bool minus = i < s.size() && s[i] == '-';
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+  const std::size_t digits = i;
+  std::uint64_t v = 0;
+  bool overflow = false;  // strtoul() then returns ULONG_MAX, whatever the sign
+  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
+    const unsigned d = static_cast<unsigned>(s[i] - '0');
+    if (v > (~std::uint64_t{0} - d) / 10) overflow = true;
+    else v = v * 10 + d;
+  }
+  if (i > digits && i == s.size()) {
+    const std::uint64_t u = overflow ? ~std::uint64_t{0} : minus ? ~v + 1 : v;
+    const auto n = static_cast<std::int32_t>(static_cast<std::uint32_t>(u));
+    if (n >= 0) return static_cast<std::uint16_t>(n & 0xffff);
+  }
+  if (s.empty()) return std::nullopt;
   std::string name(s);
   if (const servent* se = ::getservbyname(name.c_str(), nullptr))
     return static_cast<std::uint16_t>(ntohs(static_cast<std::uint16_t>(se->s_port)));
@@ -224,6 +230,10 @@ inline std::optional<port_range> parse_ct_port_range(std::string_view s) {
   const auto colon = s.find(':');
   port_range r;
   std::string_view a = s.substr(0, colon);
+  if (colon == std::string_view::npos && a.empty()) {
+    r.low = r.high = 0;  // one empty end: 0 (strsep() gives "", which counts as given)
+    return r;
+  }
   if (colon == std::string_view::npos || !a.empty()) {
     auto p = parse_ct_port(a);
     if (!p) return std::nullopt;
@@ -238,6 +248,13 @@ inline std::optional<port_range> parse_ct_port_range(std::string_view s) {
     }
   }
   return r;
+}
+
+// The ports of a tcp or udp match's --sport/--dport: libxt_tcp.c reads them with
+// xtables_parse_port() (numbers base 0, tcp services, the first not above the second:
+// parse_port_range()), libxt_udp.c as XTTYPE_PORTRC (parse_ct_port_range()).
+inline std::optional<port_range> parse_match_ports(std::string_view s, bool udp) {
+  return udp ? parse_ct_port_range(s) : parse_port_range(s, "tcp");
 }
 
 // ---- TCP flags (libxt_tcp.c tcp_flag_names) ----
@@ -500,7 +517,7 @@ inline std::optional<address> parse_address(std::string_view s, family fam) {
     prefix_to_mask(bytes * 8, a.mask, bytes);
   } else {
     std::string_view m = s.substr(slash + 1);
-    if (!m.empty() && m.find_first_not_of("+0123456789xXabcdefABCDEF") == std::string_view::npos &&
+    if (!m.empty() && m.find_first_not_of(" \t\n\v\f\r+0123456789xXabcdefABCDEF") == std::string_view::npos &&
         m.find('.') == std::string_view::npos && m.find(':') == std::string_view::npos) {
       auto p = parse_uint(m, static_cast<std::uint64_t>(bytes) * 8);
       if (!p) return std::nullopt;
