@@ -905,6 +905,11 @@ SCENARIO("every refused command names its line, column and reason", "[rules][sav
       {"*filter\n-A INPUT -L\nCOMMIT\n", {2, 10}, "option '-L' is not accepted in a restore file"},
       {"*filter\n-A INPUT -p tcp --dport 70000 -j ACCEPT\nCOMMIT\n", {2, 25},
        "invalid port/service '70000' specified"},
+      // The kernel refuses it: "RULE_APPEND failed (Invalid argument)".
+      {"*filter\n-A INPUT ! -s 10.9.9.9/0 -j ACCEPT\nCOMMIT\n", {2, 10},
+       "'! -s' with a /0 mask matches no packet: the kernel refuses the rule"},
+      {"*filter\n-A INPUT -p udp --dport 0x16 -j ACCEPT\nCOMMIT\n", {2, 25},
+       "Port \"0x16\" does not resolve to anything"},
       {"*filter\n-A INPUT -p tcp --tcp-flags SYN,FOO SYN -j ACCEPT\nCOMMIT\n", {2, 29},
        "unknown TCP flag in 'SYN,FOO SYN'"},
       {"*filter\n-A INPUT -m conntrack --ctstate NEW,OLD -j ACCEPT\nCOMMIT\n", {2, 33},

@@ -237,7 +237,7 @@ inline parsed<network> parse_network(std::string_view s, netfilter::family f) {
   network n;
   n.v6 = v6;
   n.prefix = v6 ? 128 : 32;
-  auto slash = s.find('/');
+  auto slash = s.rfind('/');
   std::string addr(s.substr(0, slash));
   if (v6 ? ::inet_pton(AF_INET6, addr.c_str(), n.address.data()) != 1
          : !rules::detail::parse_ipv4(addr, n.address.data()))
@@ -268,7 +268,12 @@ inline address_check check_addresses(std::string_view s, netfilter::family f) {
   while (true) {
     auto comma = s.find(',');
     std::string_view one = s.substr(0, comma);
-    std::string_view host = one.substr(0, one.find('/'));
+    if (rules::detail::has_zero_mask(one, f)) {  // iptables reads no host: "any/0"
+      if (comma == std::string_view::npos) break;
+      s.remove_prefix(comma + 1);
+      continue;
+    }
+    std::string_view host = one.substr(0, one.rfind('/'));
     unsigned char v4[4];
     bool literal = f == netfilter::family::ipv6
                        ? host.find(':') != std::string_view::npos

@@ -496,12 +496,43 @@ inline bool parse_ipv4(std::string_view s, unsigned char out[4], bool numeric_on
 
 // Numeric addresses only: iptables resolves host names when it loads a rule, rstwatch never
 // does (a name yields nullopt and the caller says so).
+// The mask after the last '/' of an address (xtables.c parse_ipmask() / parse_ip6mask()): a
+// prefix length as xtables_strtoui() reads it, or a mask in address form; false when neither.
+inline bool parse_mask(std::string_view m, family fam, unsigned char* mask) {
+  const int bytes = fam == family::ipv4 ? 4 : 16;
+  if (!m.empty() && m.find_first_not_of(" \t\n\v\f\r+0123456789xXabcdefABCDEF") == std::string_view::npos &&
+      m.find('.') == std::string_view::npos && m.find(':') == std::string_view::npos) {
+    auto p = parse_uint(m, static_cast<std::uint64_t>(bytes) * 8);
+    if (!p) return false;
+    prefix_to_mask(static_cast<int>(*p), mask, bytes);
+    return true;
+  }
+  std::string ms(m);
+  return ::inet_pton(fam == family::ipv4 ? AF_INET : AF_INET6, ms.c_str(), mask) == 1;
+}
+
+// Whether an address with this text has a mask of all zeros ("any/0", "x/0.0.0.0"): iptables
+// then reads no host at all (xtables_ipparse_any(): "if a null mask is given, the name is
+// ignored"), so a name or even a bad address before it is no error.
+inline bool has_zero_mask(std::string_view s, family fam) {
+  const auto slash = s.rfind('/');
+  if (slash == std::string_view::npos) return false;
+  unsigned char mask[16] = {};
+  if (!parse_mask(s.substr(slash + 1), fam, mask)) return false;
+  for (unsigned char b : mask)
+    if (b) return false;
+  return true;
+}
+
 inline std::optional<address> parse_address(std::string_view s, family fam) {
   address a;
   a.fam = fam;
   const int bytes = fam == family::ipv4 ? 4 : 16;
   const int af = fam == family::ipv4 ? AF_INET : AF_INET6;
-  auto slash = s.find('/');
+  const auto slash = s.rfind('/');  // strrchr(), as xtables_ipparse_any() looks for it
+  if (slash == std::string_view::npos) prefix_to_mask(bytes * 8, a.mask, bytes);
+  else if (!parse_mask(s.substr(slash + 1), fam, a.mask)) return std::nullopt;
+  if (has_zero_mask(s, fam)) return a;  // the host is not read: all zeros
   const std::string_view host = s.substr(0, slash);
   if (fam == family::ipv4) {
     if (!parse_ipv4(host, a.addr)) return std::nullopt;
@@ -512,20 +543,6 @@ inline std::optional<address> parse_address(std::string_view s, family fam) {
     std::memcpy(text, host.data(), host.size());
     text[host.size()] = '\0';
     if (::inet_pton(af, text, a.addr) != 1) return std::nullopt;
-  }
-  if (slash == std::string_view::npos) {
-    prefix_to_mask(bytes * 8, a.mask, bytes);
-  } else {
-    std::string_view m = s.substr(slash + 1);
-    if (!m.empty() && m.find_first_not_of(" \t\n\v\f\r+0123456789xXabcdefABCDEF") == std::string_view::npos &&
-        m.find('.') == std::string_view::npos && m.find(':') == std::string_view::npos) {
-      auto p = parse_uint(m, static_cast<std::uint64_t>(bytes) * 8);
-      if (!p) return std::nullopt;
-      prefix_to_mask(static_cast<int>(*p), a.mask, bytes);
-    } else {
-      std::string ms(m);
-      if (::inet_pton(af, ms.c_str(), a.mask) != 1) return std::nullopt;
-    }
   }
   for (int i = 0; i < bytes; ++i) a.addr[i] &= a.mask[i];
   return a;
