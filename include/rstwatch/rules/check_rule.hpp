@@ -687,8 +687,8 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
     }
     for (auto key : {"to-destination", "to-source"})
       if (auto o = e.find(key)) ports = ports || rules::detail::read_nat_range(o->arg(), f).has_ports;
-    if (ports && !is_proto(p, {6, 17, 132, 33}))
-      out.push_back(problem_at(at, "a port in " + e.name + " needs -p tcp, udp, sctp or dccp"));
+    if (ports && !(p && rules::detail::has_ports(*p)))
+      out.push_back(problem_at(at, "a port in " + e.name + " needs -p tcp, udp, sctp or dccp (or icmp)"));
   }
 }
 

@@ -715,8 +715,52 @@ struct nat_range {
   std::uint16_t base = 0;
 };
 
-// PORT[-PORT[/BASE]] into `r`; false (and r.error) when it does not read.
+// The number xtables_strtoui(s, &end, &port, 0, UINT16_MAX) reads at the start of `s` (white
+// space and a '+' first, then hexadecimal after "0x", octal after '0', or decimal, as far as
+// the digits go): true when there is one and it is at most 65535.
+inline bool starts_with_port_number(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size() && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) ++i;
+  if (i < s.size() && s[i] == '+') ++i;
+  if (i == s.size() || s[i] < '0' || s[i] > '9') return false;
+  unsigned base = 10;
+  auto hex_digit = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  };
+  if (s[i] == '0' && i + 2 < s.size() && (s[i + 1] == 'x' || s[i + 1] == 'X') && hex_digit(s[i + 2])) {
+    base = 16;
+    i += 2;
+  } else if (s[i] == '0') {
+    base = 8;
+  }
+  std::uint64_t v = 0;
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    const unsigned d = c >= '0' && c <= '9'   ? static_cast<unsigned>(c - '0')
+                       : c >= 'a' && c <= 'f' ? static_cast<unsigned>(c - 'a' + 10)
+                       : c >= 'A' && c <= 'F' ? static_cast<unsigned>(c - 'A' + 10)
+                                              : 99u;
+    if (d >= base) break;
+    v = v * base + d;
+    if (v > 0xffff) return false;
+  }
+  return true;
+}
+
+// PORT[-PORT[/BASE]] into `r`; false (and r.error) when it does not read. When no number in
+// range starts the text, libxt_NAT.c parse_ports() takes the whole text as a service name of
+// any protocol (getservbyname(text, NULL): "http", "ms-sql-s"), one port, no range.
 inline bool read_nat_ports(std::string_view p, nat_range& r, bool base_allowed) {
+  if (!starts_with_port_number(p)) {
+    if (!p.empty())
+      if (const servent* se = ::getservbyname(std::string(p).c_str(), nullptr)) {
+        r.has_ports = true;
+        r.lo = r.hi = static_cast<std::uint16_t>(ntohs(static_cast<std::uint16_t>(se->s_port)));
+        return true;
+      }
+    r.error = "port or port range '" + std::string(p) + "' not valid";
+    return false;
+  }
   const auto dash = p.find('-');
   std::string_view hi_text = dash == std::string_view::npos ? p : p.substr(dash + 1), base_text;
   const auto slash = dash == std::string_view::npos ? std::string_view::npos : hi_text.find('/');
@@ -816,9 +860,10 @@ inline std::string print_nat_range(const nat_range& r, family fam, bool keep_bas
   return out;
 }
 
-// libxt_NAT.c: ports need a protocol that has them (the number after -p, even inverted).
+// libxt_NAT.c: ports need a protocol that has them (the number after -p, even inverted); its
+// list has ICMP too (IPPROTO_ICMP, also for ip6tables), though its message does not say so.
 inline bool has_ports(std::uint8_t proto) noexcept {
-  return proto == 6 || proto == 17 || proto == 132 || proto == 33;
+  return proto == 6 || proto == 17 || proto == 132 || proto == 33 || proto == 1;
 }
 inline constexpr std::string_view ports_need_protocol =
     "Need TCP, UDP, SCTP or DCCP with port specification";
