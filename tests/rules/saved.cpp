@@ -287,6 +287,47 @@ SCENARIO("the real iptables-save prints base ports iptables-restore refuses (ups
   }
 }
 
+SCENARIO("an empty dccp type list prints as iptables-save prints it, which reads back wrong",
+         "[rules][saved]") {
+  GIVEN("a dccp rule with an empty --dccp-types list") {
+    const char* text = "*filter\n-A INPUT -p dccp --dccp-types \"\" -j ACCEPT\nCOMMIT\n";
+    WHEN("it is printed as iptables-save would") {
+      std::string s = saved_or_error(text);
+      THEN("the empty list leaves two blanks before -j, as libxt_dccp.c's print_types() does") {
+        CHECK(s.find("-A INPUT -p dccp -m dccp --dccp-types  -j ACCEPT\n") != std::string::npos);
+      }
+      AND_WHEN("the printed rule is restored again") {
+        auto from = s.find("-A INPUT");
+        std::string again = "*filter\n" + s.substr(from, s.find('\n', from) + 1 - from) + "COMMIT\n";
+        THEN("-j becomes the type list and the line is refused, as iptables-restore refuses it") {
+          // iptables names the type list ("Unknown DCCP type `-j'"): it reads each option as
+          // getopt hands it over; rstwatch checks the words first and names the stray ACCEPT.
+          auto e = restore_error(again);
+          CHECK(e.where.line == 2);
+          CHECK(e.message == "Bad argument 'ACCEPT'");
+        }
+      }
+    }
+  }
+}
+
+SCENARIO("the real iptables-save prints an empty dccp type list it cannot read back (upstream bug)",
+         "[rules][saved][root]") {
+  if (!test::require_root("restoring a rule file into a network namespace")) return;
+  GIVEN("the same rule restored into a fresh namespace") {
+    test::netns ns("dccp");
+    RSTWATCH_REQUIRE_OK(ns.exec("printf '*filter\\n-A INPUT -p dccp --dccp-types \"\" -j ACCEPT\\nCOMMIT\\n' "
+                                "| iptables-restore"));
+    auto saved = ns.exec("iptables-save -t filter 2>/dev/null");
+    INFO(saved.output);
+    THEN("iptables-save prints the two blanks, and iptables-restore refuses its own output") {
+      CHECK(saved.output.find("-A INPUT -p dccp -m dccp --dccp-types  -j ACCEPT\n") != std::string::npos);
+      auto again = ns.exec("iptables-save -t filter | iptables-restore 2>&1");
+      CHECK(again.status != 0);
+    }
+  }
+}
+
 // Two more same-file commands that iptables-restore 1.8.9 (nf_tables) gets wrong, as it gets
 // -R and -E wrong (the issue's note): a -F without a chain flushes none of the rules added
 // earlier in the same file, and a -Z with a rule number crashes on a rule added in it.
@@ -905,9 +946,6 @@ SCENARIO("every refused command names its line, column and reason", "[rules][sav
       {"*filter\n-A INPUT -L\nCOMMIT\n", {2, 10}, "option '-L' is not accepted in a restore file"},
       {"*filter\n-A INPUT -p tcp --dport 70000 -j ACCEPT\nCOMMIT\n", {2, 25},
        "invalid port/service '70000' specified"},
-      // The kernel refuses it: "RULE_APPEND failed (Invalid argument)".
-      {"*filter\n-A INPUT ! -s 10.9.9.9/0 -j ACCEPT\nCOMMIT\n", {2, 10},
-       "'! -s' with a /0 mask matches no packet: the kernel refuses the rule"},
       {"*filter\n-A INPUT -p udp --dport 0x16 -j ACCEPT\nCOMMIT\n", {2, 25},
        "Port \"0x16\" does not resolve to anything"},
       {"*filter\n-A INPUT -p tcp --tcp-flags SYN,FOO SYN -j ACCEPT\nCOMMIT\n", {2, 29},

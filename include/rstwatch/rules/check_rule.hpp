@@ -30,13 +30,13 @@
 
 namespace rstwatch::rules::checks {
 
-// How an option's arguments are checked. `none` takes no argument, `tcp_flags` two, the rest
-// one.
+// How an option's arguments are checked. `none` takes no argument, `tcp_flags` and
+// `sctp_chunks` two, the rest one.
 enum class arg_kind : std::uint8_t {
   none, port_range, port_list, tcp_flags, tcp_option, icmp, icmpv6, ctstates, states, text,
   log_prefix, log_level, mark, rate, u32, u16, iprange, addrtype, user, group, stat_mode,
   probability, every, reject_with, nat_to, to_ports, ctdir, proto, ctstatus, comment, nflog_prefix,
-  ct_ports, burst, host_mask,
+  ct_ports, burst, host_mask, sctp_chunks, dccp_types, dccp_option,
   anything,
 };
 
@@ -72,6 +72,16 @@ inline constexpr option_spec udp_options[] = {
     {"source-port", "sport", arg_kind::port_range},
     {"destination-port", "dport", arg_kind::port_range},
 };
+// extensions/libxt_sctp.c sctp_opts; libxt_dccp.c dccp_opts.
+inline constexpr option_spec sctp_options[] = {
+    {"source-port", "sport", arg_kind::port_range},
+    {"destination-port", "dport", arg_kind::port_range},
+    {"chunk-types", "", arg_kind::sctp_chunks}};
+inline constexpr option_spec dccp_options[] = {
+    {"source-port", "sport", arg_kind::port_range},
+    {"destination-port", "dport", arg_kind::port_range},
+    {"dccp-types", "", arg_kind::dccp_types},
+    {"dccp-option", "", arg_kind::dccp_option}};
 // extensions/libxt_icmp.c (libipt_icmp.c before 1.8.9) and libip6t_icmp6.c.
 inline constexpr option_spec icmp_options[] = {{"icmp-type", "", arg_kind::icmp}};
 inline constexpr option_spec icmpv6_options[] = {{"icmpv6-type", "", arg_kind::icmpv6}};
@@ -168,6 +178,8 @@ inline constexpr option_spec redirect_options[] = {{"to-ports", "", arg_kind::to
 inline constexpr extension_spec extensions[] = {
     RSTWATCH_EXT("tcp", false, tcp_options),
     RSTWATCH_EXT("udp", false, udp_options),
+    RSTWATCH_EXT("sctp", false, sctp_options),
+    RSTWATCH_EXT("dccp", false, dccp_options),
     RSTWATCH_EXT("icmp", false, icmp_options),
     RSTWATCH_EXT("icmp6", false, icmpv6_options),
     RSTWATCH_EXT("multiport", false, multiport_options),
@@ -356,7 +368,7 @@ using rules::detail::find_base;
 using rules::detail::find_base_prefix;
 
 inline std::size_t arity(arg_kind k) noexcept {
-  return k == arg_kind::none ? 0 : k == arg_kind::tcp_flags ? 2 : 1;
+  return k == arg_kind::none ? 0 : k == arg_kind::tcp_flags || k == arg_kind::sctp_chunks ? 2 : 1;
 }
 
 inline diagnostic problem_at(const ast::token& t, std::string message,
@@ -402,7 +414,7 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
     case arg_kind::text:
       return {};
     case arg_kind::port_range: {
-      auto r = parse_match_ports(a, proto == "udp");
+      auto r = parse_match_ports(a, proto.empty() ? "tcp" : proto);
       return r ? std::string() : r.error;
     }
     case arg_kind::ct_ports:
@@ -433,6 +445,18 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
         if (!r) return r.error;
       }
       return {};
+    }
+    case arg_kind::sctp_chunks: {
+      auto c = rules::detail::read_sctp_chunks(o.arg(0), o.arg(1));
+      return c ? std::string() : c.error().message;
+    }
+    case arg_kind::dccp_types: {
+      auto m = rules::detail::read_dccp_types(a);
+      return m ? std::string() : m.error().message;
+    }
+    case arg_kind::dccp_option: {
+      auto v = rules::detail::parse_uint(a, 255);
+      return v && *v >= 1 ? std::string() : "bad --dccp-option '" + std::string(a) + "' (1-255)";
     }
     case arg_kind::tcp_option:
       return rules::detail::parse_tcp_option(a) ? std::string() : "Bad TCP option '" + std::string(a) + "' (1 to 255)";
@@ -573,6 +597,12 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
     out.push_back(problem_at(at, "the udp match requires '-p udp'"));
   // icmp and icmp6 stay xt matches: the kernel wants the protocol, not inverted
   // (ip_tables.c / ip6_tables.c check_match() against the match's .proto).
+  // sctp and dccp stay xt matches: the kernel wants the protocol, not inverted (xt_sctp.c,
+  // xt_dccp.c .proto).
+  if (name == "sctp" && (neg_proto || !is_proto(p, {132})))
+    out.push_back(problem_at(at, "the sctp match requires '-p sctp'"));
+  if (name == "dccp" && (neg_proto || !is_proto(p, {33})))
+    out.push_back(problem_at(at, "the dccp match requires '-p dccp'"));
   if (name == "icmp" && (neg_proto || !is_proto(p, {1})))
     out.push_back(problem_at(at, "the icmp match requires '-p icmp'"));
   if (name == "icmp6" && (neg_proto || !is_proto(p, {58})))
@@ -705,7 +735,7 @@ inline std::optional<rules::detail::ports_match> ports_of(const extension_use& e
   rules::detail::ports_match p;
   for (auto [name, q] : {std::pair{"source-port", &p.sport}, std::pair{"destination-port", &p.dport}}) {
     if (const bound_option* o = e.find(name)) {
-      auto range = rules::detail::parse_match_ports(o->arg(), e.name == "udp");
+      auto range = rules::detail::parse_match_ports(o->arg(), e.name == "udp");  // tcp or udp
       if (!range) return std::nullopt;
       q->range = *range;
       q->invert = o->negated();
@@ -1038,10 +1068,11 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
         r.problems.push_back(detail::problem_at(bo.opt->args[n], "bad argument '" + bo.opt->args[n].value() + "'"));
         continue;
       }
-      // The tcp and udp matches read their ports each its own way, whatever -p says.
+      // The tcp, udp, sctp and dccp matches read their ports each its own way, whatever -p says.
       auto why = detail::check_arg(bo.spec->kind, bo, f,
-                                   e.name == "tcp" || e.name == "udp" ? std::string_view(e.name)
-                                                                      : std::string_view(port_proto));
+                                   e.name == "tcp" || e.name == "udp" || e.name == "sctp" || e.name == "dccp"
+                                       ? std::string_view(e.name)
+                                       : std::string_view(port_proto));
       if (!why.empty()) r.problems.push_back(detail::problem_at(bo.opt->args.empty() ? bo.opt->name : bo.opt->args[0], why));
     }
     detail::final_check(r, e, f, r.problems);
@@ -1080,7 +1111,7 @@ namespace detail {
 inline std::optional<negatable<port_range>> port_of(const extension_use& e, std::string_view n,
                                                     std::string_view proto) {
   if (auto o = e.find(n))
-    if (auto r = parse_match_ports(o->arg(), proto == "udp")) return negatable<port_range>{*r.value, o->negated()};
+    if (auto r = parse_match_ports(o->arg(), proto)) return negatable<port_range>{*r.value, o->negated()};
   return std::nullopt;
 }
 }  // namespace detail

@@ -86,11 +86,12 @@ inline parsed<port_range> parse_port_range(std::string_view s, std::string_view 
   return {port_range{lo, hi}, {}};
 }
 
-// The --sport/--dport of the tcp match (parse_port_range() above) or of the udp match, which
-// reads them as restore does (rules::detail::parse_match_ports(): "5:1" stays, services of any
-// protocol, "010" is 10, "0x16" is refused).
-inline parsed<port_range> parse_match_ports(std::string_view s, bool udp) {
-  if (!udp) return parse_port_range(s, "tcp");
+// The --sport/--dport of the tcp and sctp matches (parse_port_range() above, services of that
+// protocol) or of the udp and dccp matches, which read them as XTTYPE_PORTRC, as restore does
+// (rules::detail::parse_ct_port_range(): "5:1" stays, services of any protocol, "010" is 10,
+// "0x16" is refused). `match` is the match's name.
+inline parsed<port_range> parse_match_ports(std::string_view s, std::string_view match) {
+  if (match != "udp" && match != "dccp") return parse_port_range(s, match);
   if (auto r = rules::detail::parse_ct_port_range(s)) return {port_range{r->low, r->high}, {}};
   return parsed<port_range>::fail("Port \"" + std::string(s) + "\" does not resolve to anything");
 }

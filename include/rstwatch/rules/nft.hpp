@@ -160,11 +160,11 @@ inline std::string nft_rule(const rule_view& v, netfilter::family f,
   for (const auto& m : v.matches) {
     const ast::token& at = m.loaded_by ? (m.implicit ? m.loaded_by->name : m.loaded_by->args[0])
                                        : v.line->text;
-    if (m.name == "tcp" || m.name == "udp") {
+    if (m.name == "tcp" || m.name == "udp" || m.name == "sctp" || m.name == "dccp") {
       for (const auto& o : m.options) {
         std::string key = std::string(o.spec->name);
         if (key == "source-port" || key == "destination-port") {
-          auto r = parse_match_ports(o.arg(), m.name == "udp");
+          auto r = parse_match_ports(o.arg(), m.name);
           if (r && r.value->first > r.value->last)  // udp keeps "5:1"; nft refuses such a range
             no(o.opt->args[0], "the port range " + std::to_string(r.value->first) + ":" +
                                    std::to_string(r.value->last) + " runs backwards: nft has no such range");

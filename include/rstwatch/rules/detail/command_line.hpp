@@ -348,12 +348,6 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
         }
         if (invert && !more.empty())
           return at(o.bang, "! not allowed with multiple source or destination IP addresses");
-        if (const auto& a = letter == 's' ? src : dst;
-            invert && a && std::all_of(a->mask, a->mask + 16, [](unsigned char m) { return m == 0; }))
-          // iptables-nft would compare nothing and match no packet: the kernel refuses the rule
-          // ("RULE_APPEND failed (Invalid argument)").
-          return at(o.bang, std::string("'! -") + letter +
-                                "' with a /0 mask matches no packet: the kernel refuses the rule");
         (letter == 's' ? src_inv : dst_inv) = invert;
         break;
       }

@@ -141,6 +141,221 @@ inline std::optional<diagnostic> save_udp(const save_input& in, std::string& out
   return save_ports_match(in, false, out);
 }
 
+// ---- sctp / dccp (libxt_sctp.c, libxt_dccp.c: xt matches, saved as iptables-save 1.8.9 does) ---
+
+inline diagnostic error_message(std::string message) {
+  diagnostic d;
+  d.message = std::move(message);
+  return d;
+}
+
+// strcasecmp(a, b) == 0.
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() && begins_ignoring_case(a, b);
+}
+
+// libxt_sctp.c's chunk table: name, chunk type, and the flag letters by bit (bit 7 first; a
+// '-' is no flag, yet libxt_sctp.c takes "-" as one: bit 7).
+struct sctp_chunk_name {
+  std::string_view name;
+  std::uint8_t type;
+  std::string_view flags;
+};
+inline constexpr sctp_chunk_name sctp_chunk_names[] = {
+    {"DATA", 0, "----IUBE"},          {"INIT", 1, "--------"},        {"INIT_ACK", 2, "--------"},
+    {"SACK", 3, "--------"},          {"HEARTBEAT", 4, "--------"},   {"HEARTBEAT_ACK", 5, "--------"},
+    {"ABORT", 6, "-------T"},         {"SHUTDOWN", 7, "--------"},    {"SHUTDOWN_ACK", 8, "--------"},
+    {"ERROR", 9, "--------"},         {"COOKIE_ECHO", 10, "--------"}, {"COOKIE_ACK", 11, "--------"},
+    {"ECN_ECNE", 12, "--------"},     {"ECN_CWR", 13, "--------"},    {"SHUTDOWN_COMPLETE", 14, "-------T"},
+    {"I_DATA", 64, "----IUBE"},       {"RE_CONFIG", 130, "--------"}, {"PAD", 132, "--------"},
+    {"ASCONF", 193, "--------"},      {"ASCONF_ACK", 128, "--------"}, {"FORWARD_TSN", 192, "--------"},
+    {"I_FORWARD_TSN", 194, "--------"}};
+
+// --chunk-types MATCH LIST as libxt_sctp.c parse_sctp_chunks() reads it and sctp_save() prints
+// it. Its quirks are the kernel's data: flags are kept per *row* of the table above
+// (save_chunk_flag_info() gets the row, print_chunks() looks for the chunk type), so the flags
+// of I_DATA and later rows are kept but never printed; at most four chunks carry flags
+// (XT_NUM_SCTP_FLAGS).
+struct sctp_chunks {
+  std::string_view match;            // "any", "all" or "only"
+  std::uint64_t map[4] = {};         // chunk types present
+  bool all = false;                  // "ALL": every type
+  struct flag_info { std::size_t row; std::uint8_t flag, mask; };
+  flag_info flags[4] = {};
+  std::size_t flag_count = 0;
+};
+
+inline result<sctp_chunks> read_sctp_chunks(std::string_view match, std::string_view list) {
+  sctp_chunks c;
+  auto fail = [](std::string m) { return result<sctp_chunks>(error_message(std::move(m))); };
+  if (iequals(match, "any")) c.match = "any";
+  else if (iequals(match, "all")) c.match = "all";
+  else if (iequals(match, "only")) c.match = "only";
+  else return fail("Match type has to be one of \"ALL\", \"ANY\" or \"ONLY\"");
+  if (iequals(list, "ALL")) {
+    c.all = true;
+    return c;
+  }
+  if (iequals(list, "NONE")) return c;
+  for (std::size_t start = 0; start <= list.size();) {  // strtok(","): empty items vanish
+    const std::size_t comma = std::min(list.find(',', start), list.size());
+    std::string_view item = list.substr(start, comma - start);
+    start = comma + 1;
+    if (item.empty()) continue;
+    const std::size_t colon = item.find(':');
+    const std::string_view name = item.substr(0, colon);
+    std::size_t row = 0;
+    while (row < std::size(sctp_chunk_names) && !iequals(sctp_chunk_names[row].name, name)) ++row;
+    if (row == std::size(sctp_chunk_names)) return fail("Unknown sctp chunk `" + std::string(name) + "'");
+    const std::uint8_t type = sctp_chunk_names[row].type;
+    c.map[type / 64] |= std::uint64_t{1} << (type % 64);
+    if (colon == std::string_view::npos) continue;
+    for (char f : item.substr(colon + 1)) {
+      const char upper = f >= 'a' && f <= 'z' ? static_cast<char>(f - 'a' + 'A') : f;
+      const std::size_t at = sctp_chunk_names[row].flags.find(upper);
+      if (at == std::string_view::npos)
+        return fail("Invalid flags for chunk type " + std::to_string(row));
+      const auto bit = static_cast<std::uint8_t>(1u << (7 - at));
+      std::size_t k = 0;
+      while (k < c.flag_count && c.flags[k].row != row) ++k;
+      if (k == c.flag_count) {
+        if (c.flag_count == std::size(c.flags))
+          return fail("Number of chunk types with flags exceeds currently allowed limit. Increasing "
+                      "this limit involves changing IPT_NUM_SCTP_FLAGS and recompiling both the "
+                      "kernel space and user space modules");
+        c.flags[c.flag_count++] = {row, 0, 0};
+      }
+      c.flags[k].mask |= bit;
+      if (f >= 'A' && f <= 'Z') c.flags[k].flag |= bit;
+    }
+  }
+  return c;
+}
+
+inline void print_sctp_chunks(const sctp_chunks& c, std::string& out) {
+  out += ' ';
+  out += c.match;
+  bool any = false;
+  for (auto w : c.map) any = any || w != 0;
+  if (c.all || !any) {
+    out += c.all ? " ALL" : " NONE";
+    return;
+  }
+  bool first = true;
+  for (unsigned type = 0; type < 256; ++type) {
+    if (!(c.map[type / 64] >> (type % 64) & 1)) continue;
+    out += first ? ' ' : ',';
+    first = false;
+    for (const auto& n : sctp_chunk_names)
+      if (n.type == type) out += n.name;
+    for (std::size_t k = 0; k < c.flag_count; ++k) {
+      if (c.flags[k].row != type || !c.flags[k].mask) continue;  // the row, compared to a type
+      out += ':';
+      for (int bit = 7; bit >= 0; --bit) {
+        if (!(c.flags[k].mask >> bit & 1)) continue;
+        const char letter = sctp_chunk_names[type].flags[static_cast<std::size_t>(7 - bit)];
+        out += (c.flags[k].flag >> bit & 1) || letter < 'A' || letter > 'Z'
+                   ? letter
+                   : static_cast<char>(letter - 'A' + 'a');
+      }
+    }
+  }
+}
+
+// The sctp match's --sport/--dport: libxt_sctp.c parse_sctp_ports(), xtables_parse_port() for
+// "sctp" on each end, the first not above the second.
+inline result<port_range> read_sctp_ports(std::string_view s) {
+  auto r = parse_port_range(s, "sctp");
+  if (r) return *r;
+  const auto colon = s.find(':');
+  for (std::string_view end : {s.substr(0, colon), colon == std::string_view::npos ? std::string_view() : s.substr(colon + 1)})
+    if (!end.empty() && !parse_port(end, "sctp"))
+      return result<port_range>(error_message("invalid port/service `" + std::string(end) + "' specified"));
+  return result<port_range>(error_message("invalid portrange (min > max)"));
+}
+
+inline void print_match_ports(const given_option& o, std::string_view name, const port_range& r,
+                              std::string& out) {
+  out += inv(o);
+  out += " --";
+  out += name;
+  out += ' ';
+  out += std::to_string(r.low);
+  if (r.low != r.high) out += ":" + std::to_string(r.high);
+}
+
+inline result<std::string> save_sctp(const save_input& in) {
+  std::string sport, dport, chunks;
+  for (auto& o : in.opts) {
+    if (o.name == "sport" || o.name == "dport") {
+      auto r = read_sctp_ports(o.args.at(0));
+      if (!r) return option_error(o, r.error().message);
+      (o.name == "sport" ? sport : dport).clear();
+      print_match_ports(o, o.name, *r, o.name == "sport" ? sport : dport);
+    } else if (o.name == "chunk-types") {
+      auto c = read_sctp_chunks(o.args.at(0), o.args.at(1));
+      if (!c) return option_error(o, c.error().message);
+      chunks = inv(o) + " --chunk-types";
+      print_sctp_chunks(*c, chunks);
+    }
+  }
+  return sport + dport + chunks;
+}
+
+// libxt_dccp.c's packet types, by bit.
+inline constexpr std::string_view dccp_types[] = {"REQUEST", "RESPONSE", "DATA",  "ACK",
+                                                  "DATAACK", "CLOSEREQ", "CLOSE", "RESET",
+                                                  "SYNC",    "SYNCACK",  "INVALID"};
+
+// --dccp-types as parse_dccp_types() reads it (names in any case, empty items skipped); the
+// mask, or the unknown name.
+inline result<std::uint16_t> read_dccp_types(std::string_view list) {
+  std::uint16_t mask = 0;
+  for (std::size_t start = 0; start <= list.size();) {
+    const std::size_t comma = std::min(list.find(',', start), list.size());
+    std::string_view item = list.substr(start, comma - start);
+    start = comma + 1;
+    if (item.empty()) continue;
+    std::size_t i = 0;
+    while (i < std::size(dccp_types) && !iequals(dccp_types[i], item)) ++i;
+    if (i == std::size(dccp_types))
+      return result<std::uint16_t>(error_message("Unknown DCCP type `" + std::string(item) + "'"));
+    mask = static_cast<std::uint16_t>(mask | (1u << i));
+  }
+  return mask;
+}
+
+// The dccp match: ports as XTTYPE_PORTRC (parse_ct_port_range()), --dccp-option an XTTYPE_UINT8
+// of 1 to 255; dccp_save() prints ports, types (by bit), then the option.
+inline result<std::string> save_dccp(const save_input& in) {
+  std::string sport, dport, types, option;
+  for (auto& o : in.opts) {
+    if (o.name == "sport" || o.name == "dport") {
+      auto r = parse_ct_port_range(o.args.at(0));
+      if (!r) return option_error(o, "Port \"" + o.args[0] + "\" does not resolve to anything");
+      (o.name == "sport" ? sport : dport).clear();
+      print_match_ports(o, o.name, *r, o.name == "sport" ? sport : dport);
+    } else if (o.name == "dccp-types") {
+      auto m = read_dccp_types(o.args.at(0));
+      if (!m) return option_error(o, m.error().message);
+      types = inv(o) + " --dccp-types ";
+      bool first = true;
+      for (std::size_t i = 0; i < std::size(dccp_types); ++i)
+        if (*m >> i & 1) {
+          if (!first) types += ',';
+          first = false;
+          types += dccp_types[i];
+        }
+    } else if (o.name == "dccp-option") {
+      auto v = parse_uint(o.args.at(0), 255);
+      if (!v || *v < 1)
+        return option_error(o, "dccp: bad value for option \"--dccp-option\", or out of range (1-255).");
+      option = inv(o) + " --dccp-option " + std::to_string(*v);
+    }
+  }
+  return sport + dport + types + option;
+}
+
 // ---- icmp / icmp6 (libipt_icmp.c, libip6t_icmp6.c and libxtables' icmp type tables) -------
 
 template <std::size_t N>
@@ -1048,6 +1263,14 @@ inline const std::vector<extension>& extensions() {
        {{"sport", "", 1}, {"source-port", "sport", 1}, {"dport", "", 1},
         {"destination-port", "dport", 1}},
        save_udp},
+      {"sctp", false,
+       {{"sport", "", 1}, {"source-port", "sport", 1}, {"dport", "", 1},
+        {"destination-port", "dport", 1}, {"chunk-types", "", 2}},
+       appending<save_sctp>},
+      {"dccp", false,
+       {{"sport", "", 1}, {"source-port", "sport", 1}, {"dport", "", 1},
+        {"destination-port", "dport", 1}, {"dccp-types", "", 1}, {"dccp-option", "", 1}},
+       appending<save_dccp>},
       {"icmp", false, {{"icmp-type", "", 1}}, appending<save_icmp>},
       {"icmp6", false, {{"icmpv6-type", "", 1}}, appending<save_icmp6>},
       {"multiport", false,
@@ -1118,10 +1341,10 @@ inline const std::vector<extension>& extensions() {
 // they load, their options are kept as written and reported as not verified. (CT, NOTRACK and
 // TRACE are modelled by restore() but not by the checks.)
 inline constexpr std::string_view unmodelled_matches[] = {
-    "ah", "bpf", "cgroup", "cluster", "connbytes", "connlabel", "connlimit", "cpu", "dccp",
+    "ah", "bpf", "cgroup", "cluster", "connbytes", "connlabel", "connlimit", "cpu",
     "devgroup", "dscp", "dst", "ecn", "esp", "eui64", "frag", "hashlimit", "hbh", "helper", "hl",
     "ipcomp", "ipv6header", "ipvs", "length", "mac", "mh", "nfacct", "osf", "physdev", "pkttype",
-    "policy", "quota", "rateest", "realm", "recent", "rpfilter", "rt", "sctp", "set", "socket",
+    "policy", "quota", "rateest", "realm", "recent", "rpfilter", "rt", "set", "socket",
     "string", "tcpmss", "time", "tos", "ttl", "u32", "udplite",
 };
 inline constexpr std::string_view unmodelled_targets[] = {
@@ -1178,7 +1401,7 @@ inline std::string refusal_of_pair(std::string_view ext, std::string_view earlie
            "\" cannot be used together with \"--" + std::string(later) + "\"";
   }
   if (earlier != later) return {};
-  if (ext == "tcp") return "Only one `--" + std::string(later) + "' allowed";
+  if (ext == "tcp" || ext == "sctp") return "Only one `--" + std::string(later) + "' allowed";
   return std::string(ext) + ": option \"--" + std::string(later) + "\" can only be used once";
 }
 

@@ -680,9 +680,10 @@ inline const std::string& print_protocol(std::uint8_t n, family fam) {
 }
 
 // The match a -p protocol loads for an option nothing else knows (xshared.c load_proto()):
-// "tcp", "udp", "icmp" (IPv4) or "icmp6" (IPv6); empty for any other protocol.
+// "tcp", "udp", "sctp", "dccp", "icmp" (IPv4) or "icmp6" (IPv6); empty for any other protocol
+// rstwatch models.
 inline std::string_view implicit_match(std::uint8_t proto, family fam) noexcept {
-  return proto == 6 ? "tcp" : proto == 17 ? "udp"
+  return proto == 6 ? "tcp" : proto == 17 ? "udp" : proto == 132 ? "sctp" : proto == 33 ? "dccp"
          : proto == 1 && fam == family::ipv4 ? "icmp"
          : proto == 58 && fam == family::ipv6 ? "icmp6" : "";
 }
