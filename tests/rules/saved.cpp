@@ -1013,7 +1013,7 @@ SCENARIO("every refused command names its line, column and reason", "[rules][sav
       {"*filter\n-A OUTPUT -m owner --suppl-groups -j DROP\nCOMMIT\n", {2, 20},
        "owner: --suppl-groups needs a --gid-owner before it"},
       {"*filter\n-A OUTPUT -m owner --gid-owner 0 ! --suppl-groups -j DROP\nCOMMIT\n", {2, 36},
-       "owner: option \"--suppl-groups\" cannot be inverted"},
+       "owner: option \"--suppl-groups\" cannot be inverted."},
       {"*filter\n-A FORWARD -m addrtype --limit-iface-in -j DROP\nCOMMIT\n", {2, 12},
        "addrtype: you must specify --src-type or --dst-type"},
       {"*filter\n-A INPUT -p tcp -m multiport --dports :80 -j DROP\nCOMMIT\n", {2, 39},

@@ -585,7 +585,7 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
                         std::vector<diagnostic>& out) {
   if (!e.spec || !e.loaded_by) return;
   const ast::token& at = e.loaded_by->name;
-  const std::string_view name = e.name;
+  const std::string_view name = e.spec->name;  // icmp6 whether written icmp6 or icmpv6
   const std::optional<std::uint8_t> p = r.protocol_number;
   bool neg_proto = r.protocol && r.protocol->bang.present();
   // With options, iptables-nft makes nft payload matches and only wants -p to name the
@@ -659,7 +659,7 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
       if (!o.spec) continue;
       if (o.spec->name == "gid-owner") gid_before = true;
       if (o.spec->name != "suppl-groups") continue;
-      std::string why = rules::detail::suppl_groups_refusal(o.negated(), gid_before);
+      std::string why = rules::detail::suppl_groups_refusal(gid_before);
       if (!why.empty()) out.push_back(problem_at(o.opt->name, std::move(why)));
     }
   }
@@ -836,7 +836,9 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
         if (!o.args.empty()) o.args[0].value_into(r.chain);
         break;
       }
-      case 'p': r.protocol = o; break;
+      case 'p':  // a second -p is refused ("multiple -p flags"): the first is the one read
+        if (!r.protocol) r.protocol = o;
+        break;
       case 's': r.source = o; break;
       case 'd': r.destination = o; break;
       case 'i': r.in_interface = o; break;
@@ -893,7 +895,9 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
     // xshared.c command_default(): an unknown option loads the protocol's match once.
     std::string_view pm = r.protocol_number ? rules::detail::implicit_match(*r.protocol_number, f)
                                             : std::string_view();
-    if (!pm.empty() && !r.match(pm)) {  // `! -p tcp` loads it too
+    // Only a -p given before the option counts: iptables reads the line in order, and
+    // `--dport 80 -p tcp` is an unknown option when --dport comes.
+    if (!pm.empty() && !r.match(pm) && r.protocol->name.offset < o.name.offset) {  // `! -p tcp` loads it too
       r.matches.add().reload(pm, *r.protocol, find_extension(pm, false), true);
       for (bool prefix : {false, true})
         if (try_in(r.matches.back(), prefix)) return true;
@@ -983,8 +987,17 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
       if (b->letter == 'm' && !o.args.empty()) {
         extension_use& e = r.matches.add();
         o.args[0].value_into(e.name);
-        e.reload(e.name, o, find_extension(e.name, false));
-        if (!e.spec && !known_unmodelled(e.name, false))
+        const std::string_view module = rules::detail::match_module_name(e.name, f);
+        if (!module.empty() && module != e.name) e.name = std::string(module);  // icmpv6: icmp6
+        e.reload(e.name, o, module.empty() ? nullptr : find_extension(e.name, false));
+        if (module.empty())
+          r.problems.push_back(detail::problem_at(
+              o.args[0], "no match module '" + std::string(e.name == "icmpv6" ? "icmp6" : e.name) + "' in " +
+                             (f == netfilter::family::ipv6 ? "ip6tables" : "iptables") +
+                             " 1.8.9 (couldn't load match)",
+              severity::error,
+              f == netfilter::family::ipv6 ? "ip6tables matches ICMPv6 with -m icmp6" : "iptables matches ICMP with -m icmp"));
+        else if (!e.spec && !known_unmodelled(e.name, false))
           r.problems.push_back(detail::problem_at(o.args[0], "no match module '" + e.name + "' in iptables 1.8.9 (couldn't load match)"));
         else if (!e.spec)
           r.problems.push_back(detail::problem_at(o.args[0], "match '" + e.name + "' is not modelled by rstwatch: its options were not verified", severity::warning));
@@ -1058,6 +1071,12 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
   auto check_use = [&](const extension_use& e) {
     for (const auto& bo : e.options) {
       if (!bo.spec) continue;
+      if (bo.negated())
+        if (std::string why = rules::detail::inversion_refusal(e.spec->name, e.spec->target, bo.spec->name);
+            !why.empty()) {
+          r.problems.push_back(detail::problem_at(bo.opt->args.empty() ? bo.opt->name : bo.opt->args[0], std::move(why)));
+          continue;
+        }
       std::size_t n = detail::arity(bo.spec->kind);
       if (bo.opt->args.size() < n) {
         r.problems.push_back(detail::problem_at(bo.opt->name, "'" + std::string(bo.opt->name.text) + "' requires " +

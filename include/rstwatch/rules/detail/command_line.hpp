@@ -269,6 +269,9 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
             (!proto || proto_inv || (*proto != 6 && *proto != 17 && *proto != 136 && *proto != 132 && *proto != 33)))
           return at(o.name, "multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp'");
         const std::string_view canonical = spec->canon.empty() ? spec->name : spec->canon;
+        if (invert)
+          if (std::string why = inversion_refusal(le->ext->name, le->ext->target, canonical); !why.empty())
+            return at(o.args.empty() ? o.name : o.args[0], std::move(why));
         for (const given_option& earlier : le->opts) {
           std::string why = refusal_of_pair(le->name, message_name(earlier.name), message_name(canonical));
           if (!why.empty()) return at(o.name, std::move(why));
@@ -381,6 +384,11 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
         if (auto e = need_args(o, 1, 1, "a match name")) return *e;
         loaded_extension& m = matches.add();
         o.args[0].value_into(m.name);
+        if (const std::string_view module = match_module_name(m.name, fam); module.empty())
+          return at(o.args[0], "Couldn't load match `" + std::string(m.name == "icmpv6" ? "icmp6" : m.name) +
+                                   "':No such file or directory");
+        else if (module != m.name)
+          m.name = std::string(module);
         m.reload(find_extension(m.name, false), false, o.name.where);
         // iptables loads an extension from libxt_NAME.so: a name with blanks or quotes names
         // none (found by fuzz/rules: `-m comme" inside"` is one argument with a space), and

@@ -492,7 +492,6 @@ inline result<std::string> save_conntrack(const save_input& in) {
       text = print_host(a->addr, in.fam);
       if (prefix != bytes * 8) text += "/" + (prefix >= 0 ? std::to_string(prefix) : print_host(a->mask, in.fam));
     } else if (o.name == "ctdir") {
-      if (o.invert) return option_error(o, "conntrack: option \"--ctdir\" cannot be inverted.");
       // libxt_conntrack.c compares with strcasecmp and prints the upper-case name.
       auto is = [&v](std::string_view name) {
         return v.size() == name.size() &&
@@ -593,7 +592,6 @@ inline result<std::string> save_limit(const save_input& in) {
   std::uint32_t avg = scale * 3600 / 3, burst = 5;
   for (auto& o : in.opts) {
     const std::string& v = o.args.at(0);
-    if (o.invert) return option_error(o, "limit: option \"--" + std::string(o.name) + "\" cannot be inverted.");
     if (o.name == "limit") {
       auto r = parse_limit_rate(v);
       if (!r) return option_error(o, "bad rate '" + v + "'");
@@ -668,9 +666,9 @@ inline result<std::string> save_addrtype(const save_input& in) {
 }
 
 // Why libxt_owner refuses --suppl-groups (its owner_parse()): it only widens a --gid-owner
-// given before it, and cannot be inverted; empty when it takes it.
-inline std::string suppl_groups_refusal(bool inverted, bool gid_owner_before) {
-  if (inverted) return "owner: option \"--suppl-groups\" cannot be inverted";
+// given before it (an inverted one is refused before: inversion_refusal()); empty when it
+// takes it.
+inline std::string suppl_groups_refusal(bool gid_owner_before) {
   if (!gid_owner_before) return "owner: --suppl-groups needs a --gid-owner before it";
   return {};
 }
@@ -683,7 +681,7 @@ inline result<std::string> save_owner(const save_input& in) {
       continue;
     }
     if (o.name == "suppl-groups") {
-      std::string why = suppl_groups_refusal(o.invert, !gid.empty());
+      std::string why = suppl_groups_refusal(!gid.empty());
       if (!why.empty()) return option_error(o, std::move(why));
       suppl = " --suppl-groups";
       continue;
@@ -738,7 +736,6 @@ inline std::optional<diagnostic> save_statistic(const save_input& in, std::strin
   for (auto& o : in.opts) {
     const std::string& v = o.args.at(0);
     if (o.name == "mode") {
-      if (o.invert) return option_error(o, "statistic: option \"--mode\" cannot be inverted.");
       if (v != "random" && v != "nth") return option_error(o, "bad mode '" + v + "'");
       mode = v;
     } else if (o.name == "probability") {
@@ -1403,6 +1400,36 @@ inline std::string refusal_of_pair(std::string_view ext, std::string_view earlie
   if (earlier != later) return {};
   if (ext == "tcp" || ext == "sctp") return "Only one `--" + std::string(later) + "' allowed";
   return std::string(ext) + ": option \"--" + std::string(later) + "\" can only be used once";
+}
+
+// Whether a '!' may come before an option of a modelled extension (`option` by its canonical
+// name): the options iptables 1.8.9 declares with XTOPT_INVERT, or whose old-style parser
+// reads the flag. For any other, xtables_option_parse() refuses the rule with the message
+// returned; empty when the option may be inverted. No target option may be.
+inline std::string inversion_refusal(std::string_view ext, bool target, std::string_view option) {
+  struct fixed {
+    std::string_view ext, option;
+  };
+  static constexpr fixed never[] = {
+      {"comment", "comment"},   {"limit", "limit"},     {"limit", "limit-burst"},
+      {"conntrack", "ctdir"},   {"statistic", "mode"},  {"statistic", "packet"},
+      {"addrtype", "limit-iface-in"}, {"addrtype", "limit-iface-out"},
+      {"owner", "suppl-groups"}};
+  bool refused = target;
+  for (const fixed& f : never) refused = refused || (f.ext == ext && f.option == option);
+  if (!refused) return {};
+  return std::string(ext) + ": option \"--" + std::string(message_name(option)) +
+         "\" cannot be inverted.";
+}
+
+// The module `-m NAME` loads in this family: ip6tables' "icmpv6" is icmp6 (libip6t_icmp6.c's
+// alias); icmp is iptables' only and icmp6 ip6tables' only (registered for NFPROTO_IPV4 and
+// NFPROTO_IPV6). Empty when this family has no such module; `name` itself when no rule here
+// renames it.
+inline std::string_view match_module_name(std::string_view name, family fam) noexcept {
+  if (name == "icmpv6") name = "icmp6";
+  if ((name == "icmp6" && fam == family::ipv4) || (name == "icmp" && fam == family::ipv6)) return {};
+  return name;
 }
 
 inline bool ships_unmodelled(std::string_view name, bool target) noexcept {
