@@ -565,7 +565,8 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
     case arg_kind::proto: {
       auto p = rules::detail::parse_protocol(a);
       if (!p) return "unknown protocol '" + std::string(a) + "'";
-      if (*p == 0 && o.negated()) return std::string(rules::detail::never_matches_protocol);
+      // `! -p all` never matches and iptables refuses it; conntrack's `! --ctproto all` loads.
+      if (*p == 0 && o.negated() && !o.spec) return std::string(rules::detail::never_matches_protocol);
       return {};
     }
   }
@@ -897,8 +898,18 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
                                             : std::string_view();
     // Only a -p given before the option counts: iptables reads the line in order, and
     // `--dport 80 -p tcp` is an unknown option when --dport comes.
-    if (!pm.empty() && !r.match(pm) && r.protocol->name.offset < o.name.offset) {  // `! -p tcp` loads it too
-      r.matches.add().reload(pm, *r.protocol, find_extension(pm, false), true);
+    // And only for an option of that match (xshared.c command_default() gets the options no
+    // loaded module declared: `! -p tcp -m mac --mac-source X` hands --mac-source to mac).
+    const extension_spec* implicit = pm.empty() ? nullptr : find_extension(pm, false);
+    auto owned_by = [&t](const extension_spec* spec) {
+      if (spec)
+        for (const auto& s : *spec)
+          if (s.name.substr(0, t.size()) == t || (!s.alias.empty() && s.alias.substr(0, t.size()) == t))
+            return true;
+      return false;
+    };
+    if (owned_by(implicit) && !r.match(pm) && r.protocol->name.offset < o.name.offset) {  // `! -p tcp` loads it too
+      r.matches.add().reload(pm, *r.protocol, implicit, true);
       for (bool prefix : {false, true})
         if (try_in(r.matches.back(), prefix)) return true;
     }
