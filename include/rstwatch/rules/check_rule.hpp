@@ -178,8 +178,6 @@ inline constexpr option_spec redirect_options[] = {{"to-ports", "", arg_kind::to
 inline constexpr extension_spec extensions[] = {
     RSTWATCH_EXT("tcp", false, tcp_options),
     RSTWATCH_EXT("udp", false, udp_options),
-    RSTWATCH_EXT("sctp", false, sctp_options),
-    RSTWATCH_EXT("dccp", false, dccp_options),
     RSTWATCH_EXT("icmp", false, icmp_options),
     RSTWATCH_EXT("icmp6", false, icmpv6_options),
     RSTWATCH_EXT("multiport", false, multiport_options),
@@ -202,6 +200,8 @@ inline constexpr extension_spec extensions[] = {
     RSTWATCH_EXT("SNAT", true, snat_options),
     RSTWATCH_EXT("MASQUERADE", true, masquerade_options),
     RSTWATCH_EXT("REDIRECT", true, redirect_options),
+    RSTWATCH_EXT("sctp", false, sctp_options),  // rarely used: last
+    RSTWATCH_EXT("dccp", false, dccp_options),
 };
 #undef RSTWATCH_EXT
 
@@ -1080,6 +1080,10 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
 
   // Arity and value checks of every bound option, then each extension's final check.
   auto check_use = [&](const extension_use& e) {
+    // The tcp, udp, sctp and dccp matches read their ports each its own way, whatever -p says.
+    const std::string_view en = e.name;
+    const std::string_view ports_of_match =
+        en == "tcp" || en == "udp" || en == "sctp" || en == "dccp" ? en : std::string_view(port_proto);
     for (const auto& bo : e.options) {
       if (!bo.spec) continue;
       if (bo.negated())
@@ -1098,11 +1102,7 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
         r.problems.push_back(detail::problem_at(bo.opt->args[n], "bad argument '" + bo.opt->args[n].value() + "'"));
         continue;
       }
-      // The tcp, udp, sctp and dccp matches read their ports each its own way, whatever -p says.
-      auto why = detail::check_arg(bo.spec->kind, bo, f,
-                                   e.name == "tcp" || e.name == "udp" || e.name == "sctp" || e.name == "dccp"
-                                       ? std::string_view(e.name)
-                                       : std::string_view(port_proto));
+      auto why = detail::check_arg(bo.spec->kind, bo, f, ports_of_match);
       if (!why.empty()) r.problems.push_back(detail::problem_at(bo.opt->args.empty() ? bo.opt->name : bo.opt->args[0], why));
     }
     detail::final_check(r, e, f, r.problems);

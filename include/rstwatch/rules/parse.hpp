@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include <rstwatch/detail/scan.hpp>
 #include <rstwatch/detail/x3_config.hpp>
 #include <rstwatch/diagnostic.hpp>
 #include <rstwatch/rules/ast.hpp>
@@ -83,13 +84,9 @@ inline diagnostic failure_diagnostic(std::string_view input, std::string_view fi
   tree.source = input;
   // Sized from one pass over the text, so that the arrays never grow (and copy): a line ends
   // at each '\n' and a token before each blank or '\n' (fewer when quotes hold blanks).
-  std::size_t newlines = 0, blanks = 0;
-  for (char c : input) {
-    newlines += c == '\n';
-    blanks += c == ' ' || c == '\t';
-  }
-  tree.lines.reserve(newlines + 1);
-  tree.tokens.reserve(newlines + blanks + 1);
+  const auto counts = rstwatch::detail::scan::count_lines_and_blanks(input.data(), input.size());
+  tree.lines.reserve(counts.newlines + 1);
+  tree.tokens.reserve(counts.newlines + counts.blanks + 1);
   rstwatch::detail::parse_state st;
   st.begin = input.data();
   st.tree = &tree;

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <charconv>
@@ -532,7 +533,9 @@ inline std::optional<address> parse_address(std::string_view s, family fam) {
   const auto slash = s.rfind('/');  // strrchr(), as xtables_ipparse_any() looks for it
   if (slash == std::string_view::npos) prefix_to_mask(bytes * 8, a.mask, bytes);
   else if (!parse_mask(s.substr(slash + 1), fam, a.mask)) return std::nullopt;
-  if (has_zero_mask(s, fam)) return a;  // the host is not read: all zeros
+  if (slash != std::string_view::npos &&
+      std::all_of(a.mask, a.mask + bytes, [](unsigned char m) { return m == 0; }))
+    return a;  // the host is not read (has_zero_mask()): all zeros
   const std::string_view host = s.substr(0, slash);
   if (fam == family::ipv4) {
     if (!parse_ipv4(host, a.addr)) return std::nullopt;
