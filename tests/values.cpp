@@ -261,3 +261,36 @@ SCENARIO("the shared byte search finds what a byte loop finds, from any start to
     THEN("every combination agreed") { CHECK(checked == 2 * 41 * (41 * 42 / 2)); }
   }
 }
+
+SCENARIO("the shared newline and blank count agrees with a byte loop at every length",
+         "[scan]") {
+  GIVEN("texts of every length up to 8,300 bytes (past 255 sixteen-byte steps) of mixed bytes") {
+    // count_lines_and_blanks() keeps a counter per byte lane and empties it every 255 steps:
+    // lengths around 16 * 255 = 4080 and twice that cross each flush.
+    std::string text;
+    std::uint32_t x = 12345;
+    for (int i = 0; i < 8300; ++i) {
+      x = x * 1103515245u + 12345u;
+      const char pool[] = {'\n', ' ', '\t', 'a', '-', '\r', '\x80', '\0'};
+      text += pool[(x >> 16) % 8];
+    }
+    std::size_t mismatches = 0;
+    for (std::size_t n = 0; n <= text.size(); n += n < 64 ? 1 : 37) {
+      std::size_t lines = 0, blanks = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        lines += text[i] == '\n';
+        blanks += text[i] == ' ' || text[i] == '\t';
+      }
+      const auto c = rstwatch::detail::scan::count_lines_and_blanks(text.data(), n);
+      mismatches += c.newlines != lines || c.blanks != blanks;
+    }
+    THEN("every prefix counts the same") { CHECK(mismatches == 0); }
+    THEN("the whole text counts the same") {
+      const auto c = rstwatch::detail::scan::count_lines_and_blanks(text.data(), text.size());
+      std::size_t lines = 0;
+      for (char ch : text) lines += ch == '\n';
+      CHECK(c.newlines == lines);
+      CHECK(c.newlines > 255);
+    }
+  }
+}
