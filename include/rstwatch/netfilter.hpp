@@ -157,16 +157,17 @@ constexpr std::string_view nft_chain_type(table t, hook h) noexcept {
 
 enum class target : std::uint8_t {
   accept, drop, return_, queue, user_chain,  // verdicts and jumps (no extension)
-  log, nflog, reject, mark, connmark, dnat, snat, masquerade, redirect,
+  log, nflog, reject, mark, connmark, dnat, snat, masquerade, redirect, ct, notrack, trace,
 };
 // The spelling after -j; user_chain has none (it is the chain's own name).
-inline constexpr std::array<std::string_view, 14> target_names = {
+inline constexpr std::array<std::string_view, 17> target_names = {
     "ACCEPT", "DROP", "RETURN", "QUEUE", "", "LOG", "NFLOG", "REJECT",
-    "MARK", "CONNMARK", "DNAT", "SNAT", "MASQUERADE", "REDIRECT"};
-inline constexpr std::array<target, 14> all_targets = {
+    "MARK", "CONNMARK", "DNAT", "SNAT", "MASQUERADE", "REDIRECT", "CT", "NOTRACK", "TRACE"};
+inline constexpr std::array<target, 17> all_targets = {
     target::accept, target::drop,     target::return_, target::queue,      target::user_chain,
     target::log,    target::nflog,    target::reject,  target::mark,       target::connmark,
-    target::dnat,   target::snat,     target::masquerade, target::redirect};
+    target::dnat,   target::snat,     target::masquerade, target::redirect, target::ct,
+    target::notrack, target::trace};
 
 constexpr std::string_view to_string(target t) noexcept {
   return target_names[static_cast<std::size_t>(t)];
@@ -202,6 +203,11 @@ constexpr target_scope scope_of(target t) noexcept {
     case target::snat: return {table::nat, bit(hook::postrouting) | bit(hook::input)};
     case target::masquerade: return {table::nat, bit(hook::postrouting)};
     case target::redirect: return {table::nat, bit(hook::prerouting) | bit(hook::output)};
+    // net/netfilter/xt_CT.c (CT, and NOTRACK, its old name for --notrack): .table = "raw", on
+    // any of its hooks. (xt_TRACE.c says raw too, but iptables-nft makes TRACE the native
+    // `meta nftrace set 1`, which any table takes: found with the real tools.)
+    case target::ct:
+    case target::notrack: return {table::raw, all_hook_bits};
     // LOG, NFLOG, MARK (revision 2), CONNMARK, the verdicts and jumps: anywhere.
     default: return {std::nullopt, all_hook_bits};
   }

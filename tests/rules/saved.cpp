@@ -287,6 +287,21 @@ SCENARIO("the real iptables-save prints base ports iptables-restore refuses (ups
   }
 }
 
+SCENARIO("a CT target's options print in libxt_CT.c's order whatever order they are given",
+         "[rules][saved]") {
+  GIVEN("a CT rule with a zone, events, a timeout policy, a helper and --notrack, last first") {
+    const char* text = "*raw\n-A PREROUTING -p tcp -j CT --zone-reply 9 --expevents new "
+                       "--ctevents reply,new --timeout tcp-long --helper ftp --notrack\nCOMMIT\n";
+    WHEN("it is printed as iptables-save would") {
+      std::string s = saved_or_error(text);
+      THEN("notrack, helper, timeout, events, expectation events and the zone come in that order") {
+        CHECK(s.find("-A PREROUTING -p tcp -j CT --notrack --helper ftp --timeout tcp-long "
+                     "--ctevents new,reply --expevents new --zone-reply 9\n") != std::string::npos);
+      }
+    }
+  }
+}
+
 SCENARIO("an empty dccp type list prints as iptables-save prints it, which reads back wrong",
          "[rules][saved]") {
   GIVEN("a dccp rule with an empty --dccp-types list") {

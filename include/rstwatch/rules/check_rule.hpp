@@ -36,7 +36,8 @@ enum class arg_kind : std::uint8_t {
   none, port_range, port_list, tcp_flags, tcp_option, icmp, icmpv6, ctstates, states, text,
   log_prefix, log_level, mark, rate, u32, u16, iprange, addrtype, user, group, stat_mode,
   probability, every, reject_with, nat_to, to_ports, ctdir, proto, ctstatus, comment, nflog_prefix,
-  ct_ports, burst, host_mask, sctp_chunks, dccp_types, dccp_option,
+  ct_ports, burst, host_mask, sctp_chunks, dccp_types, dccp_option, ct_events, ct_expectation_events,
+  ct_zone,
   anything,
 };
 
@@ -72,6 +73,12 @@ inline constexpr option_spec udp_options[] = {
     {"source-port", "sport", arg_kind::port_range},
     {"destination-port", "dport", arg_kind::port_range},
 };
+// extensions/libxt_CT.c ct_opts_v1 (helper and timeout name kernel objects: not checked here).
+inline constexpr option_spec ct_options[] = {
+    {"notrack", "", arg_kind::none},          {"helper", "", arg_kind::text},
+    {"timeout", "", arg_kind::text},          {"ctevents", "", arg_kind::ct_events},
+    {"expevents", "", arg_kind::ct_expectation_events}, {"zone-orig", "", arg_kind::ct_zone},
+    {"zone-reply", "", arg_kind::ct_zone},    {"zone", "", arg_kind::ct_zone}};
 // extensions/libxt_sctp.c sctp_opts; libxt_dccp.c dccp_opts.
 inline constexpr option_spec sctp_options[] = {
     {"source-port", "sport", arg_kind::port_range},
@@ -200,6 +207,9 @@ inline constexpr extension_spec extensions[] = {
     RSTWATCH_EXT("SNAT", true, snat_options),
     RSTWATCH_EXT("MASQUERADE", true, masquerade_options),
     RSTWATCH_EXT("REDIRECT", true, redirect_options),
+    RSTWATCH_EXT("CT", true, ct_options),
+    extension_spec{"NOTRACK", true, nullptr, 0},  // no options
+    extension_spec{"TRACE", true, nullptr, 0},
     RSTWATCH_EXT("sctp", false, sctp_options),  // rarely used: last
     RSTWATCH_EXT("dccp", false, dccp_options),
 };
@@ -445,6 +455,19 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
         if (!r) return r.error;
       }
       return {};
+    }
+    case arg_kind::ct_events:
+    case arg_kind::ct_expectation_events: {
+      auto m = kind == arg_kind::ct_events
+                   ? rules::detail::read_ct_events(a, rules::detail::ct_event_names)
+                   : rules::detail::read_ct_events(a, rules::detail::ct_expectation_event_names);
+      return m ? std::string() : m.error().message;
+    }
+    case arg_kind::ct_zone: {
+      rules::detail::ct_zone z;
+      return rules::detail::read_ct_zone(o.spec ? o.spec->name : "zone", a, z)
+                 ? std::string()
+                 : "Cannot parse " + std::string(a) + " as a zone ID (a number 0-65535 or 'mark')";
     }
     case arg_kind::sctp_chunks: {
       auto c = rules::detail::read_sctp_chunks(o.arg(0), o.arg(1));
@@ -698,6 +721,10 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
                                      " characters is cut by the kernel to its first " +
                                      std::to_string(c.kept),
                                  severity::warning));
+  if (name == "CT" && e.has("helper") && (neg_proto || !p || *p == 0))
+    // xt_CT.c xt_ct_set_helper(): "You must specify a L4 protocol and not use inversions on it".
+    out.push_back(problem_at(e.find("helper")->opt->name,
+                             "CT --helper needs -p with a protocol, not inverted (the kernel refuses the rule)"));
   if (name == "REJECT") {
     if (auto o = e.find("reject-with"); o && rules::detail::reject_type(o->arg(), f) == "tcp-reset" &&
                                         (neg_proto || !is_proto(p, {6})))

@@ -1236,11 +1236,101 @@ inline result<std::string> save_connmark_target(const save_input& in) {
   return " --" + mode + " --nfmask " + hex(nfmask) + " --ctmask " + hex(ctmask);
 }
 
+// The CT target (libxt_CT.c, revision 2 as iptables-nft 1.8.9 loads it). Events by name, as
+// strsep() and strcmp() read them (case matters, an empty name is unknown), printed in the
+// table's order; a zone is a number (xtables_strtoul(), 0-65535) or "mark" in any case, each
+// --zone/--zone-orig/--zone-reply adding its direction and replacing the number, printed as
+// "--zone" with "-orig" or "-reply" when only that direction was given, and not at all for
+// zone 0 without "mark".
+inline constexpr std::string_view ct_event_names[] = {"new",       "related", "destroy", "reply",
+                                                      "assured",   "protoinfo", "helper", "mark",
+                                                      "natseqinfo", "secmark"};
+inline constexpr std::string_view ct_expectation_event_names[] = {"new"};
+
+template <std::size_t N>
+inline result<std::uint32_t> read_ct_events(std::string_view list, const std::string_view (&names)[N]) {
+  std::uint32_t mask = 0;
+  for (std::size_t start = 0;;) {
+    const std::size_t comma = std::min(list.find(',', start), list.size());
+    const std::string_view item = list.substr(start, comma - start);
+    std::size_t i = 0;
+    while (i < N && names[i] != item) ++i;
+    if (i == N)
+      return result<std::uint32_t>(error_message("Unknown event type \"" + std::string(item) + "\""));
+    mask |= 1u << i;
+    if (comma == list.size()) return mask;
+    start = comma + 1;
+  }
+}
+
+template <std::size_t N>
+inline void print_ct_events(std::string_view option, std::uint32_t mask,
+                            const std::string_view (&names)[N], std::string& out) {
+  if (!mask) return;
+  out += " --";
+  out += option;
+  char sep = ' ';
+  for (std::size_t i = 0; i < N; ++i)
+    if (mask >> i & 1) {
+      out += sep;
+      out += names[i];
+      sep = ',';
+    }
+}
+
+struct ct_zone {
+  std::uint16_t id = 0;
+  bool orig = false, reply = false, mark = false;
+};
+
+// One --zone, --zone-orig or --zone-reply value into `z`; false when it is neither a number
+// nor "mark".
+inline bool read_ct_zone(std::string_view option, std::string_view value, ct_zone& z) {
+  if (option == "zone-orig") z.orig = true;
+  if (option == "zone-reply") z.reply = true;
+  z.id = 0;
+  if (iequals(value, "mark")) {
+    z.mark = true;
+    return true;
+  }
+  auto v = parse_uint(value, 0xffff);
+  if (!v) return false;
+  z.id = static_cast<std::uint16_t>(*v);
+  return true;
+}
+
 inline result<std::string> save_ct(const save_input& in) {
-  std::string out;
+  bool notrack = false;
+  std::string_view helper, timeout;
+  std::uint32_t events = 0, expectation_events = 0;
+  ct_zone zone;
   for (auto& o : in.opts) {
-    out += " --" + std::string(o.name);
-    for (auto& a : o.args) out += " " + a;
+    if (o.name == "notrack") {
+      notrack = true;
+    } else if (o.name == "helper") {
+      helper = o.args.at(0);
+    } else if (o.name == "timeout") {
+      timeout = o.args.at(0);
+    } else if (o.name == "ctevents" || o.name == "expevents") {
+      auto m = o.name == "ctevents" ? read_ct_events(o.args.at(0), ct_event_names)
+                                    : read_ct_events(o.args.at(0), ct_expectation_event_names);
+      if (!m) return option_error(o, m.error().message);
+      (o.name == "ctevents" ? events : expectation_events) = *m;
+    } else if (!read_ct_zone(o.name, o.args.at(0), zone)) {
+      return option_error(o, "Cannot parse " + o.args[0] + " as a zone ID");
+    }
+  }
+  std::string out;
+  if (notrack) out += " --notrack";
+  if (!helper.empty()) out += " --helper " + std::string(helper);
+  if (!timeout.empty()) out += " --timeout " + std::string(timeout);
+  print_ct_events("ctevents", events, ct_event_names, out);
+  print_ct_events("expevents", expectation_events, ct_expectation_event_names, out);
+  if (zone.mark || zone.id) {
+    out += " --zone";
+    if (zone.orig && !zone.reply) out += "-orig";
+    if (zone.reply && !zone.orig) out += "-reply";
+    out += zone.mark ? std::string(" mark") : " " + std::to_string(zone.id);
   }
   return out;
 }
@@ -1328,7 +1418,10 @@ inline const std::vector<extension>& extensions() {
         {"xor-mark", "", 1}, {"save-mark", "", 0}, {"restore-mark", "", 0}, {"mask", "", 1},
         {"nfmask", "", 1}, {"ctmask", "", 1}},
        appending<save_connmark_target>},
-      {"CT", true, {{"notrack", "", 0}}, appending<save_ct>},
+      {"CT", true,
+       {{"notrack", "", 0}, {"helper", "", 1}, {"timeout", "", 1}, {"ctevents", "", 1},
+        {"expevents", "", 1}, {"zone-orig", "", 1}, {"zone-reply", "", 1}, {"zone", "", 1}},
+       appending<save_ct>},
       {"NOTRACK", true, {}, appending<save_nothing>},
       {"TRACE", true, {}, appending<save_nothing>},
   };
@@ -1336,8 +1429,7 @@ inline const std::vector<extension>& extensions() {
 }
 
 // Extensions iptables 1.8.9 ships that rstwatch does not model (the extensions/ directory):
-// they load, their options are kept as written and reported as not verified. (CT, NOTRACK and
-// TRACE are modelled by restore() but not by the checks.)
+// they load, their options are kept as written and reported as not verified.
 inline constexpr std::string_view unmodelled_matches[] = {
     "ah", "bpf", "cgroup", "cluster", "connbytes", "connlabel", "connlimit", "cpu",
     "devgroup", "dscp", "dst", "ecn", "esp", "eui64", "frag", "hashlimit", "hbh", "helper", "hl",
@@ -1400,7 +1492,7 @@ inline std::string refusal_of_pair(std::string_view ext, std::string_view earlie
   }
   if (earlier != later) return {};
   if (ext == "tcp" || ext == "sctp") return "Only one `--" + std::string(later) + "' allowed";
-  return std::string(ext) + ": option \"--" + std::string(later) + "\" can only be used once";
+  return std::string(ext) + ": option \"--" + std::string(later) + "\" can only be used once.";
 }
 
 // Whether a '!' may come before an option of a modelled extension (`option` by its canonical
