@@ -536,6 +536,17 @@ std::vector<check_case> error_cases() {
       {"an option before the -p that would load its match is unknown", family::ipv4,
        "*filter\n-A INPUT --dport 80 -p tcp -j ACCEPT\nCOMMIT\n", severity::error, 2, "--dport",
        "unknown option '--dport'", 0},
+      // getopt_long() takes an abbreviation only when it begins one option of all the loaded
+      // extensions together (found by the session-8 differential campaign).
+      {"an abbreviation of two options of one match is unknown", family::ipv4,
+       "*filter\n-A INPUT -m limit --lim 5/s -j ACCEPT\nCOMMIT\n", severity::error, 2, "--lim",
+       "unknown option '--lim'", 0},
+      {"an abbreviation of options of two matches is unknown", family::ipv4,
+       "*filter\n-A INPUT -p udp --dport 53 -m multiport --dpo 53 -j ACCEPT\nCOMMIT\n",
+       severity::error, 2, "--dpo", "unknown option '--dpo'", 0},
+      {"an abbreviation of two options of the implicit match is unknown", family::ipv6,
+       "*filter\n-A INPUT -p tcp --tcp SYN SYN -j ACCEPT\nCOMMIT\n", severity::error, 2, "--tcp",
+       "unknown option '--tcp'", 0},
       {"CT outside the raw table is refused", family::ipv4,
        "*mangle\n-A PREROUTING -j CT --notrack\nCOMMIT\n", severity::error, 2, "CT",
        "CT is only valid in table 'raw'", 0},

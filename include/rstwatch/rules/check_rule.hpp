@@ -915,7 +915,28 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
       e.options.add().bind(o, hit);
       return true;
     };
+    // getopt_long() takes a prefix only when it begins one option of all the loaded
+    // extensions together (`-p udp --dport 53 -m multiport --dpo`: --dport and --dports).
+    auto prefix_options = [&]() {
+      const option_spec* seen[16];
+      int n = 0;
+      auto count = [&](const extension_use& e) {
+        if (!e.spec) return;
+        for (const auto& s : *e.spec) {
+          if (s.name.substr(0, t.size()) != t && (s.alias.empty() || s.alias.substr(0, t.size()) != t)) continue;
+          bool known = false;
+          for (int k = 0; k < std::min(n, 16); ++k) known = known || seen[k] == &s;
+          if (known) continue;
+          if (n < 16) seen[n] = &s;
+          ++n;
+        }
+      };
+      if (r.target_use) count(*r.target_use);
+      for (const auto& m : r.matches) count(m);
+      return n;
+    };
     for (bool prefix : {false, true}) {
+      if (prefix && prefix_options() > 1) break;
       if (r.target_use && try_in(*r.target_use, prefix)) return true;
       for (auto it = r.matches.rbegin(); it != r.matches.rend(); ++it)
         if (try_in(*it, prefix)) return true;

@@ -178,13 +178,45 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
       return {nullptr, nullptr};
     };
 
+    // How many options of the loaded extensions `name` begins, counted as getopt_long() counts
+    // them in its merged table: across all extensions, an alias (--sport, --source-port) being
+    // the same option. `-m limit --lim` (--limit, --limit-burst) and `-p udp --dport 53 -m
+    // multiport --dpo` (--dport, --dports) are ambiguous: "unknown option".
+    auto extension_prefix_hits = [&](std::string_view name) {
+      struct hit {
+        const extension* ext;
+        std::string_view option;
+      };
+      hit seen[16];
+      int n = 0;
+      auto count = [&](const loaded_extension& l) {
+        if (!l.ext) return;
+        for (const auto& sp : l.ext->options) {
+          if (sp.name.substr(0, name.size()) != name) continue;
+          const std::string_view canonical = sp.canon.empty() ? sp.name : sp.canon;
+          bool known = false;
+          for (int k = 0; k < std::min(n, 16); ++k)
+            known = known || (seen[k].ext == l.ext && seen[k].option == canonical);
+          if (known) continue;
+          if (n < 16) seen[n] = {l.ext, canonical};
+          ++n;
+        }
+      };
+      if (target) count(*target);
+      for (const auto& l : matches) count(l);
+      return n;
+    };
+
     if (!letter && !long_name.empty()) {
       auto [le, spec] = find_ext_option(long_name, false);
       if (!le) {
         // An unambiguous prefix of a base or extension option, as getopt_long() allows.
+        // getopt_long() counts every option of the merged table the name begins, across all
+        // loaded extensions; an alias (--sport, --source-port) is the same option. `-m limit
+        // --lim` (--limit, --limit-burst) and `--dport 53 -m multiport --dpo` are ambiguous.
         const base_prefix base = base_options_begun_by(long_name);
         auto [ple, pspec] = find_ext_option(long_name, true);
-        const int hits = base.letters + (ple ? 1 : 0);
+        const int hits = base.letters + extension_prefix_hits(long_name);
         if (hits == 1 && base.letters) letter = base.option->letter;
         else if (hits == 1) { le = ple; spec = pspec; }
         // getopt_long() refuses a prefix of several options (`--d`: --delete, --destination,
@@ -207,6 +239,8 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
               m.name.assign(implicit.data(), implicit.size());
               m.reload(e, false, o.name.where);
               auto found = find_ext_option(long_name, false);
+              if (!found.first && extension_prefix_hits(long_name) > 1)  // `-p tcp --tcp`
+                return at(o.name, "unknown option \"" + std::string(text) + "\"");
               if (!found.first) found = find_ext_option(long_name, true);
               le = found.first;
               spec = found.second;
