@@ -1066,6 +1066,12 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
         r.jump = o;
         r.go_to = b->letter == 'g';
         o.args[0].value_into(r.target);
+        if (r.go_to && (r.target == "ACCEPT" || r.target == "DROP" || r.target == "RETURN" ||
+                        r.target == "QUEUE" || find_extension(r.target, true) ||
+                        known_unmodelled(r.target, true)))
+          r.problems.push_back(detail::problem_at(o.args[0], "Chain '" + r.target + "' does not exist",
+                                                  severity::error,
+                                                  "-g goes to a user-defined chain: use -j for a verdict or a target"));
         const extension_spec* spec = find_extension(r.target, true);
         if (!spec && known_unmodelled(r.target, true))
           r.problems.push_back(detail::problem_at(o.args[0], "target '" + r.target + "' is not modelled by rstwatch: its options were not verified", severity::warning));
@@ -1124,6 +1130,20 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
               hint = "'" + std::string(t) + "' belongs to the tcp and udp matches: add '-p tcp' or '-p udp'";
       r.problems.push_back(detail::problem_at(o.name, "unknown option '" + std::string(t) + "'", severity::error, hint));
     }
+  }
+
+  // xshared.c: a list on one side makes a '!' on the other side wrong too ("! -s a -d b,c"; the
+  // '!' before a list itself was reported above).
+  {
+    std::string scratch;
+    auto listed = [&scratch](const std::optional<ast::option>& o) {
+      return o && !o->args.empty() && o->args[0].value_view(scratch).find(',') != std::string_view::npos;
+    };
+    auto inverted = [](const std::optional<ast::option>& o) { return o && o->bang.present(); };
+    for (auto [one, other] : {std::pair{&r.source, &r.destination}, std::pair{&r.destination, &r.source}})
+      if (inverted(*one) && !listed(*one) && listed(*other))
+        r.problems.push_back(detail::problem_at(
+            (*one)->bang, "! not allowed with multiple source or destination IP addresses"));
   }
 
   // Arity and value checks of every bound option, then each extension's final check.

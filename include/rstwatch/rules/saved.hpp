@@ -283,6 +283,13 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
       case ast::line_kind::rule: {
         if (!table) return fail(line_error(l, "command outside a table", "start a table with *filter"));
         if (auto e = read_command_line(l.rule, rs.fam, p)) return fail(std::move(*e));
+        if (p.has_target && p.target.name == "DROP" && table->name == "nat") {
+          // iptables/xshared.c, in any chain of the table.
+          diagnostic d;
+          d.where = p.target.where;
+          d.message = "The \"nat\" table is not intended for filtering, the use of DROP is therefore inhibited.";
+          return fail(std::move(d));
+        }
         const ast::option& cmd = *p.command_option;
         auto chain_arg = [&](std::size_t i) -> ast::token { return cmd.args.at(i); };
         auto need_chain = [&](std::size_t i) -> saved_chain* {

@@ -390,7 +390,11 @@ class validator {
     for (std::size_t i = 0; i < cur_.rules.size(); ++i) {
       const rule_target& r = cur_.rules[i];
       if (!jumps_to_chain(r)) continue;
-      if (chain_state* c = cur_.chain(r.target))
+      if (chain_state* c = cur_.chain(r.target); c && c->builtin)
+        // nf_tables has no jump to a base chain: "RULE_APPEND failed (No such file or directory)".
+        add(*r.written, "jump to built-in chain '" + std::string(r.target) + "': the kernel refuses the rule",
+            severity::error, "only user-defined chains can be jumped to");
+      else if (c)
         cur_.target_of[i] = c;
       else
         add(*r.written, "jump to undefined chain '" + std::string(r.target) + "' in table '" + table_name() + "'",
@@ -410,6 +414,18 @@ class validator {
         const rule_target& r = cur_.rules[i];
         auto t = netfilter::parse_target(r.target);
         if (!t) continue;
+        // What a table refuses whatever the hook, also in a user chain no built-in chain
+        // reaches (the loop below says which hook reaches the others): iptables' own
+        // DROP-in-nat refusal and the kernel's per-table targets.
+        if (c.reached == 0 && tbl == netfilter::table::nat && *t == netfilter::target::drop) {
+          add(*r.written, "the nat table is not intended for filtering: DROP is refused there");
+          continue;
+        }
+        if (const auto only = netfilter::scope_of(*t).only_table; c.reached == 0 && only && *only != tbl) {
+          add(*r.written, std::string(r.target) + " is only valid in table '" +
+                              std::string(netfilter::to_string(*only)) + "', not '" + table_name() + "'");
+          continue;
+        }
         for (auto h : netfilter::all_hooks) {
           if (!netfilter::contains(c.reached, h)) continue;
           auto verdict = netfilter::check_target(opt_.family, tbl, h, *t);

@@ -117,6 +117,7 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
   bool src_inv = false, dst_inv = false, in_inv = false, out_inv = false, proto_inv = false;
   std::string in_if, out_if;
   std::optional<ast::token> in_at, out_at;  // where -i and -o are written
+  std::optional<ast::token> inverted_address_at;  // the '!' of an inverted -s or -d
   std::optional<std::uint8_t> proto;
   bool frag = false, frag_inv = false;
   rstwatch::detail::reuse_list<loaded_extension>& matches = out.matches;
@@ -386,6 +387,7 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
         if (invert && !more.empty())
           return at(o.bang, "! not allowed with multiple source or destination IP addresses");
         (letter == 's' ? src_inv : dst_inv) = invert;
+        if (invert) inverted_address_at = o.bang;
         break;
       }
       case 'i': case 'o': {
@@ -438,6 +440,11 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
         if (target) return at(o.name, "multiple -j flags not allowed");
         loaded_extension& t = out.target;
         o.args[0].value_into(t.name);
+        // -g goes to a chain: a verdict or a target there names none (the chain lookup fails).
+        if (letter == 'g' && (t.name == "ACCEPT" || t.name == "DROP" || t.name == "RETURN" ||
+                              t.name == "QUEUE" || find_extension(t.name, true) ||
+                              ships_unmodelled(t.name, true)))
+          return at(o.args[0], "Chain '" + t.name + "' does not exist");
         t.reload(letter == 'g' ? nullptr : find_extension(t.name, true), true, o.name.where);
         if (!t.ext && !loadable_name(t.name))
           return at(o.args[0], "Couldn't load target `" + t.name + "':No such file or directory");
@@ -491,6 +498,9 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
   const std::string& chain = out.command_args[0];
   if (out_at && (chain == "INPUT" || chain == "PREROUTING"))
     return at(*out_at, "Can't use -o with " + chain, "no output interface is known there yet");
+  // xshared.c: a list on one side makes a '!' on the other side wrong too ("! -s a -d b,c").
+  if (inverted_address_at && (!src_more.empty() || !dst_more.empty()))
+    return at(*inverted_address_at, "! not allowed with multiple source or destination IP addresses");
   if (in_at && (chain == "OUTPUT" || chain == "POSTROUTING"))
     return at(*in_at, "Can't use -i with " + chain, "no input interface is known there");
 
