@@ -37,7 +37,7 @@ enum class arg_kind : std::uint8_t {
   log_prefix, log_level, mark, rate, u32, u16, iprange, addrtype, user, group, stat_mode,
   probability, every, reject_with, nat_to, to_ports, ctdir, proto, ctstatus, comment, nflog_prefix,
   ct_ports, burst, host_mask, sctp_chunks, dccp_types, dccp_option, ct_events, ct_expectation_events,
-  ct_zone,
+  ct_zone, ct_expire,
   anything,
 };
 
@@ -105,7 +105,7 @@ inline constexpr option_spec conntrack_options[] = {
     {"ctreplsrc", "", arg_kind::host_mask},  {"ctrepldst", "", arg_kind::host_mask},
     {"ctorigsrcport", "", arg_kind::ct_ports}, {"ctorigdstport", "", arg_kind::ct_ports},
     {"ctreplsrcport", "", arg_kind::ct_ports}, {"ctrepldstport", "", arg_kind::ct_ports},
-    {"ctstatus", "", arg_kind::ctstatus},    {"ctexpire", "", arg_kind::anything},
+    {"ctstatus", "", arg_kind::ctstatus},    {"ctexpire", "", arg_kind::ct_expire},
     {"ctdir", "", arg_kind::ctdir},
 };
 // extensions/libxt_state.c state_opts.
@@ -463,6 +463,10 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
                    : rules::detail::read_ct_events(a, rules::detail::ct_expectation_event_names);
       return m ? std::string() : m.error().message;
     }
+    case arg_kind::ct_expire: {
+      auto e = rules::detail::read_ct_expire(a);
+      return e ? std::string() : e.error().message;
+    }
     case arg_kind::ct_zone: {
       rules::detail::ct_zone z;
       return rules::detail::read_ct_zone(o.spec ? o.spec->name : "zone", a, z)
@@ -565,8 +569,9 @@ inline std::string check_arg(arg_kind kind, const bound_option& o, netfilter::fa
       // libxt_owner.c: a name known to this host, or a number or range.
       auto dash = a.find('-');
       std::string_view s = a;
-      auto lo = to_uint(s.substr(0, dash), 0xffffffffu);
-      auto hi = dash == std::string_view::npos ? lo : to_uint(s.substr(dash + 1), 0xffffffffu);
+      // (UINT32_MAX itself is refused: "Bad value for --uid-owner".)
+      auto lo = to_uint(s.substr(0, dash), 0xfffffffeu);
+      auto hi = dash == std::string_view::npos ? lo : to_uint(s.substr(dash + 1), 0xfffffffeu);
       if (lo && hi) return *lo <= *hi ? std::string() : "bad range '" + std::string(a) + "': the first is above the second";
       bool known = kind == arg_kind::user ? ::getpwnam(std::string(a).c_str()) != nullptr
                                           : ::getgrnam(std::string(a).c_str()) != nullptr;
@@ -639,7 +644,7 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
         !is_proto(p, {6, 17, 136, 132, 33}))
       out.push_back(problem_at(at, "multiport needs '-p tcp', '-p udp', '-p udplite', '-p sctp' or '-p dccp'"));
   }
-  if (name == "MARK")  // libxt_MARK.c: the bit operations take a value alone
+  if (name == "MARK" || name == "CONNMARK")  // libxt_MARK.c, libxt_CONNMARK.c: the bit operations take a value alone
     for (const bound_option& o : e.options)
       if (o.spec && (o.spec->name == "and-mark" || o.spec->name == "or-mark" || o.spec->name == "xor-mark") &&
           o.arg().find('/') != std::string::npos)
@@ -936,7 +941,9 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
       return n;
     };
     for (bool prefix : {false, true}) {
-      if (prefix && prefix_options() > 1) break;
+      // The base options are in the same table: `-p tcp --d 22` begins --delete, --destination
+      // and tcp's --destination-port.
+      if (prefix && prefix_options() + rules::detail::base_options_begun_by(t).letters > 1) break;
       if (r.target_use && try_in(*r.target_use, prefix)) return true;
       for (auto it = r.matches.rbegin(); it != r.matches.rend(); ++it)
         if (try_in(*it, prefix)) return true;
@@ -958,8 +965,10 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
     };
     if (owned_by(implicit) && !r.match(pm) && r.protocol->name.offset < o.name.offset) {  // `! -p tcp` loads it too
       r.matches.add().reload(pm, *r.protocol, implicit, true);
-      for (bool prefix : {false, true})
+      for (bool prefix : {false, true}) {
+        if (prefix && prefix_options() + rules::detail::base_options_begun_by(t).letters > 1) break;
         if (try_in(r.matches.back(), prefix)) return true;
+      }
     }
     // An extension rstwatch does not model takes whatever follows it.
     if (r.target_use && !r.target_use->spec && r.target_use->loaded_by &&
@@ -1061,6 +1070,8 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
         else if (!e.spec)
           r.problems.push_back(detail::problem_at(o.args[0], "match '" + e.name + "' is not modelled by rstwatch: its options were not verified", severity::warning));
       } else if ((b->letter == 'j' || b->letter == 'g') && !o.args.empty()) {
+        if (o.bang.present())
+          r.problems.push_back(detail::problem_at(o.bang, "cannot have ! before " + std::string(o.name.text)));
         if (r.jump)
           r.problems.push_back(detail::problem_at(o.name, "more than one target"));
         r.jump = o;

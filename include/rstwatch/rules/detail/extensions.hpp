@@ -154,6 +154,40 @@ inline bool iequals(std::string_view a, std::string_view b) noexcept {
   return a.size() == b.size() && begins_ignoring_case(a, b);
 }
 
+// conntrack's --ctexpire, an XTTYPE_UINT32RC (libxtables xtopt_parse_mint()): one or two
+// numbers split by ':', each read by xtables_strtoul() base 0 as far as a number goes ("010" is
+// 8, "0xa" 10, " 10" 10); an empty first is 0, an empty second the largest, and one number is
+// both ends. The errors are iptables' own.
+inline result<std::pair<std::uint64_t, std::uint64_t>> read_ct_expire(std::string_view v) {
+  using range = std::pair<std::uint64_t, std::uint64_t>;
+  constexpr std::uint64_t max = 0xffffffffu;
+  std::uint64_t values[2] = {0, max};
+  int n = 0;
+  for (std::size_t at = 0;;) {
+    if (n == 2)
+      return result<range>(error_message(
+          "conntrack: Too many components for option \"--ctexpire\" (max: 2)"));
+    std::size_t end = at;
+    std::uint64_t value = n == 1 ? max : 0;
+    if (at < v.size() && v[at] != ':') {
+      auto p = read_number_prefix(v.substr(at), max);
+      if (!p)
+        return result<range>(error_message("conntrack: bad value for option \"--ctexpire\" near \"" +
+                                           std::string(v.substr(at)) + "\", or out of range (0-4294967295)."));
+      value = p->value;
+      end = at + p->end;
+      if (end < v.size() && v[end] != ':')
+        return result<range>(error_message("conntrack: Argument to \"--ctexpire\" has unexpected characters near \"" +
+                                           std::string(v.substr(end)) + "\"."));
+    }
+    values[n++] = value;
+    if (end >= v.size()) break;
+    at = end + 1;
+  }
+  if (n == 1) values[1] = values[0];
+  return range{values[0], values[1]};
+}
+
 // libxt_sctp.c's chunk table: name, chunk type, and the flag letters by bit (bit 7 first; a
 // '-' is no flag, yet libxt_sctp.c takes "-" as one: bit 7).
 struct sctp_chunk_name {
@@ -503,27 +537,9 @@ inline result<std::string> save_conntrack(const save_input& in) {
       else if (is("REPLY")) text = "REPLY";
       else return option_error(o, bad_value(o));
     } else if (o.name == "ctexpire") {
-      // xtables_parse_interval()'s "MIN[:MAX]" of 32-bit seconds: an empty side is 0 or the
-      // largest; conntrack_dump() prints one number when both ends agree.
-      std::uint64_t low = 0, high = 0xffffffffu;
-      std::size_t i = 0;
-      auto number = [&](std::uint64_t& out) {
-        const std::size_t start = i;
-        std::uint64_t n = 0;
-        while (i < v.size() && v[i] >= '0' && v[i] <= '9' && n <= 0xffffffffu) n = n * 10 + static_cast<unsigned>(v[i++] - '0');
-        if (i != start) out = n;
-        return i != start;
-      };
-      bool ok = number(low) || (i < v.size() && v[i] == ':');
-      if (ok && i < v.size() && v[i] == ':') {
-        ++i;
-        if (i < v.size()) ok = number(high);
-      } else if (ok) {
-        high = low;
-      }
-      if (!ok || i != v.size() || low > 0xffffffffu || high > 0xffffffffu)
-        return option_error(o, "conntrack: bad value for option \"--ctexpire\" near \"" + v.substr(std::min(i, v.size())) +
-                                   "\", or out of range (0-4294967295).");
+      auto r = read_ct_expire(v);
+      if (!r) return option_error(o, r.error().message);
+      const auto [low, high] = *r;
       text = low == high ? std::to_string(low) : std::to_string(low) + ":" + std::to_string(high);
     } else {
       auto r = parse_ct_port_range(v);
@@ -927,36 +943,10 @@ struct nat_range {
   std::uint16_t base = 0;
 };
 
-// The number xtables_strtoui(s, &end, &port, 0, UINT16_MAX) reads at the start of `s` (white
-// space and a '+' first, then hexadecimal after "0x", octal after '0', or decimal, as far as
-// the digits go): true when there is one and it is at most 65535.
+// Whether xtables_strtoui(s, &end, &port, 0, UINT16_MAX) reads a port number at the start of
+// `s` (read_number_prefix()).
 inline bool starts_with_port_number(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size() && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) ++i;
-  if (i < s.size() && s[i] == '+') ++i;
-  if (i == s.size() || s[i] < '0' || s[i] > '9') return false;
-  unsigned base = 10;
-  auto hex_digit = [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-  };
-  if (s[i] == '0' && i + 2 < s.size() && (s[i + 1] == 'x' || s[i + 1] == 'X') && hex_digit(s[i + 2])) {
-    base = 16;
-    i += 2;
-  } else if (s[i] == '0') {
-    base = 8;
-  }
-  std::uint64_t v = 0;
-  for (; i < s.size(); ++i) {
-    const char c = s[i];
-    const unsigned d = c >= '0' && c <= '9'   ? static_cast<unsigned>(c - '0')
-                       : c >= 'a' && c <= 'f' ? static_cast<unsigned>(c - 'a' + 10)
-                       : c >= 'A' && c <= 'F' ? static_cast<unsigned>(c - 'A' + 10)
-                                              : 99u;
-    if (d >= base) break;
-    v = v * base + d;
-    if (v > 0xffff) return false;
-  }
-  return true;
+  return read_number_prefix(s, 0xffff).has_value();
 }
 
 // PORT[-PORT[/BASE]] into `r`; false (and r.error) when it does not read. When no number in

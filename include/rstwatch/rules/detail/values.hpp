@@ -126,6 +126,43 @@ inline std::optional<std::uint64_t> parse_uint(std::string_view s, std::uint64_t
   return v;
 }
 
+// The number xtables_strtoul(s, &end, &v, 0, max) reads at the start of `s`, and where it
+// stops: white space and a '+' first (a '-' refused), then hexadecimal after "0x" followed by a
+// hexadecimal digit, octal after '0', or decimal, as far as the digits go; nullopt when there
+// is no digit, or the number is above `max` or 64 bits.
+struct number_prefix {
+  std::uint64_t value;
+  std::size_t end;
+};
+inline std::optional<number_prefix> read_number_prefix(std::string_view s, std::uint64_t max) {
+  std::size_t i = 0;
+  while (i < s.size() && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) ++i;
+  if (i < s.size() && s[i] == '+') ++i;
+  if (i == s.size() || s[i] < '0' || s[i] > '9') return std::nullopt;
+  auto digit = [](char c) -> unsigned {
+    return c >= '0' && c <= '9'   ? static_cast<unsigned>(c - '0')
+           : c >= 'a' && c <= 'f' ? static_cast<unsigned>(c - 'a' + 10)
+           : c >= 'A' && c <= 'F' ? static_cast<unsigned>(c - 'A' + 10)
+                                  : 99u;
+  };
+  unsigned base = 10;
+  if (s[i] == '0' && i + 2 < s.size() && (s[i + 1] == 'x' || s[i + 1] == 'X') && digit(s[i + 2]) < 16) {
+    base = 16;
+    i += 2;
+  } else if (s[i] == '0') {
+    base = 8;
+  }
+  std::uint64_t v = 0;
+  bool overflow = false;
+  for (; i < s.size() && digit(s[i]) < base; ++i) {
+    const unsigned d = digit(s[i]);
+    if (v > (~std::uint64_t{0} - d) / base) overflow = true;
+    else v = v * base + d;
+  }
+  if (overflow || v > max) return std::nullopt;
+  return number_prefix{v, i};
+}
+
 inline std::optional<std::uint32_t> parse_u32(std::string_view s) {
   auto v = parse_uint(s, 0xffffffffu);
   if (!v) return std::nullopt;
