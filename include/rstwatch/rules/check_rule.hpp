@@ -726,6 +726,14 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
                                      " characters is cut by the kernel to its first " +
                                      std::to_string(c.kept),
                                  severity::warning));
+  // Only for a rule not refused yet: a misspelt option leaves its match empty, and the
+  // misspelling is the cause iptables names.
+  const bool refused = std::any_of(out.begin(), out.end(), [](const diagnostic& d) { return d.level == severity::error; });
+  if (!e.spec->target && !refused) {
+    auto has = [&e](std::string_view option) { return e.has(option); };
+    if (std::string why = rules::detail::missing_options_refusal(name, !e.options.empty(), has); !why.empty())
+      out.push_back(problem_at(at, std::move(why)));
+  }
   if (name == "CT" && e.has("helper") && (neg_proto || !p || *p == 0))
     // xt_CT.c xt_ct_set_helper(): "You must specify a L4 protocol and not use inversions on it".
     out.push_back(problem_at(e.find("helper")->opt->name,

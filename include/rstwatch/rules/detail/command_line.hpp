@@ -536,6 +536,19 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
   }
   auto emit = [&](const loaded_extension& e) -> std::optional<diagnostic> {
     if (e.ext) {
+      if (!e.target) {
+        auto has = [&e](std::string_view option) {
+          for (const auto& g : e.opts)
+            if (g.name == option) return true;
+          return false;
+        };
+        if (std::string why = missing_options_refusal(e.ext->name, !e.opts.empty(), has); !why.empty()) {
+          diagnostic d;
+          d.where = e.where;
+          d.message = std::move(why);
+          return d;
+        }
+      }
       save_input in{e.opts, fam, proto.value_or(0)};
       if (auto d = e.ext->save(in, s)) {
         if (d->where.line == 0) d->where = e.where;

@@ -1515,6 +1515,26 @@ inline std::string_view match_module_name(std::string_view name, family fam) noe
   return name;
 }
 
+// What a modelled match says when it is loaded without the options it needs (XTOPT_MAND or
+// its own final check, iptables 1.8.9's words); empty when it has them. `has` tells whether
+// an option (by canonical name) was given.
+template <class Has>
+inline std::string missing_options_refusal(std::string_view ext, bool any_option, Has has) {
+  for (std::string_view one : {"comment", "state", "mark"}) {
+    const std::string_view option = one == "mark" ? "mark" : one;
+    if ((ext == one || (one == "mark" && ext == "connmark")) && !has(option))
+      return std::string(ext) + ": option \"--" + std::string(option) + "\" must be specified";
+  }
+  if (ext == "conntrack" && !any_option) return "conntrack: At least one option is required";
+  if (ext == "multiport" && !any_option) return "multiport expection an option";
+  if (ext == "iprange" && !has("src-range") && !has("dst-range"))
+    return "iprange match: You must specify `--src-range' or `--dst-range'";
+  if (ext == "owner" && !has("uid-owner") && !has("gid-owner") && !has("socket-exists") &&
+      !has("suppl-groups"))  // which has its own refusal first
+    return "owner: At least one of --uid-owner, --gid-owner or --socket-exists is required";
+  return {};
+}
+
 inline bool ships_unmodelled(std::string_view name, bool target) noexcept {
   if (target)
     return std::find(std::begin(unmodelled_targets), std::end(unmodelled_targets), name) !=
