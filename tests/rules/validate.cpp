@@ -649,6 +649,10 @@ std::vector<check_case> error_cases() {
 
 std::vector<check_case> warning_cases() {
   return {
+      {"a conntrack address mask that is no prefix is a warning: iptables-save drops it",
+       family::ipv4,
+       "*filter\n-A INPUT -m conntrack --ctorigsrc 10.1.2.3/255.0.255.0 -j ACCEPT\nCOMMIT\n",
+       severity::warning, 2, "10.1.2.3/255.0.255.0", "without this mask, which is no prefix", 0},
       // libxt_udp.c reads ports as XTTYPE_PORTRC, which checks no order: iptables loads the
       // range, and neither xt_udp nor nft matches a port with it.
       {"a udp port range written backwards is a warning: it matches no port", family::ipv4,

@@ -734,6 +734,19 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
     if (std::string why = rules::detail::missing_options_refusal(name, !e.options.empty(), has); !why.empty())
       out.push_back(problem_at(at, std::move(why)));
   }
+  if (name == "conntrack")
+    for (const bound_option& o : e.options) {
+      if (!o.spec || (o.spec->name != "ctorigsrc" && o.spec->name != "ctorigdst" &&
+                      o.spec->name != "ctreplsrc" && o.spec->name != "ctrepldst"))
+        continue;
+      auto a = rules::detail::parse_host_mask(o.arg(), f);
+      const int bytes = f == netfilter::family::ipv4 ? 4 : 16;
+      if (a && rules::detail::mask_to_prefix(a->mask, bytes) < 0)
+        out.push_back(problem_at(o.opt->args[0],
+                                 "iptables-save prints --" + std::string(o.spec->name) +
+                                     " without this mask, which is no prefix: the saved rule matches one host",
+                                 severity::warning, "use a prefix length (/N)"));
+    }
   if (name == "CT" && e.has("helper") && (neg_proto || !p || *p == 0))
     // xt_CT.c xt_ct_set_helper(): "You must specify a L4 protocol and not use inversions on it".
     out.push_back(problem_at(e.find("helper")->opt->name,

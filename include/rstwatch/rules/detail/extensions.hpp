@@ -524,7 +524,9 @@ inline result<std::string> save_conntrack(const save_input& in) {
       int bytes = in.fam == family::ipv4 ? 4 : 16;
       int prefix = mask_to_prefix(a->mask, bytes);
       text = print_host(a->addr, in.fam);
-      if (prefix != bytes * 8) text += "/" + (prefix >= 0 ? std::to_string(prefix) : print_host(a->mask, in.fam));
+      // A mask that is no prefix is not printed at all (found with iptables-save 1.8.9: the
+      // kernel keeps it, so the saved rule reads back as a host; check warns).
+      if (prefix >= 0 && prefix != bytes * 8) text += "/" + std::to_string(prefix);
     } else if (o.name == "ctdir") {
       // libxt_conntrack.c compares with strcasecmp and prints the upper-case name.
       auto is = [&v](std::string_view name) {
