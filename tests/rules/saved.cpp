@@ -963,6 +963,8 @@ SCENARIO("every refused command names its line, column and reason", "[rules][sav
        "invalid port/service '70000' specified"},
       {"*filter\n-A INPUT -m limit --lim 5/s -j ACCEPT\nCOMMIT\n", {2, 19}, "unknown option \"--lim\""},
       {"*filter\n-A INPUT -g RETURN\nCOMMIT\n", {2, 13}, "Chain 'RETURN' does not exist"},
+      {"*nat\n-A PREROUTING -j DNAT --to-destination 10.1.1.1:80 -p tcp\nCOMMIT\n", {2, 40},
+       "Need TCP, UDP, SCTP or DCCP with port specification"},
       {"*filter\n-A INPUT -m state -j ACCEPT\nCOMMIT\n", {2, 10}, "state: option \"--state\" must be specified"},
       {"*filter\n-A INPUT -m connmark -j ACCEPT\nCOMMIT\n", {2, 10}, "connmark: option \"--mark\" must be specified"},
       {"*filter\n-A INPUT -s 10.1.1.1,10.1.1.2 ! -d 10.2.2.2 -j DROP\nCOMMIT\n", {2, 31},

@@ -771,7 +771,9 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
     }
     for (auto key : {"to-destination", "to-source"})
       if (auto o = e.find(key)) ports = ports || rules::detail::read_nat_range(o->arg(), f).has_ports;
-    if (ports && !(p && rules::detail::has_ports(*p)))
+    // The protocol as libxt_NAT.c saw it when it read its option: a -p written later is not.
+    const bool proto_later = r.protocol && e.loaded_by && r.protocol->name.offset > e.loaded_by->name.offset;
+    if (ports && (proto_later || !(p && rules::detail::has_ports(*p))))
       out.push_back(problem_at(at, "a port in " + e.name + " needs -p tcp, udp, sctp or dccp (or icmp)"));
   }
 }

@@ -118,6 +118,7 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
   std::string in_if, out_if;
   std::optional<ast::token> in_at, out_at;  // where -i and -o are written
   std::optional<ast::token> inverted_address_at;  // the '!' of an inverted -s or -d
+  source_position proto_at;                       // where -p is written (line 0: absent)
   std::optional<std::uint8_t> proto;
   bool frag = false, frag_inv = false;
   rstwatch::detail::reuse_list<loaded_extension>& matches = out.matches;
@@ -406,6 +407,7 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
         auto p = parse_protocol(o.args[0].value_view(scratch));
         if (!p) return at(o.args[0], "unknown protocol '" + o.args[0].value() + "' specified");
         proto = *p;
+        proto_at = o.name.where;
         proto_inv = invert;
         if (invert && *proto == 0) return at(o.args[0], std::string(never_matches_protocol));
         break;
@@ -549,7 +551,7 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
           return d;
         }
       }
-      save_input in{e.opts, fam, proto.value_or(0)};
+      save_input in{e.opts, fam, proto.value_or(0), proto_at};
       if (auto d = e.ext->save(in, s)) {
         if (d->where.line == 0) d->where = e.where;
         return d;
@@ -576,7 +578,7 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
     loaded_extension& m = matches[i];
     m.ports_read = m.payload = false;
     if (!m.ext || m.target || (m.name != "tcp" && m.name != "udp")) continue;
-    save_input in{m.opts, fam, proto.value_or(0)};
+    save_input in{m.opts, fam, proto.value_or(0), proto_at};
     auto p = read_ports_match(in, m.name == "tcp");
     if (!p) {
       diagnostic d = p.error();

@@ -42,8 +42,15 @@ struct option_spec {
 struct save_input {
   const rstwatch::detail::reuse_list<given_option>& opts;
   family fam;
-  std::uint8_t proto;  // -p value, 0 when absent
+  std::uint8_t proto;          // -p value, 0 when absent
+  source_position proto_at{};  // where -p is written (line 0: absent)
 };
+
+// The -p protocol as an extension saw it when it read option `o`: iptables reads the line in
+// order, so a -p written after the option is not known to it yet (0).
+inline std::uint8_t proto_when_read(const save_input& in, const given_option& o) noexcept {
+  return in.proto_at.line != 0 && in.proto_at.column < o.where.column ? in.proto : 0;
+}
 
 // An extension's printer appends what iptables-save prints for its options to `out` (which
 // holds the rule so far: no string per extension); the diagnostic when an option is refused,
@@ -1093,7 +1100,7 @@ inline std::optional<diagnostic> save_dnat_snat(const save_input& in, std::strin
     given = &o;
     nat_range r = read_nat_range(o.args.at(0), in.fam);
     if (!r.error.empty()) return option_error(o, std::move(r.error));
-    if (r.has_ports && !has_ports(in.proto)) return option_error(o, std::string(ports_need_protocol));
+    if (r.has_ports && !has_ports(proto_when_read(in, o))) return option_error(o, std::string(ports_need_protocol));
     out += " --";
     out += to;
     out += ' ';
@@ -1125,7 +1132,7 @@ inline std::optional<diagnostic> save_to_ports(const save_input& in, bool base_a
     if (o.name != "to-ports") continue;
     nat_range r;
     if (!read_nat_ports(o.args.at(0), r, base_allowed)) return option_error(o, std::move(r.error));
-    if (!has_ports(in.proto)) return option_error(o, std::string(ports_need_protocol));
+    if (!has_ports(proto_when_read(in, o))) return option_error(o, std::string(ports_need_protocol));
     main = " --to-ports " + print_nat_range(r, in.fam, false).substr(1);
   }
   out += main;
