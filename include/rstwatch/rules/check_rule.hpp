@@ -907,7 +907,9 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
   std::string proto = r.protocol_name();
   r.protocol_number = rules::detail::parse_protocol(proto);
   for (auto& c : proto) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  std::string port_proto = proto == "udp" || proto == "17" ? "udp" : "tcp";
+  // The protocol whose services name ports (libxt_multiport.c check_proto()).
+  const std::uint8_t pn = r.protocol_number.value_or(6);
+  std::string port_proto = pn == 17 ? "udp" : pn == 132 ? "sctp" : pn == 33 ? "dccp" : pn == 136 ? "udplite" : "tcp";
 
   // Second pass: -m and -j load extensions; every other option goes to the extension that
   // declares it (the most recently loaded first), or loads the -p protocol's match.

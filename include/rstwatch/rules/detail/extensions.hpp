@@ -445,7 +445,12 @@ inline result<std::string> save_icmp6(const save_input& in) {
 
 inline result<std::string> save_multiport(const save_input& in) {
   std::string out;
-  std::string_view proto = in.proto == 17 ? "udp" : "tcp";
+  // libxt_multiport.c check_proto(): services are looked up for the -p protocol's name.
+  std::string_view proto = in.proto == 17    ? "udp"
+                           : in.proto == 132 ? "sctp"
+                           : in.proto == 33  ? "dccp"
+                           : in.proto == 136 ? "udplite"
+                                             : "tcp";
   for (auto& o : in.opts) {
     std::string list;
     std::string_view s = o.args.at(0);
