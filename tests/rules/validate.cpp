@@ -605,6 +605,13 @@ std::vector<check_case> error_cases() {
       {"a multiport service name the -p protocol has none of is refused", family::ipv4,
        "*filter\n-A INPUT -p sctp -m multiport --dports http-alt -j ACCEPT\nCOMMIT\n",
        severity::error, 2, "http-alt", "invalid port/service 'http-alt'", 0},
+      // iptables-nft keeps these tcp/udp matches as xt matches, which want -p not inverted.
+      {"an inverted -p with a tcp option match is refused", family::ipv4,
+       "*filter\n-A INPUT ! -p tcp --tcp-option 3 -j ACCEPT\nCOMMIT\n", severity::error, 2, "-p",
+       "the tcp match requires '-p tcp'", 0},
+      {"an inverted -p with a udp match that restricts nothing is refused", family::ipv6,
+       "*filter\n-A INPUT ! -p udp --dport 0:65535 -j ACCEPT\nCOMMIT\n", severity::error, 2, "-p",
+       "the udp match requires '-p udp'", 0},
       {"CT outside the raw table is refused", family::ipv4,
        "*mangle\n-A PREROUTING -j CT --notrack\nCOMMIT\n", severity::error, 2, "CT",
        "CT is only valid in table 'raw'", 0},

@@ -609,6 +609,8 @@ inline bool is_proto(std::optional<std::uint8_t> n, std::initializer_list<std::u
   return false;
 }
 
+inline std::optional<rules::detail::ports_match> ports_of(const extension_use& e);  // below
+
 // What one extension checks once all its options are known (the x6_fcheck functions).
 inline void final_check(const rule_view& r, const extension_use& e, netfilter::family f,
                         std::vector<diagnostic>& out) {
@@ -619,7 +621,13 @@ inline void final_check(const rule_view& r, const extension_use& e, netfilter::f
   bool neg_proto = r.protocol && r.protocol->bang.present();
   // With options, iptables-nft makes nft payload matches and only wants -p to name the
   // protocol (inverted or not); without, the kernel's xt_tcp/xt_udp also refuses `! -p`.
-  const bool proto_refused = neg_proto && e.options.empty();
+  // An xt tcp/udp match stays one (ports_match::compat()) without options, with a
+  // --tcp-option, or when its options restrict nothing.
+  const bool kept_as_xt = e.options.empty() || ((name == "tcp" || name == "udp") && [&] {
+                            auto q = ports_of(e);
+                            return q && q->compat();
+                          }());
+  const bool proto_refused = neg_proto && kept_as_xt;
   if (name == "tcp" && (proto_refused || !is_proto(p, {6})))
     out.push_back(problem_at(at, "the tcp match requires '-p tcp'"));
   if (name == "udp" && (proto_refused || !is_proto(p, {17})))
