@@ -1110,9 +1110,7 @@ inline void view_rule(const ast::line& l, netfilter::family f, rule_view& r) {
         r.jump = o;
         r.go_to = b->letter == 'g';
         o.args[0].value_into(r.target);
-        if (r.go_to && (r.target == "ACCEPT" || r.target == "DROP" || r.target == "RETURN" ||
-                        r.target == "QUEUE" || find_extension(r.target, true) ||
-                        known_unmodelled(r.target, true)))
+        if (r.go_to && rules::detail::names_a_target(r.target))
           r.problems.push_back(detail::problem_at(o.args[0], "Chain '" + r.target + "' does not exist",
                                                   severity::error,
                                                   "-g goes to a user-defined chain: use -j for a verdict or a target"));

@@ -443,9 +443,7 @@ inline std::optional<diagnostic> read_command_line(const ast::rule_line& line, f
         loaded_extension& t = out.target;
         o.args[0].value_into(t.name);
         // -g goes to a chain: a verdict or a target there names none (the chain lookup fails).
-        if (letter == 'g' && (t.name == "ACCEPT" || t.name == "DROP" || t.name == "RETURN" ||
-                              t.name == "QUEUE" || find_extension(t.name, true) ||
-                              ships_unmodelled(t.name, true)))
+        if (letter == 'g' && names_a_target(t.name))
           return at(o.args[0], "Chain '" + t.name + "' does not exist");
         t.reload(letter == 'g' ? nullptr : find_extension(t.name, true), true, o.name.where);
         if (!t.ext && !loadable_name(t.name))

@@ -1563,4 +1563,11 @@ inline const extension* find_extension(std::string_view name, bool target) {
   return nullptr;
 }
 
+// Whether `name` after -j/-g is a verdict or a target iptables 1.8.9 has: no chain has such a
+// name, so `-g NAME` finds none ("Chain 'NAME' does not exist").
+inline bool names_a_target(std::string_view name) {
+  return name == "ACCEPT" || name == "DROP" || name == "RETURN" || name == "QUEUE" ||
+         find_extension(name, true) != nullptr || ships_unmodelled(name, true);
+}
+
 }  // namespace rstwatch::rules::detail

@@ -90,42 +90,6 @@ inline std::string hex(std::uint32_t v) {
   return buf;
 }
 
-// An unsigned number as xtables_strtoul() reads it (libxtables xtables_strtoul_base() with
-// base 0): white space first is skipped and a '-' after it refused, then strtoumax() must read
-// the whole text: an optional '+', then "0x" and hexadecimal digits, '0' and octal digits, or
-// decimal digits; beyond 64 bits (ERANGE) or above `max` it is no number. " 22", "+5", "0x50"
-// and "010" (8) are numbers; "080", "0x", "++5" and "5 " are not.
-inline std::optional<std::uint64_t> parse_uint(std::string_view s, std::uint64_t max) {
-  std::size_t i = 0;
-  while (i < s.size() && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) ++i;  // isspace, C locale
-  if (i < s.size() && (s[i] == '-' || s[i] == '+')) {
-    if (s[i] == '-') return std::nullopt;
-    ++i;
-  }
-  if (i == s.size() || s[i] < '0' || s[i] > '9') return std::nullopt;
-  unsigned base = 10;
-  if (s[i] == '0' && i + 1 < s.size() && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
-    base = 16;
-    i += 2;
-    if (i == s.size()) return std::nullopt;  // "0x": strtoumax() stops after the 0
-  } else if (s[i] == '0') {
-    base = 8;
-  }
-  std::uint64_t v = 0;
-  for (; i < s.size(); ++i) {
-    const char c = s[i];
-    const unsigned d = c >= '0' && c <= '9'   ? static_cast<unsigned>(c - '0')
-                       : c >= 'a' && c <= 'f' ? static_cast<unsigned>(c - 'a' + 10)
-                       : c >= 'A' && c <= 'F' ? static_cast<unsigned>(c - 'A' + 10)
-                                              : 99u;
-    if (d >= base) return std::nullopt;  // strtoumax() would stop before the end
-    if (v > (~std::uint64_t{0} - d) / base) return std::nullopt;  // ERANGE
-    v = v * base + d;
-  }
-  if (v > max) return std::nullopt;
-  return v;
-}
-
 // The number xtables_strtoul(s, &end, &v, 0, max) reads at the start of `s`, and where it
 // stops: white space and a '+' first (a '-' refused), then hexadecimal after "0x" followed by a
 // hexadecimal digit, octal after '0', or decimal, as far as the digits go; nullopt when there
@@ -161,6 +125,17 @@ inline std::optional<number_prefix> read_number_prefix(std::string_view s, std::
   }
   if (overflow || v > max) return std::nullopt;
   return number_prefix{v, i};
+}
+
+// An unsigned number as xtables_strtoul() reads it (libxtables xtables_strtoul_base() with
+// base 0): white space first is skipped and a '-' after it refused, then strtoumax() must read
+// the whole text: an optional '+', then "0x" and hexadecimal digits, '0' and octal digits, or
+// decimal digits; beyond 64 bits (ERANGE) or above `max` it is no number. " 22", "+5", "0x50"
+// and "010" (8) are numbers; "080", "0x", "++5" and "5 " are not.
+inline std::optional<std::uint64_t> parse_uint(std::string_view s, std::uint64_t max) {
+  auto p = read_number_prefix(s, max);
+  if (!p || p->end != s.size()) return std::nullopt;  // strtoumax() would stop before the end
+  return p->value;
 }
 
 inline std::optional<std::uint32_t> parse_u32(std::string_view s) {
