@@ -28,6 +28,7 @@ struct parse_state {
   rules::ast::storage::tree* tree = nullptr;
   std::uint32_t line_first_token = 0;
   std::uint8_t line_kind = 0;
+  std::uint8_t line_saved_form = 0;  // a rule line read by the fast path: its families
 
   bool failed = false;
   iterator_type where = nullptr;

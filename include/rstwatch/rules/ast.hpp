@@ -130,6 +130,7 @@ struct line_record {
   std::uint32_t size = 0;         // without the '\n'
   std::uint32_t first_token = 0;
   line_kind kind = line_kind::blank;
+  std::uint8_t saved_form = 0;  // line::saved_form
 };
 
 struct tree {
@@ -339,6 +340,10 @@ struct rule_line {
 // One line of the file, without its '\n'. Only the member for its kind is filled.
 struct line {
   line_kind kind = line_kind::blank;
+  // A rule line: the address families (bit 1 << netfilter::family) for which iptables-save
+  // prints the line exactly as written, as the parser's fast path found it
+  // (rules/detail/canonical_rule.hpp); 0 when it took the general path.
+  std::uint8_t saved_form = 0;
   token text;        // the whole line
   token table;       // table: the name after '*'
   chain_line chain;  // chain
@@ -369,6 +374,7 @@ class line_list : public storage::view_list<line_list, line> {
     const auto number = static_cast<std::uint32_t>(i + 1);
     line l;
     l.kind = r.kind;
+    l.saved_form = r.saved_form;
     l.text = {std::string_view(tree_.source.data() + r.offset, r.size), r.offset, {number, 1}};
     std::uint32_t t = r.first_token, end = tree_.tokens_end(i);
     auto tok = [&](std::uint32_t k) { return tree_.make_token(k, number, r.offset); };

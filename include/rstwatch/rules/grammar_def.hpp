@@ -8,6 +8,7 @@
 
 #include <rstwatch/detail/x3_config.hpp>
 #include <rstwatch/rules/ast.hpp>
+#include <rstwatch/rules/detail/canonical_rule.hpp>
 #include <rstwatch/rules/grammar.hpp>
 
 namespace rstwatch::rules::grammar {
@@ -54,10 +55,36 @@ struct end_line {
     r.size = static_cast<std::uint32_t>(range.size());
     r.first_token = st.line_first_token;
     r.kind = static_cast<ast::line_kind>(st.line_kind);
+    r.saved_form = st.line_saved_form;
+    st.line_saved_form = 0;
     st.tree->lines.push_back(r);
     st.line_first_token = static_cast<std::uint32_t>(st.tree->tokens.size());
   }
 };
+
+// The fast path (rules/detail/canonical_rule.hpp): a rule line written as iptables-save prints
+// it is read by hand in one pass, its tokens appended as the rules below would append them,
+// and marked with the families it is canonical for. Any other line fails here having
+// appended nothing, and the rules below read it.
+struct canonical_rule_line_parser : x3::parser<canonical_rule_line_parser> {
+  using attribute_type = x3::unused_type;
+  static bool const has_attribute = false;
+
+  template <class Iterator, class Context, class RContext, class Attribute>
+  bool parse(Iterator& first, Iterator const& last, Context const& ctx, RContext&, Attribute&) const {
+    if (last - first < 3 || first[0] != '-' || first[1] != 'A' || first[2] != ' ') return false;
+    parse_state& st = x3::get<parse_state_tag>(ctx).get();
+    std::string_view rest(first, static_cast<std::size_t>(last - first));
+    std::string_view text = rest.substr(0, rest.find('\n'));
+    auto r = rules::detail::read_canonical_rule(
+        text, static_cast<std::uint32_t>(first - st.begin), &st.tree->tokens);
+    if (!r) return false;
+    st.line_saved_form = r->families;
+    first += text.size();
+    return true;
+  }
+};
+auto const canonical_rule_line = canonical_rule_line_parser{};
 
 // Rule IDs. The names are what diagnostics say was expected.
 struct line_class;
@@ -170,7 +197,8 @@ auto const comment_line = x3::lit('#') >> *(x3::char_ - '\n');
 auto const table_line = (x3::lit('*') > word) >> -blanks;
 auto const commit_line = x3::lit("COMMIT") >> at_line_end;
 
-auto const line_def = x3::raw[(comment_line[set_kind<ast::line_kind::comment>{}] |
+auto const line_def = x3::raw[(canonical_rule_line[set_kind<ast::line_kind::rule>{}] |
+                       comment_line[set_kind<ast::line_kind::comment>{}] |
                        table_line[set_kind<ast::line_kind::table>{}] |
                        chain_line[set_kind<ast::line_kind::chain>{}] |
                        commit_line[set_kind<ast::line_kind::commit>{}] |

@@ -17,6 +17,7 @@
 #include <rstwatch/diagnostic.hpp>
 #include <rstwatch/netfilter.hpp>
 #include <rstwatch/rules/ast.hpp>
+#include <rstwatch/rules/detail/canonical_rule.hpp>
 #include <rstwatch/rules/detail/chain_map.hpp>
 #include <rstwatch/rules/detail/command_line.hpp>
 #include <rstwatch/rules/detail/extensions.hpp>
@@ -282,6 +283,19 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
         break;
       case ast::line_kind::rule: {
         if (!table) return fail(line_error(l, "command outside a table", "start a table with *filter"));
+        // The fast path: an -A line as iptables-save prints it is its own saved form.
+        if (l.saved_form & family_bit(rs.fam)) {
+          const ast::token chain = l.rule.options.front().args[0];
+          saved_chain* ch = chains.find(chain.text);
+          const std::string_view spec = l.text.text.substr(chain.offset + chain.text.size() - l.text.offset);
+          if (ch && !(table->name == "nat" && spec.size() >= 8 && spec.substr(spec.size() - 8) == " -j DROP")) {
+            saved_rule s = table->add_spec(spec);
+            s.where = l.text.where;
+            ch->rules.push_back(s);
+            table->exists = true;
+            break;
+          }
+        }
         if (auto e = read_command_line(l.rule, rs.fam, p)) return fail(std::move(*e));
         if (p.has_target && p.target.name == "DROP" && table->name == "nat") {
           // iptables/xshared.c, in any chain of the table.

@@ -19,6 +19,7 @@
 #include <rstwatch/netfilter.hpp>
 #include <rstwatch/rules/ast.hpp>
 #include <rstwatch/rules/check_rule.hpp>
+#include <rstwatch/rules/detail/canonical_rule.hpp>
 #include <rstwatch/rules/detail/chain_map.hpp>
 
 namespace rstwatch::rules {
@@ -55,6 +56,7 @@ struct chain_state {
 struct rule_target {
   std::string_view target;                 // after -j/-g; empty without one (a view of the file, or kept())
   std::optional<ast::token> written;      // the target's token
+  std::optional<netfilter::target> known;  // the target netfilter.hpp names it, found at COMMIT
 };
 
 // A match of a rule that the kernel takes on some hooks only (netfilter::match_limit).
@@ -230,6 +232,7 @@ class validator {
 
   void rule_line(const ast::line& l) {
     if (!open_) return add(l.text, "rule before any '*table' line");
+    if (canonical_rule(l)) return;
     rule_view& v = view_;
     view_rule(l, opt_.family, v);
     for (auto& p : v.problems) add(std::move(p));
@@ -375,9 +378,37 @@ class validator {
     }
   }
 
-  bool jumps_to_chain(const rule_target& r) const {
-    return !r.target.empty() && !netfilter::parse_target(r.target) &&
-           !known_unmodelled(r.target, true);
+  // The fast path: an -A line as iptables-save prints it (rules::detail::read_canonical_rule)
+  // has no problem of its own; its chain must exist, its target is checked at COMMIT. False
+  // sends the line to view_rule().
+  bool canonical_rule(const ast::line& l) {
+    if (!(l.saved_form & rules::detail::family_bit(opt_.family))) return false;
+    if (!cur_.tbl) return true;
+    chain_state* chain = cur_.chain(l.rule.options.front().args[0].text);
+    if (!chain) return false;
+    chain->rules.push_back(cur_.rules.size());
+    rule_target t;
+    const std::string_view text = l.text.text;
+    // The last " -j " of a canonical line is its target (after the last quote: a quoted comment
+    // may hold one); no word after it holds one.
+    const std::size_t j = text.rfind(" -j "), quote = text.rfind('"');
+    if (j != std::string_view::npos && (quote == std::string_view::npos || j > quote)) {
+      const std::size_t at = j + 4, end = std::min(text.find(' ', at), text.size());
+      t.target = text.substr(at, end - at);
+      t.written = ast::token{t.target, l.text.offset + static_cast<std::uint32_t>(at),
+                             {l.text.where.line, static_cast<std::uint32_t>(at + 1)}};
+    }
+    cur_.rules.push_back(t);
+    return true;
+  }
+
+  // A target names a chain unless it is a target netfilter.hpp knows (`r.known`) or another
+  // target iptables has: those are made of [A-Z0-9_] only (canonical::chars), which spares
+  // the lookup for the names of kube-proxy's or docker's chains.
+  static bool jumps_to_chain(const rule_target& r) {
+    using rules::detail::canonical::chars;
+    return !r.target.empty() && !r.known &&
+           !(chars.all(r.target, rules::detail::canonical::target_char) && known_unmodelled(r.target, true));
   }
 
   // At COMMIT: jumps resolve, targets fit every hook that reaches them, no loops.
@@ -388,7 +419,8 @@ class validator {
     const netfilter::table tbl = *cur_.tbl;
     cur_.target_of.assign(cur_.rules.size(), nullptr);
     for (std::size_t i = 0; i < cur_.rules.size(); ++i) {
-      const rule_target& r = cur_.rules[i];
+      rule_target& r = cur_.rules[i];
+      r.known = netfilter::parse_target(r.target);
       if (!jumps_to_chain(r)) continue;
       if (chain_state* c = cur_.chain(r.target); c && c->builtin)
         // nf_tables has no jump to a base chain: "RULE_APPEND failed (No such file or directory)".
@@ -412,7 +444,7 @@ class validator {
       const auto& c = *chain;
       for (std::size_t i : c.rules) {
         const rule_target& r = cur_.rules[i];
-        auto t = netfilter::parse_target(r.target);
+        const std::optional<netfilter::target> t = r.known;
         if (!t) continue;
         // What a table refuses whatever the hook, also in a user chain no built-in chain
         // reaches (the loop below says which hook reaches the others): iptables' own

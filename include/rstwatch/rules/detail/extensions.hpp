@@ -757,6 +757,23 @@ inline std::string statistic_refusal(std::string_view mode, bool probability,
   return {};
 }
 
+// What iptables-save prints for a --probability `p` (0 to 1) into `buf`: xt_statistic keeps a
+// 31-bit fraction, lround(p * 2^31) (libxt_statistic.c), printed "%.11f". The exact decimal of
+// fixed / 2^31 to 11 places is fixed * 5^11 / 2^20, rounded half to even as printf rounds:
+// integer arithmetic, no printf.
+inline std::string_view print_probability(double p, char (&buf)[13]) {
+  const auto fixed = static_cast<std::uint64_t>(std::lround(p * 0x80000000u));
+  const std::uint64_t scaled = fixed * 48828125u;  // < 2^31 * 5^11 < 2^57
+  std::uint64_t q = scaled >> 20;
+  const std::uint64_t rest = scaled & 0xfffff;
+  if (rest > 0x80000 || (rest == 0x80000 && (q & 1))) ++q;
+  constexpr std::uint64_t one = 100000000000u;  // 10^11
+  buf[0] = static_cast<char>('0' + q / one);
+  buf[1] = '.';
+  for (std::uint64_t f = q % one, i = 12; i > 1; --i, f /= 10) buf[i] = static_cast<char>('0' + f % 10);
+  return std::string_view(buf, 13);
+}
+
 inline std::optional<diagnostic> save_statistic(const save_input& in, std::string& out) {
   std::string mode;
   std::optional<double> probability;
@@ -796,14 +813,11 @@ inline std::optional<diagnostic> save_statistic(const save_input& in, std::strin
     return option_error(*first, std::move(why));
   std::string_view neg = invert ? " !" : "";
   if (mode == "random") {
-    // xt_statistic keeps the probability as a 31-bit fraction (libxt_statistic.c).
-    auto fixed = static_cast<std::uint32_t>(std::lround(*probability * 0x80000000u));
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.11f", static_cast<double>(fixed) / 0x80000000u);
+    char buf[13];
     out += " --mode random";
     out += neg;
     out += " --probability ";
-    out += buf;
+    out += print_probability(*probability, buf);
     return std::nullopt;
   }
   out += " --mode nth";

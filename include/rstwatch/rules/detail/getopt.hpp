@@ -259,7 +259,8 @@ inline loaded_options loaded_before(const ast::storage::tree& tree, std::uint32_
 inline void regroup_as_getopt(ast::storage::tree& tree) {
   using ast::storage::role;
   for (std::size_t l = 0; l < tree.lines.size(); ++l) {
-    if (tree.lines[l].kind != ast::line_kind::rule) continue;
+    // A line of the fast path has its roles right already (canonical_rule.hpp).
+    if (tree.lines[l].kind != ast::line_kind::rule || tree.lines[l].saved_form != 0) continue;
     const std::uint32_t first = tree.lines[l].first_token, end = tree.tokens_end(l);
     for (std::uint32_t t = first; t + 1 < end; ++t) {
       auto& here = tree.tokens[t];
