@@ -143,6 +143,33 @@ struct tree {
                                    : static_cast<std::uint32_t>(tokens.size());
   }
   // Token `i`, on the line that starts at `line_offset` and has number `line_number`.
+  // A rule line the parser's fast path read (line_record::saved_form, "-A CHAIN ..."): its
+  // text, its chain and the rest of the line after the chain, read without building the line.
+  struct saved_form_line {
+    std::string_view text, chain, spec;
+  };
+  saved_form_line saved_form_of(std::size_t line) const noexcept {
+    const line_record& r = lines[line];
+    const token_record& chain = tokens[r.first_token + 1];
+    const std::string_view text(source.data() + r.offset, r.size);
+    const std::size_t at = chain.offset - r.offset;
+    return {text, text.substr(at, chain.size()), text.substr(at + chain.size())};
+  }
+
+  // How many chain and rule lines follow `line` up to the next COMMIT: what a table declares
+  // and holds at most, to size the arrays of its chains and rules once.
+  struct line_counts {
+    std::size_t chains = 0, rules = 0;
+  };
+  line_counts lines_after(std::size_t line) const noexcept {
+    line_counts n;
+    for (std::size_t k = line + 1; k < lines.size() && lines[k].kind != line_kind::commit; ++k) {
+      n.chains += lines[k].kind == line_kind::chain;
+      n.rules += lines[k].kind == line_kind::rule;
+    }
+    return n;
+  }
+
   token make_token(std::uint32_t i, std::uint32_t line_number,
                    std::uint32_t line_offset) const noexcept {
     const token_record& r = tokens[i];

@@ -161,14 +161,19 @@ inline void reset_table(saved_table& t) {
 class chain_index {
  public:
   void build(saved_table& t) {
+    last_ = nullptr;
     by_name_.clear();
     by_name_.reserve(t.builtins.size() + t.user.size());
     for (auto& c : t.builtins) by_name_.insert(c.name, &c);
     for (auto& c : t.user) by_name_.insert(c.name, &c);
   }
+  void reserve_more(std::size_t n) { by_name_.reserve(by_name_.size() + n); }
+  // The rules of a chain mostly come together (iptables-save prints them so): the last chain
+  // found is checked first, which spares most lookups.
   saved_chain* find(std::string_view name) const {
+    if (last_ && last_->name == name) return last_;
     saved_chain* const* c = by_name_.find(name);
-    return c ? *c : nullptr;
+    return c ? (last_ = *c) : nullptr;
   }
   void add_user_chain(saved_table& t, std::string_view name) {
     saved_chain& c = t.user.emplace_back();
@@ -178,6 +183,7 @@ class chain_index {
   // The last user chain takes the erased one's place (a deque moves nothing else).
   void erase_user_chain(saved_table& t, std::string_view name) {
     saved_chain* c = find(name);
+    last_ = nullptr;
     by_name_.erase(name);
     if (c != &t.user.back()) {
       *c = std::move(t.user.back());
@@ -187,6 +193,7 @@ class chain_index {
   }
   void rename_user_chain(std::string_view from, std::string_view to) {
     saved_chain* c = find(from);
+    last_ = nullptr;
     by_name_.erase(from);
     c->name = std::string(to);
     by_name_.insert(c->name, c);
@@ -194,6 +201,7 @@ class chain_index {
 
  private:
   chain_map<saved_chain*> by_name_;
+  mutable saved_chain* last_ = nullptr;  // the last chain found: forgotten when one is erased or renamed
 };
 
 inline diagnostic line_error(const ast::line& l, std::string message, std::string hint = {}) {
@@ -224,7 +232,24 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
   std::string_view table_name;
   chain_index chains;
   parsed_line p;  // one for every line: its storage is reused
-  for (const ast::line& l : file.lines) {
+  const ast::storage::tree& tree = file.lines.records();
+  for (std::size_t i = 0; i < tree.lines.size(); ++i) {
+    // The fast path: an -A line the parser read as iptables-save prints it is its own saved
+    // form (rules/detail/canonical_rule.hpp), unless it drops in nat or its chain is missing.
+    if (table && (tree.lines[i].saved_form & family_bit(rs.fam))) {
+      const auto line = tree.saved_form_of(i);
+      saved_chain* ch = chains.find(line.chain);
+      const bool nat_drop = table->name == "nat" && line.spec.size() >= 8 &&
+                            line.spec.substr(line.spec.size() - 8) == " -j DROP";
+      if (ch && !nat_drop) {
+        saved_rule s = table->add_spec(line.spec);
+        s.where = {static_cast<std::uint32_t>(i + 1), 1};
+        ch->rules.push_back(s);
+        table->exists = true;
+        continue;
+      }
+    }
+    const ast::line l = file.lines[i];
     switch (l.kind) {
       case ast::line_kind::blank:
       case ast::line_kind::comment:
@@ -243,6 +268,7 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
         table_name = table->name;
         if (!opt.noflush) reset_table(*table);
         chains.build(*table);
+        chains.reserve_more(tree.lines_after(i).chains);
         break;
       }
       case ast::line_kind::chain: {
@@ -283,19 +309,6 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
         break;
       case ast::line_kind::rule: {
         if (!table) return fail(line_error(l, "command outside a table", "start a table with *filter"));
-        // The fast path: an -A line as iptables-save prints it is its own saved form.
-        if (l.saved_form & family_bit(rs.fam)) {
-          const ast::token chain = l.rule.options.front().args[0];
-          saved_chain* ch = chains.find(chain.text);
-          const std::string_view spec = l.text.text.substr(chain.offset + chain.text.size() - l.text.offset);
-          if (ch && !(table->name == "nat" && spec.size() >= 8 && spec.substr(spec.size() - 8) == " -j DROP")) {
-            saved_rule s = table->add_spec(spec);
-            s.where = l.text.where;
-            ch->rules.push_back(s);
-            table->exists = true;
-            break;
-          }
-        }
         if (auto e = read_command_line(l.rule, rs.fam, p)) return fail(std::move(*e));
         if (p.has_target && p.target.name == "DROP" && table->name == "nat") {
           // iptables/xshared.c, in any chain of the table.

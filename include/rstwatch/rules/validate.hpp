@@ -76,10 +76,14 @@ struct table_state {
   // views the file's text, the netfilter model's names or validator::names_.
   rules::detail::chain_map<chain_state*> chains;
 
+  // The chain called `name`, or null. The rules of a chain mostly come together (iptables-save
+  // prints them so): the last chain found is checked first, which spares most lookups.
   chain_state* chain(std::string_view name) {
+    if (last_found && last_found->name == name) return last_found;
     chain_state** c = chains.find(name);
-    return c ? *c : nullptr;
+    return c ? (last_found = *c) : nullptr;
   }
+  chain_state* last_found = nullptr;  // forgotten when a chain is deleted
   std::vector<rule_target> rules;
   std::vector<match_limit> limits;      // by rule index; few rules have one
   std::vector<chain_state*> target_of;  // per rule: the user chain it jumps to (at COMMIT)
@@ -91,7 +95,9 @@ class validator {
   validator(const ast::file& f, const validate_options& o) : file_(f), opt_(o) {}
 
   report run() {
-    for (const auto& l : file_.lines) line(l);
+    const ast::storage::tree& tree = file_.lines.records();
+    for (std::size_t i = 0; i < tree.lines.size(); ++i)
+      if (!fast_rule(tree, i)) line(file_.lines[i]);
     if (open_) {
       // iptables-restore: "COMMIT expected at line N", N being the line after the last one.
       diagnostic d;
@@ -144,6 +150,8 @@ class validator {
     cur_.header = l;
     open_ = true;
     cur_.tbl = netfilter::parse_table(l.table.text);
+    const auto lines = file_.lines.records().lines_after(l.text.where.line - 1);
+    cur_.chains.reserve(netfilter::all_hooks.size() + lines.chains);
     if (!cur_.tbl)
       return add(l.table, "unknown table '" + std::string(l.table.text) + "'", severity::error,
                  "the tables are raw, mangle, nat, filter and security");
@@ -202,8 +210,8 @@ class validator {
   // nothing without --counters, the two numbers of "[%llu:%llu]" with them; the rest never.
   // A user chain's counters are never read (a built-in chain's only, nft_chain_restore()).
   void counters(const ast::chain_line& c, bool builtin) {
-    const std::string refused = ": iptables-restore --counters refuses this line (without "
-                                "--counters it is never read)";
+    static constexpr std::string_view refused = ": iptables-restore --counters refuses this line "
+                                                "(without --counters it is never read)";
     if (!builtin) {
       if (c.unread.present())
         add(c.unread, "iptables-restore never reads '" + std::string(c.unread.text) + "'",
@@ -212,10 +220,10 @@ class validator {
     }
     if (c.count.present()) {
       if (!rules::detail::parse_counter(c.count.packets.text))
-        add(c.count.packets, "'" + std::string(c.count.packets.text) + "' is not a packet count" + refused,
+        add(c.count.packets, "'" + std::string(c.count.packets.text) + "' is not a packet count" + std::string(refused),
             severity::warning);
       else if (!rules::detail::parse_counter(c.count.bytes.text, false))
-        add(c.count.bytes, "'" + std::string(c.count.bytes.text) + "' is not a byte count" + refused,
+        add(c.count.bytes, "'" + std::string(c.count.bytes.text) + "' is not a byte count" + std::string(refused),
             severity::warning);
       else if (!rules::detail::parse_counter(c.count.bytes.text))
         add(c.count.bytes, "iptables-restore takes only the leading digits of '" +
@@ -225,14 +233,13 @@ class validator {
         add(c.unread, "iptables-restore never reads '" + std::string(c.unread.text) +
                           "' after the counters", severity::warning);
     } else if (c.unread.present()) {
-      add(c.unread, "'" + std::string(c.unread.text) + "' is not counters '[packets:bytes]'" + refused,
+      add(c.unread, "'" + std::string(c.unread.text) + "' is not counters '[packets:bytes]'" + std::string(refused),
           severity::warning);
     }
   }
 
   void rule_line(const ast::line& l) {
     if (!open_) return add(l.text, "rule before any '*table' line");
-    if (canonical_rule(l)) return;
     rule_view& v = view_;
     view_rule(l, opt_.family, v);
     for (auto& p : v.problems) add(std::move(p));
@@ -345,6 +352,7 @@ class validator {
         if (v.cmd == command::delete_chain) {
           if (it->builtin) return add(chain_at, "a built-in chain cannot be deleted");
           cur_.chains.erase(v.chain);
+          cur_.last_found = nullptr;
           cur_.order.erase(std::find(cur_.order.begin(), cur_.order.end(), it));
         }
         return;
@@ -371,6 +379,7 @@ class validator {
         if (cur_.chains.contains(to)) return add(v.command_option->args[1], "chain '" + to + "' already exists");
         std::string_view new_name = kept(std::move(to));
         cur_.chains.erase(v.chain);
+        cur_.last_found = nullptr;
         cur_.chains.insert(new_name, it);  // the chain keeps its place in `order`
         it->name = new_name;
         return;
@@ -378,25 +387,27 @@ class validator {
     }
   }
 
-  // The fast path: an -A line as iptables-save prints it (rules::detail::read_canonical_rule)
-  // has no problem of its own; its chain must exist, its target is checked at COMMIT. False
-  // sends the line to view_rule().
-  bool canonical_rule(const ast::line& l) {
-    if (!(l.saved_form & rules::detail::family_bit(opt_.family))) return false;
+  // The fast path: an -A line the parser read as iptables-save prints it
+  // (rules/detail/canonical_rule.hpp) has no problem of its own; its chain must exist, its
+  // target is checked at COMMIT. False sends the line to line(), and view_rule().
+  bool fast_rule(const ast::storage::tree& tree, std::size_t i) {
+    const ast::storage::line_record& rec = tree.lines[i];
+    if (!open_ || !(rec.saved_form & rules::detail::family_bit(opt_.family))) return false;
     if (!cur_.tbl) return true;
-    chain_state* chain = cur_.chain(l.rule.options.front().args[0].text);
+    chain_state* chain = cur_.chain(tree.saved_form_of(i).chain);
     if (!chain) return false;
     chain->rules.push_back(cur_.rules.size());
     rule_target t;
-    const std::string_view text = l.text.text;
-    // The last " -j " of a canonical line is its target (after the last quote: a quoted comment
-    // may hold one); no word after it holds one.
-    const std::size_t j = text.rfind(" -j "), quote = text.rfind('"');
-    if (j != std::string_view::npos && (quote == std::string_view::npos || j > quote)) {
-      const std::size_t at = j + 4, end = std::min(text.find(' ', at), text.size());
-      t.target = text.substr(at, end - at);
-      t.written = ast::token{t.target, l.text.offset + static_cast<std::uint32_t>(at),
-                             {l.text.where.line, static_cast<std::uint32_t>(at + 1)}};
+    // The target: the word after the line's last "-j" (an option name, not a quoted word).
+    const std::uint32_t first = rec.first_token;
+    for (std::uint32_t k = tree.tokens_end(i); k-- > first + 2;) {
+      const ast::storage::token_record& jump = tree.tokens[k - 1];
+      if (jump.role() != ast::storage::role::name || jump.size() != 2 ||
+          tree.source.compare(jump.offset, 2, "-j") != 0)
+        continue;
+      t.written = tree.make_token(k, static_cast<std::uint32_t>(i + 1), rec.offset);
+      t.target = t.written->text;
+      break;
     }
     cur_.rules.push_back(t);
     return true;

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,14 @@ struct canonical_rule {
 namespace canonical {
 
 inline bool digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+// a == b for the short words of a line, without a call to memcmp().
+inline bool same(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (a[i] != b[i]) return false;
+  return true;
+}
 
 // A decimal number as printf("%u") prints it (no sign, no leading zero), at most `max`.
 inline std::optional<std::uint32_t> number(std::string_view s, std::uint32_t max) noexcept {
@@ -69,18 +78,27 @@ inline std::optional<std::uint32_t> hex_number(std::string_view s) noexcept {
   return v;
 }
 
-// A dotted quad as inet_ntop() prints it.
+// A dotted quad as inet_ntop() prints it, in one pass.
 inline std::optional<std::uint32_t> ipv4(std::string_view s) noexcept {
-  std::uint32_t a = 0;
-  for (int part = 0; part < 4; ++part) {
-    std::size_t dot = part < 3 ? s.find('.') : s.size();
-    if (dot == std::string_view::npos) return std::nullopt;
-    auto n = number(s.substr(0, dot), 255);
-    if (!n) return std::nullopt;
-    a = a << 8 | *n;
-    s.remove_prefix(part < 3 ? dot + 1 : dot);
+  std::uint32_t a = 0, part = 0;
+  std::size_t digits = 0;
+  int dots = 0;
+  for (char c : s) {
+    if (c == '.') {
+      if (digits == 0 || ++dots > 3) return std::nullopt;
+      a = a << 8 | part;
+      part = 0;
+      digits = 0;
+    } else if (digit(c) && !(digits == 1 && part == 0) && digits < 3) {
+      part = part * 10 + static_cast<std::uint32_t>(c - '0');
+      if (part > 255) return std::nullopt;
+      ++digits;
+    } else {
+      return std::nullopt;
+    }
   }
-  return a;
+  if (dots != 3 || digits == 0) return std::nullopt;
+  return a << 8 | part;
 }
 
 // ADDR/N as iptables-save prints -s and -d: a prefix of 1 to 32 bits (0 prints no option at
@@ -140,44 +158,54 @@ inline constexpr struct char_classes {
       of[c] = k;
     }
   }
-  bool all(std::string_view s, std::uint8_t k) const noexcept {
-    std::uint8_t acc = k;
+  // The classes every byte of `s` is in (all of them for an empty `s`).
+  std::uint8_t common(std::string_view s) const noexcept {
+    std::uint8_t acc = 0xff;
     for (char c : s) acc &= of[static_cast<unsigned char>(c)];
-    return acc == k;
+    return acc;
   }
+  bool all(std::string_view s, std::uint8_t k) const noexcept { return (common(s) & k) == k; }
 } chars{};
 
 // A word of a restore line as append_saved_string() prints it, at most max_comment bytes:
 // bare when it is made of [A-Za-z0-9_-] only (a '-' first would read as an option), else in
 // double quotes; escaped characters are left to the general path.
-inline bool saved_string(std::string_view s) noexcept {
+// `k` is chars.common() of the word, or of what its quotes hold.
+inline bool saved_string(std::string_view s, std::uint8_t k) noexcept {
   if (s.empty() || s.front() == '-') return false;
-  if (s.front() != '"') return chars.all(s, bare_char) && s.size() <= max_comment;
-  if (s.size() < 2 || s.back() != '"') return false;
-  std::string_view inner = s.substr(1, s.size() - 2);
-  return chars.all(inner, quoted_char) && (inner.empty() || !chars.all(inner, bare_char)) &&
-         inner.size() <= max_comment;
+  if (s.front() != '"') return (k & bare_char) && s.size() <= max_comment;
+  const std::size_t inner = s.size() - 2;
+  return (k & quoted_char) && (inner == 0 || !(k & bare_char)) && inner <= max_comment;
 }
 
 // A chain name or jump target as written by tools: [A-Za-z0-9_.-], a letter or digit first,
 // under 29 characters.
-inline bool chain_name(std::string_view s) noexcept {
-  return !s.empty() && s.size() < 29 && chars.all(s, chain_char) && s[0] != '-' && s[0] != '.' &&
-         s[0] != '_';
+// `k` is chars.common(s).
+inline bool chain_name(std::string_view s, std::uint8_t k) noexcept {
+  return !s.empty() && s.size() < 29 && (k & chain_char) && s[0] != '-' && s[0] != '.' && s[0] != '_';
 }
 
 // The line being read: single spaces between words, nothing after the last. Each word read
-// is appended to `tokens` (when given) as the grammar records it: an option's name, a '!'
-// before it, a plain argument.
+// is kept as the grammar records it (an option's name, a '!' before it, a plain argument), in
+// a fixed array: a line of the vocabulary has fewer than `max_tokens` words, one with more is
+// not read here.
 class cursor {
  public:
   using token_record = ast::storage::token_record;
   using role = ast::storage::role;
 
-  cursor(std::string_view s, std::uint32_t offset, std::vector<token_record>* tokens)
-      : s_(s), offset_(offset), tokens_(tokens) {}
+  static constexpr std::size_t max_tokens = 64;
+
+  cursor(std::string_view s, std::uint32_t offset) : s_(s), offset_(offset) {}
+
+  // The words read, as token records of the file; nothing when there were too many.
+  const token_record* tokens() const noexcept { return tokens_; }
+  std::size_t token_count() const noexcept { return count_ <= max_tokens ? count_ : 0; }
+  bool overflowed() const noexcept { return count_ > max_tokens; }
 
   std::size_t at() const noexcept { return i_; }
+  // chars.common() of the last argument(), or of what its quotes hold.
+  std::uint8_t classes() const noexcept { return classes_; }
   bool done() const noexcept { return i_ == s_.size(); }
 
   // The option `name` ("-s") when the line goes on with it, as the first word or after a space.
@@ -194,13 +222,13 @@ class cursor {
   // The option `name`, inverted or not: 0 when absent (nothing read), 1 as is, 2 after "! ".
   int negatable(std::string_view name) noexcept {
     const std::size_t start = i_;
-    const std::size_t kept = tokens_ ? tokens_->size() : 0;
+    const std::size_t kept = count_;
     if (i_ + 2 <= s_.size() && s_[i_] == ' ' && s_[i_ + 1] == '!' && word_ends(i_ + 2)) {
       emit(i_ + 1, 1, role::bang);
       i_ += 2;
       if (option(name)) return 2;
       i_ = start;
-      if (tokens_) tokens_->resize(kept);
+      count_ = kept;
       return 0;
     }
     return option(name) ? 1 : 0;
@@ -208,34 +236,43 @@ class cursor {
   // The next word, after its space: up to the next space or the end of the line; a word that
   // opens a quote runs to the closing quote, which must end it. Empty when there is none.
   std::string_view argument() noexcept {
-    if (i_ == s_.size() || s_[i_] != ' ') return {};
-    const std::size_t start = i_ + 1;
-    std::size_t end = start;
-    if (end < s_.size() && s_[end] == '"') {
-      end = s_.find('"', end + 1);
-      if (end == std::string_view::npos || !word_ends(end + 1)) return {};
-      ++end;
+    const char* const begin = s_.data();
+    const char* const last = begin + s_.size();
+    const char* p = begin + i_;
+    if (p == last || *p != ' ') return {};
+    const char* const start = ++p;
+    if (p != last && *p == '"') {
+      p = static_cast<const char*>(std::memchr(p + 1, '"', static_cast<std::size_t>(last - p - 1)));
+      if (!p || (p + 1 != last && p[1] != ' ')) return {};
+      classes_ = chars.common(std::string_view(start + 1, static_cast<std::size_t>(p - start - 1)));
+      ++p;
     } else {
-      while (end < s_.size() && s_[end] != ' ') ++end;
+      std::uint8_t k = 0xff;
+      for (; p != last && *p != ' '; ++p) k &= chars.of[static_cast<unsigned char>(*p)];
+      classes_ = k;
     }
-    if (end == start) return {};
-    emit(start, end - start, role::plain);
-    i_ = end;
-    return s_.substr(start, end - start);
+    if (p == start) return {};
+    const auto at = static_cast<std::size_t>(start - begin), size = static_cast<std::size_t>(p - start);
+    emit(at, size, role::plain);
+    i_ = at + size;
+    return std::string_view(start, size);
   }
 
  private:
   bool word_ends(std::size_t j) const noexcept { return j == s_.size() || s_[j] == ' '; }
-  void emit(std::size_t at, std::size_t size, role r) {
-    if (tokens_)
-      tokens_->push_back({offset_ + static_cast<std::uint32_t>(at),
-                          static_cast<std::uint32_t>(size) | (static_cast<std::uint32_t>(r) << 30)});
+  void emit(std::size_t at, std::size_t size, role r) noexcept {
+    if (count_ < max_tokens)
+      tokens_[count_] = {offset_ + static_cast<std::uint32_t>(at),
+                         static_cast<std::uint32_t>(size) | (static_cast<std::uint32_t>(r) << 30)};
+    ++count_;
   }
 
   std::string_view s_;
   std::size_t i_ = 0;
   std::uint32_t offset_;
-  std::vector<token_record>* tokens_;
+  std::uint8_t classes_ = 0;
+  std::size_t count_ = 0;
+  token_record tokens_[max_tokens];
 };
 
 }  // namespace canonical
@@ -253,29 +290,24 @@ inline std::optional<canonical_rule> read_canonical_rule(
     std::string_view line, std::uint32_t offset = 0,
     std::vector<ast::storage::token_record>* tokens = nullptr) {
   using namespace canonical;
-  const std::size_t kept = tokens ? tokens->size() : 0;
-  auto fail = [&]() -> std::optional<canonical_rule> {
-    if (tokens) tokens->resize(kept);
-    return std::nullopt;
-  };
   constexpr std::uint8_t v4 = family_bit(family::ipv4), v6 = family_bit(family::ipv6);
-  cursor c(line, offset, tokens);
+  cursor c(line, offset);
   canonical_rule r;
   r.families = v4 | v6;
-  if (!c.option("-A")) return fail();
+  if (!c.option("-A")) return std::nullopt;
   r.chain = c.argument();
-  if (!chain_name(r.chain)) return fail();
+  if (!chain_name(r.chain, c.classes())) return std::nullopt;
   const std::size_t spec_at = c.at();
   for (std::string_view opt : {std::string_view("-s"), std::string_view("-d")})
     if (c.negatable(opt)) {
-      if (!ipv4_prefix(c.argument())) return fail();
+      if (!ipv4_prefix(c.argument())) return std::nullopt;
       r.families &= v4;
     }
   std::uint8_t proto = 0;
   if (c.option("-p")) {
     std::string_view p = c.argument();
-    proto = p == "tcp" ? 6 : p == "udp" ? 17 : 0;
-    if (!proto) return fail();
+    proto = same(p, "tcp") ? 6 : same(p, "udp") ? 17 : 0;
+    if (!proto) return std::nullopt;
   }
   unsigned seen = 0;  // the matches read, one bit each
   while (c.option("-m")) {
@@ -283,8 +315,8 @@ inline std::optional<canonical_rule> read_canonical_rule(
     static constexpr std::string_view names[] = {"tcp",      "udp",   "comment", "statistic",
                                                  "conntrack", "state", "mark"};
     std::size_t m = 0;
-    while (m < std::size(names) && names[m] != name) ++m;
-    if (m == std::size(names) || (seen >> m & 1)) return fail();
+    while (m < std::size(names) && !same(names[m], name)) ++m;
+    if (m == std::size(names) || (seen >> m & 1)) return std::nullopt;
     seen |= 1u << m;
     bool ok = true;
     switch (m) {
@@ -297,22 +329,25 @@ inline std::optional<canonical_rule> read_canonical_rule(
       case 2: {
         ok = c.option("--comment");
         std::string_view text = ok ? c.argument() : std::string_view();
-        ok = ok && saved_string(text);
+        ok = ok && saved_string(text, c.classes());
         break;
       }
       case 3: {
         ok = c.option("--mode") && c.argument() == "random" && c.negatable("--probability");
         if (!ok) break;
-        // strtod() needs a terminated string: the canonical text has 13 characters.
+        // "D.DDDDDDDDDDD": strtod() of it is the double nearest to N / 10^11, which is what
+        // dividing the two exact doubles gives (IEEE division rounds correctly).
         std::string_view text = c.argument();
-        char copy[16], printed[13];
-        if (text.size() != 13) return fail();
-        text.copy(copy, text.size());
-        copy[text.size()] = '\0';
-        char* end = nullptr;
-        double p = std::strtod(copy, &end);
-        ok = end == copy + text.size() && p >= 0.0 && p <= 1.0 &&
-             print_probability(p, printed) == text;
+        if (text.size() != 13 || text[1] != '.') return std::nullopt;
+        std::uint64_t n = 0;
+        for (std::size_t k = 0; k < 13; ++k) {
+          if (k == 1) continue;
+          if (!digit(text[k])) return std::nullopt;
+          n = n * 10 + static_cast<unsigned>(text[k] - '0');
+        }
+        const double p = static_cast<double>(n) / 1e11;
+        char printed[13];
+        ok = p <= 1.0 && print_probability(p, printed) == text;
         break;
       }
       case 4: ok = c.negatable("--ctstate") && state_list(c.argument(), ct_states, std::size(ct_states)); break;
@@ -329,11 +364,12 @@ inline std::optional<canonical_rule> read_canonical_rule(
         break;
       }
     }
-    if (!ok) return fail();
+    if (!ok) return std::nullopt;
   }
   if (c.option("-j")) {
     r.target_offset = c.at() + 1;
     r.target = c.argument();
+    const std::uint8_t target_classes = c.classes();
     auto nat_to = [&](std::string_view v) {
       std::size_t colon = v.find(':');
       return ipv4(v.substr(0, colon)) &&
@@ -341,7 +377,7 @@ inline std::optional<canonical_rule> read_canonical_rule(
               (proto && number(v.substr(colon + 1), 65535).value_or(0) != 0));
     };
     bool ok = true;
-    if (r.target == "REJECT") {
+    if (same(r.target, "REJECT")) {
       ok = c.option("--reject-with");
       std::string_view type = ok ? c.argument() : std::string_view();
       auto named = [type](const auto& table) {
@@ -351,22 +387,23 @@ inline std::optional<canonical_rule> read_canonical_rule(
       };
       r.families &= (named(reject4) ? v4 : 0) | (named(reject6) ? v6 : 0);
       ok = ok && (type != "tcp-reset" || proto == 6);
-    } else if (r.target == "DNAT" || r.target == "SNAT") {
-      ok = c.option(r.target == "DNAT" ? "--to-destination" : "--to-source") && nat_to(c.argument());
+    } else if (same(r.target, "DNAT") || same(r.target, "SNAT")) {
+      ok = c.option(same(r.target, "DNAT") ? "--to-destination" : "--to-source") && nat_to(c.argument());
       r.families &= v4;
-    } else if (r.target == "MARK") {
+    } else if (same(r.target, "MARK")) {
       ok = c.option("--set-xmark");
       std::string_view v = ok ? c.argument() : std::string_view();
       std::size_t slash = v.find('/');
       ok = ok && slash != std::string_view::npos && hex_number(v.substr(0, slash)) &&
            hex_number(v.substr(slash + 1));
-    } else if (r.target != "ACCEPT" && r.target != "DROP" && r.target != "RETURN" &&
-               r.target != "MASQUERADE") {
-      ok = chain_name(r.target) && !(chars.all(r.target, target_char) && names_a_target(r.target));
+    } else if (!same(r.target, "ACCEPT") && !same(r.target, "DROP") && !same(r.target, "RETURN") &&
+               !same(r.target, "MASQUERADE")) {
+      ok = chain_name(r.target, target_classes) && !((target_classes & target_char) && names_a_target(r.target));
     }
-    if (!ok) return fail();
+    if (!ok) return std::nullopt;
   }
-  if (!c.done() || r.families == 0) return fail();
+  if (!c.done() || r.families == 0 || c.overflowed()) return std::nullopt;
+  if (tokens) tokens->insert(tokens->end(), c.tokens(), c.tokens() + c.token_count());
   r.spec = line.substr(spec_at);
   return r;
 }
