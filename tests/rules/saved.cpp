@@ -7,6 +7,7 @@
 #include <rstwatch/rules/check_rule.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -528,6 +529,29 @@ SCENARIO("commands edit the ruleset in file order", "[rules][saved]") {
         CHECK(s == "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
                    ":Z4 - [0:0]\n:a0 - [0:0]\n:b3 - [0:0]\n"
                    "-A Z4 -j b3\n-A a0 -j RETURN\n-A b3 -j a0\nCOMMIT\n");
+      }
+    }
+  }
+  GIVEN("user chains whose names share a long prefix, differ past their eighth byte, or end inside another") {
+    // user_by_name() sorts by the eight bytes after the shared prefix first: names equal
+    // there, and names shorter than that, must still come in strcmp order.
+    const std::vector<std::string> names = {
+        "KUBE-SEP-AAAAAAAAZ", "KUBE-SEP-AAAAAAAAB", "KUBE-SEP-AAAAAAAA", "KUBE-SEP-A",
+        "KUBE-SEP-", "KUBE-SEP-AAAAAAAAAB", "KUBE-SVC-A", "KUBE-SEP-\xc3\xa9", "KUBE-SEP-~"};
+    std::string text = "*filter\n";
+    for (const auto& n : names) text += ":" + n + " - [0:0]\n";
+    text += "COMMIT\n";
+    WHEN("it is evaluated") {
+      std::string s = saved_or_error(text);
+      THEN("the chains print in strcmp order") {
+        std::vector<std::string> sorted = names;
+        std::sort(sorted.begin(), sorted.end(), [](const std::string& a, const std::string& b) {
+          return std::strcmp(a.c_str(), b.c_str()) < 0;
+        });
+        std::string expected = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n";
+        for (const auto& n : sorted) expected += ":" + n + " - [0:0]\n";
+        expected += "COMMIT\n";
+        CHECK(s == expected);
       }
     }
   }

@@ -76,13 +76,36 @@ struct saved_table {
   }
 
   // The user chains in iptables-save's order: by name, compared as strcmp() compares
-  // ("Beta" < "ZETA" < "alpha").
+  // ("Beta" < "ZETA" < "alpha"). Each name is sorted first by the eight bytes after the prefix
+  // all names share, read as one big-endian number (kube-proxy's 30,000 "KUBE-S…" names
+  // mostly differ there), and only on a tie by its whole text: an integer compare where
+  // memcmp() of two strings on the heap was most of the time of printing such a table.
   std::vector<const saved_chain*> user_by_name() const {
+    struct entry {
+      std::uint64_t key;
+      const saved_chain* chain;
+    };
+    std::size_t shared = user.empty() ? 0 : user.front().name.size();
+    for (const saved_chain& c : user) {
+      const std::string& first = user.front().name;
+      std::size_t n = 0;
+      while (n < shared && n < c.name.size() && c.name[n] == first[n]) ++n;
+      shared = n;
+    }
+    std::vector<entry> entries;
+    entries.reserve(user.size());
+    for (const saved_chain& c : user) {
+      std::uint64_t key = 0;  // names hold no NUL: a shorter name's zero bytes sort it first
+      for (std::size_t i = shared; i < shared + 8; ++i)
+        key = key << 8 | (i < c.name.size() ? static_cast<unsigned char>(c.name[i]) : 0u);
+      entries.push_back({key, &c});
+    }
+    std::sort(entries.begin(), entries.end(), [](const entry& a, const entry& b) {
+      return a.key != b.key ? a.key < b.key : a.chain->name < b.chain->name;
+    });
     std::vector<const saved_chain*> order;
-    order.reserve(user.size());
-    for (const saved_chain& c : user) order.push_back(&c);
-    std::sort(order.begin(), order.end(),
-              [](const saved_chain* a, const saved_chain* b) { return a->name < b->name; });
+    order.reserve(entries.size());
+    for (const entry& e : entries) order.push_back(e.chain);
     return order;
   }
 
@@ -168,12 +191,21 @@ class chain_index {
     for (auto& c : t.user) by_name_.insert(c.name, &c);
   }
   void reserve_more(std::size_t n) { by_name_.reserve(by_name_.size() + n); }
-  // The rules of a chain mostly come together (iptables-save prints them so): the last chain
-  // found is checked first, which spares most lookups.
   saved_chain* find(std::string_view name) const {
-    if (last_ && last_->name == name) return last_;
     saved_chain* const* c = by_name_.find(name);
-    return c ? (last_ = *c) : nullptr;
+    return c ? *c : nullptr;
+  }
+  // find() for the fast path, whose names view the file: the chain found last is checked first
+  // by the name it was found by (the previous rule's text, still in the cache, where the
+  // chain's own name is not), as the rules of a chain mostly come together.
+  saved_chain* find_viewed(std::string_view name) const {
+    if (last_ && last_name_ == name) return last_;
+    saved_chain* c = find(name);
+    if (c) {
+      last_ = c;
+      last_name_ = name;
+    }
+    return c;
   }
   void add_user_chain(saved_table& t, std::string_view name) {
     saved_chain& c = t.user.emplace_back();
@@ -201,7 +233,9 @@ class chain_index {
 
  private:
   chain_map<saved_chain*> by_name_;
-  mutable saved_chain* last_ = nullptr;  // the last chain found: forgotten when one is erased or renamed
+  // What find_viewed() found last: forgotten when a chain is erased or renamed.
+  mutable saved_chain* last_ = nullptr;
+  mutable std::string_view last_name_;
 };
 
 inline diagnostic line_error(const ast::line& l, std::string message, std::string hint = {}) {
@@ -233,12 +267,13 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
   chain_index chains;
   parsed_line p;  // one for every line: its storage is reused
   const ast::storage::tree& tree = file.lines.records();
+  const std::uint8_t fam_bit = family_bit(rs.fam);
   for (std::size_t i = 0; i < tree.lines.size(); ++i) {
     // The fast path: an -A line the parser read as iptables-save prints it is its own saved
     // form (rules/detail/canonical_rule.hpp), unless it drops in nat or its chain is missing.
-    if (table && (tree.lines[i].saved_form & family_bit(rs.fam))) {
+    if (table && (tree.lines[i].saved_form & fam_bit)) {
       const auto line = tree.saved_form_of(i);
-      saved_chain* ch = chains.find(line.chain);
+      saved_chain* ch = chains.find_viewed(line.chain);
       const bool nat_drop = table->name == "nat" && line.spec.size() >= 8 &&
                             line.spec.substr(line.spec.size() - 8) == " -j DROP";
       if (ch && !nat_drop) {

@@ -76,14 +76,16 @@ struct table_state {
   // views the file's text, the netfilter model's names or validator::names_.
   rules::detail::chain_map<chain_state*> chains;
 
-  // The chain called `name`, or null. The rules of a chain mostly come together (iptables-save
-  // prints them so): the last chain found is checked first, which spares most lookups.
   chain_state* chain(std::string_view name) {
-    if (last_found && last_found->name == name) return last_found;
     chain_state** c = chains.find(name);
-    return c ? (last_found = *c) : nullptr;
+    return c ? *c : nullptr;
   }
-  chain_state* last_found = nullptr;  // forgotten when a chain is deleted
+  // The fast path's last chain and the name it found it by, a view of the file's text (of
+  // the previous rule, still in the cache, where the chain's own name is not): the rules of
+  // a chain mostly come together, as iptables-save prints them. Forgotten when a chain is
+  // deleted or renamed.
+  chain_state* last_found = nullptr;
+  std::string_view last_name;
   std::vector<rule_target> rules;
   std::vector<match_limit> limits;      // by rule index; few rules have one
   std::vector<chain_state*> target_of;  // per rule: the user chain it jumps to (at COMMIT)
@@ -152,6 +154,7 @@ class validator {
     cur_.tbl = netfilter::parse_table(l.table.text);
     const auto lines = file_.lines.records().lines_after(l.text.where.line - 1);
     cur_.chains.reserve(netfilter::all_hooks.size() + lines.chains);
+    cur_.rules.reserve(lines.rules);
     if (!cur_.tbl)
       return add(l.table, "unknown table '" + std::string(l.table.text) + "'", severity::error,
                  "the tables are raw, mangle, nat, filter and security");
@@ -381,6 +384,7 @@ class validator {
         cur_.chains.erase(v.chain);
         cur_.last_found = nullptr;
         cur_.chains.insert(new_name, it);  // the chain keeps its place in `order`
+        cur_.last_found = nullptr;
         it->name = new_name;
         return;
       }
@@ -394,8 +398,11 @@ class validator {
     const ast::storage::line_record& rec = tree.lines[i];
     if (!open_ || !(rec.saved_form & rules::detail::family_bit(opt_.family))) return false;
     if (!cur_.tbl) return true;
-    chain_state* chain = cur_.chain(tree.saved_form_of(i).chain);
+    const std::string_view name = tree.saved_form_of(i).chain;
+    chain_state* chain = cur_.last_found && cur_.last_name == name ? cur_.last_found : cur_.chain(name);
     if (!chain) return false;
+    cur_.last_found = chain;
+    cur_.last_name = name;
     chain->rules.push_back(cur_.rules.size());
     rule_target t;
     // The target: the word after the line's last "-j" (an option name, not a quoted word).

@@ -20,7 +20,8 @@ namespace rstwatch::rules::detail {
 template <class V>
 class chain_map {
  public:
-  static constexpr std::size_t max_inline_name = 31;
+  static constexpr std::size_t max_inline_name = 64 - 4 - 1 - sizeof(V);
+  static_assert(max_inline_name >= 28, "a slot holds every chain name iptables accepts");
 
   std::size_t size() const noexcept { return size_ + long_.size(); }
 
@@ -92,7 +93,9 @@ class chain_map {
   }
 
  private:
-  struct slot {
+  // One cache line each: a slot of 48 bytes straddled two lines every other time, and a
+  // lookup then waited for both (the name compare, or the value, in the second).
+  struct alignas(64) slot {
     std::uint32_t hash = 0;  // 0: empty (hash() never returns 0)
     std::uint8_t size = 0;
     char name[max_inline_name] = {};
