@@ -598,7 +598,15 @@ void write_saved(const ruleset& rs, Sink&& out, const save_options& opt = {}) {
       for (const saved_chain& c : t.builtins) f(c);
       for (const saved_chain* c : user) f(*c);
     };
+    std::size_t k = 0;
     each_chain([&](const saved_chain& c) {
+      if (!c.builtin) {
+#if defined(__GNUC__) || defined(__clang__)
+        if (k + 4 < user.size()) __builtin_prefetch(user[k + 4]);
+        if (k + 2 < user.size()) __builtin_prefetch(user[k + 2]->name.data());
+#endif
+        ++k;
+      }
       buf += ':';
       buf += c.name;
       buf += ' ';
@@ -609,7 +617,23 @@ void write_saved(const ruleset& rs, Sink&& out, const save_options& opt = {}) {
       number(c.builtin ? c.bytes : 0);
       put("]\n");
     });
+    // The chains are printed in name order, not in the order restore() made them: each one's
+    // object, its rules and their text are somewhere else in memory. Asking for them a few
+    // chains ahead (object, then rules, then the first rule's text) lets the loads overlap
+    // instead of each waiting for the one before.
+    auto ahead = [&](std::size_t k) {
+#if defined(__GNUC__) || defined(__clang__)
+      if (k + 4 < user.size()) __builtin_prefetch(user[k + 4]);
+      if (k + 2 < user.size()) __builtin_prefetch(user[k + 2]->rules.data());
+      if (k + 1 < user.size() && !user[k + 1]->rules.empty())
+        __builtin_prefetch(t.spec(user[k + 1]->rules.front()).data());
+#else
+      (void)k;
+#endif
+    };
+    k = 0;
     each_chain([&](const saved_chain& c) {
+      if (!c.builtin) ahead(k++);
       for (const saved_rule& r : c.rules) {
         if (opt.counters) {
           buf += '[';

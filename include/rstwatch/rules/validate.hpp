@@ -164,9 +164,9 @@ class validator {
 
   // `name` must outlive the validator: a view of the file or of the netfilter model, or kept().
   void declare(std::string_view name, std::optional<netfilter::hook> h) {
-    if (cur_.chains.contains(name)) return;
-    chain_state* c = &cur_.states.emplace_back();
-    cur_.chains.insert(name, c);
+    auto [slot, added] = cur_.chains.insert(name, nullptr);
+    if (!added) return;
+    chain_state* c = *slot = &cur_.states.emplace_back();
     cur_.order.push_back(c);
     c->name = name;
     c->builtin = h;

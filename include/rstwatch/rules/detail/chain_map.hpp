@@ -52,16 +52,20 @@ class chain_map {
   bool contains(std::string_view name) const noexcept { return find(name) != nullptr; }
 
   // Adds `name` with `value` unless it is there; the value in the map and whether it was added.
+  // One probe run: the name's slot if it is there, else the empty slot that ends the run.
   std::pair<V*, bool> insert(std::string_view name, V value) {
-    if (V* v = find(name)) return {v, false};
     if (name.size() > max_inline_name) {
-      auto it = long_.emplace(std::string(name), std::move(value)).first;
-      return {&it->second, true};
+      auto [it, added] = long_.emplace(std::string(name), std::move(value));
+      return {&it->second, added};
     }
     if (2 * (size_ + 1) > slots_.size()) rehash(slots_.empty() ? 16 : 2 * slots_.size());
     const std::uint32_t h = hash(name);
     std::size_t i = h & mask();
-    while (slots_[i].hash != 0) i = (i + 1) & mask();
+    for (; slots_[i].hash != 0; i = (i + 1) & mask()) {
+      slot& s = slots_[i];
+      if (s.hash == h && s.size == name.size() && std::memcmp(s.name, name.data(), name.size()) == 0)
+        return {&s.value, false};
+    }
     slot& s = slots_[i];
     s.hash = h;
     s.size = static_cast<std::uint8_t>(name.size());
