@@ -191,6 +191,7 @@ class chain_index {
     for (auto& c : t.user) by_name_.insert(c.name, &c);
   }
   void reserve_more(std::size_t n) { by_name_.reserve(by_name_.size() + n); }
+  void prefetch(std::string_view name) const noexcept { by_name_.prefetch(name); }
   saved_chain* find(std::string_view name) const {
     saved_chain* const* c = by_name_.find(name);
     return c ? *c : nullptr;
@@ -269,6 +270,7 @@ inline ruleset empty_ruleset(family fam = family::ipv4) { return detail::empty_r
   const ast::storage::tree& tree = file.lines.records();
   const std::uint8_t fam_bit = family_bit(rs.fam);
   for (std::size_t i = 0; i < tree.lines.size(); ++i) {
+    if (table) prefetch_chain_line(tree, i + chain_line_ahead, chains);
     // The fast path: an -A line the parser read as iptables-save prints it is its own saved
     // form (rules/detail/canonical_rule.hpp), unless it drops in nat or its chain is missing.
     if (table && (tree.lines[i].saved_form & fam_bit)) {

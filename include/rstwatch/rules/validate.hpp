@@ -98,8 +98,10 @@ class validator {
 
   report run() {
     const ast::storage::tree& tree = file_.lines.records();
-    for (std::size_t i = 0; i < tree.lines.size(); ++i)
+    for (std::size_t i = 0; i < tree.lines.size(); ++i) {
+      rules::detail::prefetch_chain_line(tree, i + rules::detail::chain_line_ahead, cur_.chains);
       if (!fast_rule(tree, i)) line(file_.lines[i]);
+    }
     if (open_) {
       // iptables-restore: "COMMIT expected at line N", N being the line after the last one.
       diagnostic d;

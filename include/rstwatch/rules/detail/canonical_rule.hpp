@@ -408,4 +408,18 @@ inline std::optional<canonical_rule> read_canonical_rule(
   return r;
 }
 
+// A table's chain lines come one after another, tens of thousands of them in a kube-proxy
+// file, and each looks its name up in a map larger than the cache: restore() and validate()
+// ask for the slot of the chain line `ahead` lines on (chain_map::prefetch()), so that the
+// lookups overlap instead of each waiting for memory in turn.
+inline constexpr std::size_t chain_line_ahead = 8;
+
+template <class Map>
+void prefetch_chain_line(const ast::storage::tree& tree, std::size_t line, const Map& chains) {
+  if (line < tree.lines.size() && tree.lines[line].kind == ast::line_kind::chain) {
+    const ast::storage::token_record& name = tree.tokens[tree.lines[line].first_token];
+    chains.prefetch(tree.source.substr(name.offset, name.size()));
+  }
+}
+
 }  // namespace rstwatch::rules::detail
