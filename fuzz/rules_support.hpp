@@ -37,17 +37,30 @@ inline bool has_unprintable_interface(const rules::ast::file& file) {
   return false;
 }
 
+// A quote left open takes the line's newline into its word, which iptables-save prints inside
+// quotes: a rule line cut in two that neither iptables-restore nor restore() loads again
+// (tests/rules/saved.cpp, "a quote left open ..."): no reload check either.
+inline bool has_open_quote(const rules::ast::file& file) {
+  for (const auto& l : file.lines)
+    for (const auto& o : l.rule.options) {
+      if (o.name.open_quote()) return true;
+      for (const auto& a : o.args)
+        if (a.open_quote()) return true;
+    }
+  return false;
+}
+
 // What iptables-save prints once iptables-restore has loaded `file` (restore(), then
 // print_saved()); nothing when restore() refuses the file (validate() checks a file on its own,
 // restore() also knows the kernel's rules: `-R INPUT 1` on an empty chain) or when the reload
-// properties must leave it out (has_unprintable_interface).
+// properties must leave it out (has_unprintable_interface, has_open_quote).
 inline std::optional<std::string> saved_text(const rules::ast::file& file, rules::family fam,
                                              bool counters) {
   rules::restore_options ro;
   ro.fam = fam;
   ro.counters = counters;
   auto loaded = rules::restore(rules::empty_ruleset(fam), file, ro);
-  if (!loaded || has_unprintable_interface(file)) return std::nullopt;
+  if (!loaded || has_unprintable_interface(file) || has_open_quote(file)) return std::nullopt;
   rules::save_options so;
   so.counters = counters;
   return rules::print_saved(*loaded, so);

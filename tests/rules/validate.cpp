@@ -662,6 +662,9 @@ std::vector<check_case> error_cases() {
 
 std::vector<check_case> warning_cases() {
   return {
+      {"a quote never closed is a warning: iptables-restore takes the rest of the line into one word",
+       family::ipv4, "*filter\n-A INPUT -m comment --comment \"abc def -j ACCEPT\nCOMMIT\n",
+       severity::warning, 2, "\"abc def -j ACCEPT", "this quote is never closed", 0},
       {"a conntrack address mask that is no prefix is a warning: iptables-save drops it",
        family::ipv4,
        "*filter\n-A INPUT -m conntrack --ctorigsrc 10.1.2.3/255.0.255.0 -j ACCEPT\nCOMMIT\n",

@@ -50,13 +50,14 @@ struct token {
     value_into(scratch);
     return scratch;
   }
-  // The same into `v`, reusing its storage.
+  // The same into `v`, reusing its storage. A quote left open takes the line's '\n' (after a
+  // last '\\', which escapes it): iptables-restore reads the line with it.
   void value_into(std::string& v) const {
     if (!quoted()) {
       v.assign(text.data(), text.size());
       return;
     }
-    v.resize(text.size());
+    v.resize(text.size() + 1);
     std::size_t n = 0;
     bool in_quotes = false;
     for (std::size_t i = 0; i < text.size(); ++i) {
@@ -66,15 +67,28 @@ struct token {
           in_quotes = true;
         else
           v[n++] = c;
-      } else if (c == '\\' && i + 1 < text.size()) {
-        v[n++] = text[++i];
+      } else if (c == '\\') {
+        if (i + 1 < text.size()) v[n++] = text[++i];
       } else if (c == '"') {
         in_quotes = false;
       } else {
         v[n++] = c;
       }
     }
+    if (in_quotes) v[n++] = '\n';
     v.resize(n);
+  }
+
+  // Whether a quote is left open: the grammar lets it run to the end of the line.
+  bool open_quote() const noexcept {
+    bool in_quotes = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (in_quotes && text[i] == '\\')
+        ++i;
+      else if (text[i] == '"')
+        in_quotes = !in_quotes;
+    }
+    return in_quotes;
   }
 };
 

@@ -97,7 +97,6 @@ struct chain_line_class;
 struct option_class;
 struct rule_line_class;
 struct no_intrapositioned_class;
-struct closing_quote_class;
 struct line_end_class;
 struct policy_class;
 struct counter_number_class;
@@ -114,7 +113,6 @@ x3::rule<chain_line_class> const chain_line = "a chain line";
 x3::rule<option_class> const option = "an option";
 x3::rule<rule_line_class> const rule_line = "a command";
 x3::rule<no_intrapositioned_class> const no_intrapositioned = "'! --option value'";
-x3::rule<closing_quote_class> const closing_quote = "a closing '\"'";
 x3::rule<line_end_class> const line_end = "end of line";
 x3::rule<policy_class> const policy = "a policy";
 x3::rule<counter_number_class> const counter_number = "a counter";
@@ -131,12 +129,15 @@ auto const newline = x3::lit('\n');
 auto const word_def = x3::raw[+(x3::char_ - ' ' - '\t' - '\n')][push_plain{}];
 
 // add_param_to_argv(): outside quotes a byte is taken as is; a '"' opens a quoted part in
-// which '\\' takes the next byte literally, and the closing '"' ends the argument.
+// which '\\' takes the next byte literally, and the closing '"' ends the argument. A quote
+// left open runs to the end of the line: iptables-restore reads a line with its '\n'
+// (fgets()) and takes that '\n' into the argument, after a '\\' too (ast::token::value()
+// adds it; validate() warns).
 auto const plain = x3::char_ - ' ' - '\t' - '\n' - '"';
+auto const open_quote_end = -x3::lit('\\') >> &(x3::lit('\n') | x3::eoi);
 auto const quoted_part =
-    (x3::lit('"') >> *((x3::lit('\\') >> (x3::char_ - '\n')) | (x3::char_ - '"' - '\\' - '\n'))) >
-    closing_quote;
-auto const closing_quote_def = x3::lit('"');
+    x3::lit('"') >> *((x3::lit('\\') >> (x3::char_ - '\n')) | (x3::char_ - '"' - '\\' - '\n')) >>
+    (x3::lit('"') | open_quote_end);
 auto const any_token = (+plain >> -quoted_part) | quoted_part;
 
 // The lookahead twins of bang, option_name and argument_token.
@@ -206,7 +207,7 @@ auto const line_def = x3::raw[(canonical_rule_line[set_kind<ast::line_kind::rule
                        rule_line[set_kind<ast::line_kind::rule>{}]) > line_end][end_line{}];
 
 BOOST_SPIRIT_DEFINE(line, word, argument_token, option_name, bang, counters, chain_line, option,
-                    rule_line, no_intrapositioned, closing_quote, line_end, option_after_bang,
+                    rule_line, no_intrapositioned, line_end, option_after_bang,
                     option_list, counter_number, policy)
 
 }  // namespace detail

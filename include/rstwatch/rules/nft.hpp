@@ -62,6 +62,8 @@ inline std::string nft_quoted(const std::string& s, const ast::token& at,
                               std::optional<nft_failure>& fail) {
   if (s.find('"') != std::string::npos && !fail)
     fail = nft_failure{at, "a '\"' inside a string has no nft spelling"};
+  if (s.find('\n') != std::string::npos && !fail)  // a quote left open took the line's newline
+    fail = nft_failure{at, "a newline inside a string has no nft spelling"};
   return "\"" + s + "\"";
 }
 

@@ -245,6 +245,15 @@ class validator {
 
   void rule_line(const ast::line& l) {
     if (!open_) return add(l.text, "rule before any '*table' line");
+    // A quote left open runs to the end of the line (the grammar): only the last word can.
+    if (!l.rule.options.empty()) {
+      const ast::option last = l.rule.options.back();
+      const ast::token& word = last.args.empty() ? last.name : last.args.back();
+      if (word.open_quote())
+        add(word, "this quote is never closed: iptables-restore takes the rest of the line, "
+                  "and its newline, into one word",
+            severity::warning, "close it with '\"'");
+    }
     rule_view& v = view_;
     view_rule(l, opt_.family, v);
     for (auto& p : v.problems) add(std::move(p));
