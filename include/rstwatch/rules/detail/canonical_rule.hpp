@@ -1,13 +1,15 @@
-// The fast path of restore() and validate(): a rule line that is already written as
-// iptables-save prints it, in the vocabulary of machine-written files (kube-proxy, docker,
-// iptables-save itself), needs no getopt emulation. read_canonical_rule() recognises such a
-// line in one pass over its text, checking every value as iptables reads it and that it
-// prints back as written; anything else (another option, spelling, order, spacing, a value
-// that prints differently or that iptables refuses) says "not canonical" and the caller takes
-// the general path, which knows every rule. The contract, checked by tests/rules/canonical.cpp
-// over every rule of the test files and by the fuzz target fuzz/canonical.cpp: when a line
-// reads here, the general path finds no problem in it, restores it with the same text
-// (iptables-save's form is the line itself after "-A CHAIN") and the same target.
+// The parser's fast path: a rule line that is already written as iptables-save prints it, in
+// the vocabulary of machine-written files (kube-proxy, docker, iptables-save itself), needs
+// neither X3 nor the getopt emulation. read_canonical_rule() recognises such a line in one
+// pass over its text, checking every value as iptables reads it and that it prints back as
+// written; anything else (another option, spelling, order, spacing, a value that prints
+// differently or that iptables refuses) says "not canonical" and the general path reads the
+// line, as it reads every rule. The grammar tries it first on every line (grammar_def.hpp) and
+// marks the lines it takes with their families (ast::line::saved_form); restore() then keeps
+// such a line's text as its saved form and validate() skips view_rule() for it. The contract,
+// checked by tests/rules/canonical.cpp over every rule of the test files and by the fuzz target
+// fuzz/canonical.cpp: for a line read here, the general path records the same tokens, finds no
+// problem in it and restores it with the same text (the line itself after "-A CHAIN").
 //
 // The vocabulary, in iptables-save's order, each part optional:
 //   -A CHAIN [[!] -s A.B.C.D/N] [[!] -d A.B.C.D/N] [-p tcp|udp]
@@ -34,11 +36,9 @@
 namespace rstwatch::rules::detail {
 
 struct canonical_rule {
-  std::string_view chain;         // after "-A "
-  std::string_view spec;          // the rest of the line: what iptables-save prints after "-A CHAIN"
-  std::string_view target;        // the word after " -j "; empty without one
-  std::size_t target_offset = 0;  // where `target` starts in the line
-  std::uint8_t families = 0;      // family_bit() of each family the line is canonical for
+  std::string_view chain;     // after "-A "
+  std::string_view target;    // the word after " -j "; empty without one
+  std::uint8_t families = 0;  // family_bit() of each family the line is canonical for
 };
 
 namespace canonical {
@@ -297,7 +297,6 @@ inline std::optional<canonical_rule> read_canonical_rule(
   if (!c.option("-A")) return std::nullopt;
   r.chain = c.argument();
   if (!chain_name(r.chain, c.classes())) return std::nullopt;
-  const std::size_t spec_at = c.at();
   for (std::string_view opt : {std::string_view("-s"), std::string_view("-d")})
     if (c.negatable(opt)) {
       if (!ipv4_prefix(c.argument())) return std::nullopt;
@@ -367,7 +366,6 @@ inline std::optional<canonical_rule> read_canonical_rule(
     if (!ok) return std::nullopt;
   }
   if (c.option("-j")) {
-    r.target_offset = c.at() + 1;
     r.target = c.argument();
     const std::uint8_t target_classes = c.classes();
     auto nat_to = [&](std::string_view v) {
@@ -404,7 +402,6 @@ inline std::optional<canonical_rule> read_canonical_rule(
   }
   if (!c.done() || r.families == 0 || c.overflowed()) return std::nullopt;
   if (tokens) tokens->insert(tokens->end(), c.tokens(), c.tokens() + c.token_count());
-  r.spec = line.substr(spec_at);
   return r;
 }
 
