@@ -286,8 +286,9 @@ SCENARIO("a quote left open runs to the end of the line, the newline included in
   GIVEN("quotes that are closed") {
     auto f = parse("*filter\n-A INPUT -m comment --comment \"a\\\"b\" -j ACCEPT\nCOMMIT\n", "t.rules");
     REQUIRE(f);
+    const auto rules = rule_lines(*f);
     THEN("no word has an open quote") {
-      for (const auto& o : rule_lines(*f)[0].rule.options)
+      for (const auto& o : rules[0].rule.options)
         for (const auto& a : o.args) CHECK_FALSE(a.open_quote());
     }
   }
