@@ -156,7 +156,6 @@ struct tree {
     return line + 1 < lines.size() ? lines[line + 1].first_token
                                    : static_cast<std::uint32_t>(tokens.size());
   }
-  // Token `i`, on the line that starts at `line_offset` and has number `line_number`.
   // A rule line the parser's fast path read (line_record::saved_form, "-A CHAIN ..."): its
   // text, its chain and the rest of the line after the chain, read without building the line.
   struct saved_form_line {
@@ -184,6 +183,7 @@ struct tree {
     return n;
   }
 
+  // Token `i`, on the line that starts at `line_offset` and has number `line_number`.
   token make_token(std::uint32_t i, std::uint32_t line_number,
                    std::uint32_t line_offset) const noexcept {
     const token_record& r = tokens[i];

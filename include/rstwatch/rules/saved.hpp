@@ -4,7 +4,6 @@
 #pragma once
 
 #include <algorithm>
-#include <utility>
 #include <array>
 #include <charconv>
 #include <cstdint>
@@ -13,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <rstwatch/diagnostic.hpp>
@@ -620,11 +620,9 @@ void write_saved(const ruleset& rs, Sink&& out, const save_options& opt = {}) {
     };
     std::size_t k = 0;
     each_chain([&](const saved_chain& c) {
-      if (!c.builtin) {
-#if defined(__GNUC__) || defined(__clang__)
-        if (k + 4 < user.size()) __builtin_prefetch(user[k + 4]);
-        if (k + 2 < user.size()) __builtin_prefetch(user[k + 2]->name.data());
-#endif
+      if (!c.builtin) {  // see ahead() below
+        if (k + 4 < user.size()) detail::prefetch(user[k + 4]);
+        if (k + 2 < user.size()) detail::prefetch(user[k + 2]->name.data());
         ++k;
       }
       buf += ':';
@@ -642,14 +640,10 @@ void write_saved(const ruleset& rs, Sink&& out, const save_options& opt = {}) {
     // chains ahead (object, then rules, then the first rule's text) lets the loads overlap
     // instead of each waiting for the one before.
     auto ahead = [&](std::size_t k) {
-#if defined(__GNUC__) || defined(__clang__)
-      if (k + 4 < user.size()) __builtin_prefetch(user[k + 4]);
-      if (k + 2 < user.size()) __builtin_prefetch(user[k + 2]->rules.data());
+      if (k + 4 < user.size()) detail::prefetch(user[k + 4]);
+      if (k + 2 < user.size()) detail::prefetch(user[k + 2]->rules.data());
       if (k + 1 < user.size() && !user[k + 1]->rules.empty())
-        __builtin_prefetch(t.spec(user[k + 1]->rules.front()).data());
-#else
-      (void)k;
-#endif
+        detail::prefetch(t.spec(user[k + 1]->rules.front()).data());
     };
     k = 0;
     each_chain([&](const saved_chain& c) {

@@ -17,6 +17,16 @@
 
 namespace rstwatch::rules::detail {
 
+// Asks the processor to bring the memory at `p` into the cache, without waiting for it (a
+// hint: nothing on compilers without the builtin).
+inline void prefetch(const void* p) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(p);
+#else
+  (void)p;
+#endif
+}
+
 template <class V>
 class chain_map {
  public:
@@ -52,14 +62,9 @@ class chain_map {
   bool contains(std::string_view name) const noexcept { return find(name) != nullptr; }
 
   // Asks the processor for the slot where a lookup of `name` starts, so that the lookup, made
-  // a little later, finds it in the cache (see chain_line_ahead() in canonical_rule.hpp).
+  // a little later, finds it in the cache (see chain_line_ahead in canonical_rule.hpp).
   void prefetch(std::string_view name) const noexcept {
-#if defined(__GNUC__) || defined(__clang__)
-    if (!slots_.empty() && name.size() <= max_inline_name)
-      __builtin_prefetch(&slots_[hash(name) & mask()]);
-#else
-    (void)name;
-#endif
+    if (!slots_.empty() && name.size() <= max_inline_name) detail::prefetch(&slots_[hash(name) & mask()]);
   }
 
   // Adds `name` with `value` unless it is there; the value in the map and whether it was added.
