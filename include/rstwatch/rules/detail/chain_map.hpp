@@ -79,7 +79,7 @@ class chain_map {
     std::size_t i = h & mask();
     for (; slots_[i].hash != 0; i = (i + 1) & mask()) {
       slot& s = slots_[i];
-      if (s.hash == h && s.size == name.size() && std::memcmp(s.name, name.data(), name.size()) == 0)
+      if (holds(s, h, name))
         return {&s.value, false};
     }
     slot& s = slots_[i];
@@ -123,6 +123,11 @@ class chain_map {
   };
   static constexpr std::size_t npos = ~std::size_t{0};
 
+  // Whether slot `s` holds `name`, whose hash is `h`: what a lookup and an insert both ask.
+  static bool holds(const slot& s, std::uint32_t h, std::string_view name) noexcept {
+    return s.hash == h && s.size == name.size() && std::memcmp(s.name, name.data(), name.size()) == 0;
+  }
+
   std::size_t mask() const noexcept { return slots_.size() - 1; }
 
   // The slot of an inline-sized `name`, npos when absent.
@@ -132,7 +137,7 @@ class chain_map {
     for (std::size_t i = h & mask();; i = (i + 1) & mask()) {
       const slot& s = slots_[i];
       if (s.hash == 0) return npos;
-      if (s.hash == h && s.size == name.size() && std::memcmp(s.name, name.data(), name.size()) == 0)
+      if (holds(s, h, name))
         return i;
     }
   }
