@@ -10,11 +10,14 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -999,6 +1002,42 @@ SCENARIO("an event name maps to its kind only when it is exactly one of the six"
             "", "tcp_receive_reset_and_more_than_32_bytes", "inet_sock_set_statE",
             "sched_switch", "tcp_bad_csum"})
         CHECK(event_kind_of(miss) == event_kind::other);
+    }
+  }
+}
+
+SCENARIO("an IPv6 address is read the same whatever follows it in the line", "[trace]") {
+  GIVEN("addresses as %pI6c prints them, near misses, and tokens longer than any address") {
+    // ipv6_token() tests every read against the end of a view shorter than 64 bytes and none in
+    // a longer one (a line's first IPv6 field): both must give the same length and bytes, and
+    // the exact copies below let the sanitizers see a read past the end.
+    const std::string long_token = std::string(60, 'f') + ":1";
+    std::vector<std::string> tokens = {
+        "::", "::1", "fd5e:e47a::1", "::ffff:10.231.47.1", "fe80::1:2:3:4", "1:2:3:4:5:6:7:8",
+        "1:2:3:4:5:6:1.2.3.4", "::ffff:0.0.0.0", "2001:db8::", "1::2::3", "12345::", ":1",
+        "1:2:3:4:5:6:7:8:9", "::ffff:1.2.3.999", "g::", "1:", long_token,
+        std::string(23, '1') + ":" + std::string(23, '2'), "::" + std::string(50, '1'),
+        "1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb", "::1.2.3.4" + std::string(40, '5')};
+    namespace scan = rstwatch::detail::trace_scan;
+    THEN("the token alone, before a space and a long rest, and before a short one agree") {
+      for (const auto& t : tokens) {
+        std::unique_ptr<char[]> alone(new char[t.size()]);
+        std::memcpy(alone.get(), t.data(), t.size());
+        std::array<std::uint8_t, 16> a{}, b{}, c{};
+        const std::size_t n = scan::ipv6_token(alone.get(), t.size(), a.data());
+        const std::string long_rest = t + " " + std::string(80, 'x');
+        const std::string short_rest = t + " x";
+        CHECK(scan::ipv6_token(long_rest.data(), long_rest.size(), b.data()) == n);
+        CHECK(scan::ipv6_token(short_rest.data(), short_rest.size(), c.data()) == n);
+        auto parsed = ip_address::from_text(t);
+        INFO(t);
+        CHECK((n == t.size()) == (parsed && parsed->family() == ip_family::v6));
+        if (n != 0) {
+          CHECK(a == b);
+          CHECK(a == c);
+          CHECK(ip_address::v6(a) == *parsed);
+        }
+      }
     }
   }
 }

@@ -233,8 +233,9 @@ SCENARIO("a syslog time without a year takes it from a reference and rolls Decem
 SCENARIO("the shared byte search finds what a byte loop finds, from any start to any end",
          "[scan]") {
   GIVEN("a 40-byte text of a repeated byte with one other byte at each position in turn") {
-    // find_first() takes 16, then 8, then 1 byte per step and never reads past its end: every
-    // start, end and position of the sought byte crosses each of those steps.
+    // find_first() takes 16 bytes per step, then the text's last 16 once (texts shorter than 16:
+    // 8, then 1 per step) and never reads past its end: every start, end and position of the
+    // sought byte crosses each of those steps.
     std::size_t checked = 0;
     for (char fill : {' ', 'x'}) {
       for (std::size_t at = 0; at <= 40; ++at) {
