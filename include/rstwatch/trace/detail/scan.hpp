@@ -213,9 +213,9 @@ inline constexpr hex_digit_table hex_digits{};
 // 0 when the token is no such address. The general ip_address::from_text searches each group
 // with find(); four addresses per line made that a fifth of the trace parser's time. Ending at
 // a space lets the body parser read a value without searching its end first.
-// Bounded: every read is tested against n. Unbounded: no test, for n >= 64; a group starts at
-// most at byte 45 (a longer token fails anyway) and reads at most 6 bytes, the IPv4 tail stops
-// at byte 46, so no read reaches byte 52.
+// Bounded: every read is tested against n. Unbounded: no test, for n >= 64: a group starts at
+// most at byte 45 (a longer token fails anyway) and reads up to 6 bytes past its start, one more
+// after a "::"; the IPv4 tail stops at byte 45. No read goes past byte 52.
 template <bool Bounded>
 constexpr std::size_t ipv6_token_in(const char* p, std::size_t n, std::uint8_t* out) noexcept {
   // The groups after "::" go to tail[16...]; the last 16 bytes of tail[ntail...] are then the
