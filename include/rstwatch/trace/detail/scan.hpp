@@ -285,7 +285,7 @@ constexpr std::size_t ipv6_token_in(const char* p, std::size_t n, std::uint8_t* 
     for (std::size_t k = 0; k < 16; ++k)
       out[k] = static_cast<std::uint8_t>(head[k] | tail[ntail + k]);
   } else {  // two words a side: the byte loop was ~20 instructions per address
-    std::uint64_t h[2], t[2];
+    std::uint64_t h[2] = {}, t[2] = {};
     std::memcpy(h, head, 16);
     std::memcpy(t, tail + ntail, 16);
     h[0] |= t[0];
