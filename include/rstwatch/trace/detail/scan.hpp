@@ -219,8 +219,8 @@ inline constexpr hex_digit_table hex_digits{};
 template <bool Bounded>
 constexpr std::size_t ipv6_token_in(const char* p, std::size_t n, std::uint8_t* out) noexcept {
   // The groups after "::" go to tail[16...]; the last 16 bytes of tail[ntail...] are then the
-  // right-aligned tail with zeros before it, so the result is assembled in one loop of fixed
-  // length (variable-length copies compiled to memcpy calls).
+  // right-aligned tail with zeros before it, so the result is head OR'd with those 16 bytes, a
+  // fixed length (variable-length copies compiled to memcpy calls).
   std::uint8_t head[16] = {}, tail[32] = {};
   std::size_t nhead = 0, ntail = 0;
   bool gap = false;
