@@ -1021,6 +1021,7 @@ SCENARIO("an IPv6 address is read the same whatever follows it in the line", "[t
     namespace scan = rstwatch::detail::trace_scan;
     THEN("the token alone, before a space and a long rest, and before a short one agree") {
       for (const auto& t : tokens) {
+        INFO(t);
         std::unique_ptr<char[]> alone(new char[t.size()]);
         std::memcpy(alone.get(), t.data(), t.size());
         std::array<std::uint8_t, 16> a{}, b{}, c{};
@@ -1030,7 +1031,6 @@ SCENARIO("an IPv6 address is read the same whatever follows it in the line", "[t
         CHECK(scan::ipv6_token(long_rest.data(), long_rest.size(), b.data()) == n);
         CHECK(scan::ipv6_token(short_rest.data(), short_rest.size(), c.data()) == n);
         auto parsed = ip_address::from_text(t);
-        INFO(t);
         CHECK((n == t.size()) == (parsed && parsed->family() == ip_family::v6));
         if (n != 0) {
           CHECK(a == b);
