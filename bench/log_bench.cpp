@@ -8,6 +8,8 @@
 // (IPv4 and IPv6, with and without SEQ/OPT/UID/MARK), ~10% other LOG records (SYN, UDP, ICMP
 // errors quoting a packet), ~20% ordinary syslog lines; Debian's rsyslog envelope with imklog's
 // uptime. Prints lines/s, bytes/s, ns/line and ratios; it asserts nothing (no timed tests).
+#include "count_argument.hpp"
+
 #include <rstwatch/rstwatch.hpp>
 
 #include <sys/resource.h>
@@ -208,7 +210,11 @@ int main(int argc, char** argv) {
   bool keep = false, only = false, fwlogwatch = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--lines" && i + 1 < argc) lines = std::strtoull(argv[++i], nullptr, 10);
+    if (a == "--lines" && i + 1 < argc) {
+      auto n = rstwatch::bench::count_argument(argv[++i], 1, 1000000000);
+      if (!n) return std::fprintf(stderr, "%s: --lines wants a count from 1 to 10^9, not '%s'\n", argv[0], argv[i]), 2;
+      lines = *n;
+    }
     else if (a == "--file" && i + 1 < argc) path = argv[++i];
     else if (a == "--keep") keep = true;
     else if (a == "--only-rstwatch") only = true;

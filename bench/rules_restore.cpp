@@ -5,6 +5,8 @@
 // time of each rstwatch phase, the ratio, and rstwatch's peak memory above the text it reads
 // (in one run and over all runs) next to the file size.
 // Usage: rstwatch-bench-rules [RULES] [REPEAT]   (defaults: 100000 and 5)
+#include "count_argument.hpp"
+
 #include <rstwatch/rules/parse.hpp>
 #include <rstwatch/rules/saved.hpp>
 #include <rstwatch/rules/validate.hpp>
@@ -17,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -128,12 +131,15 @@ double seconds(clock_type::duration d) { return std::chrono::duration<double>(d)
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::size_t want = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 100000;
-  int repeat = argc > 2 ? std::atoi(argv[2]) : 5;
-  if (want < 100 || repeat < 1) {
+  std::optional<std::size_t> want_arg = 100000, repeat_arg = 5;
+  if (argc > 3 ||
+      (argc > 1 && !(want_arg = rstwatch::bench::count_argument(argv[1], 100, 100000000))) ||
+      (argc > 2 && !(repeat_arg = rstwatch::bench::count_argument(argv[2], 1, 1000)))) {
     std::fprintf(stderr, "usage: rstwatch-bench-rules [RULES>=100] [REPEAT>=1]\n");
     return 2;
   }
+  const std::size_t want = *want_arg;
+  const int repeat = static_cast<int>(*repeat_arg);
   std::size_t rules = 0;
   const std::string text = kube_proxy_file(want, rules);
   std::printf("input: %zu rules, %zu bytes (kube-proxy style: nat KUBE-SVC/KUBE-SEP with "

@@ -3,6 +3,8 @@
 // line, in the same run. Prints lines/s, ns/line, MB/s and the ratio to grep.
 // classify() fills one reused classified_line, as the LOG bench does (a fresh one per line costs
 // g++'s `rep stos` block clear); the by-value call took ~2-5 ns/line more in same-run A/B runs.
+#include "count_argument.hpp"
+
 #include <rstwatch/log/line_source.hpp>
 #include <rstwatch/trace/reset.hpp>
 
@@ -17,6 +19,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,7 +51,11 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::size_t total = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 1000000;
+  std::optional<std::size_t> total = 1000000;
+  if (argc > 2 || (argc == 2 && !(total = rstwatch::bench::count_argument(argv[1], 1, 1000000000)))) {
+    std::fprintf(stderr, "usage: rstwatch-bench-trace [LINES, 1 to 10^9; default 1000000]\n");
+    return 2;
+  }
   std::string data_dir = RSTWATCH_TRACE_DATA;
   std::vector<std::string> samples;
   for (const char* name : {"/this-kernel.txt", "/seed-4.19.txt", "/kernel-5.10.txt"}) {
@@ -62,7 +69,7 @@ int main(int argc, char** argv) {
   std::string path = "/tmp/rstwatch-trace-bench-" + std::to_string(::getpid()) + ".txt";
   {
     std::ofstream out(path);
-    for (std::size_t i = 0; i < total; ++i) out << samples[i % samples.size()] << '\n';
+    for (std::size_t i = 0; i < *total; ++i) out << samples[i % samples.size()] << '\n';
   }
   // Written back before timing: a file still under writeback made whichever pass read it first
   // or second pay 15-20 % more (grep 127 ms right after writing, 107 ms later).
