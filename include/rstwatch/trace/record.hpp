@@ -541,36 +541,6 @@ namespace detail {
 // on from there with the same record, so the general code alone decides errors and unknown keys.
 // tests/trace.cpp and fuzz/trace.cpp check that both give the same record on every captured
 // line, its prefixes and one-byte variants.
-namespace fast_steps {
-// The keys each event has printed in some kernel from 4.19 to 6.18 (the TP_printk formats of
-// include/trace/events/tcp.h and sock.h): take<Steps>() tries only those, so a line does not
-// pay a failed literal compare for every key the order has. A set that missed a key would
-// cost speed, not correctness: the general loop takes whatever the fast path leaves.
-// The skbaddr=/skaddr= pair opens tcp_send_reset and tcp_retransmit_skb and closes tcp_probe
-// (`trailing_pair`).
-constexpr std::uint32_t bit(field f) noexcept { return static_cast<std::uint32_t>(f); }
-inline constexpr std::uint32_t trailing_pair = 1u << 31;
-static_assert(bit(field::probe) < trailing_pair, "trailing_pair must be a bit no field uses");
-inline constexpr std::uint32_t tuple_steps = bit(field::family) | bit(field::sport) |
-                                             bit(field::dport) | bit(field::saddr) |
-                                             bit(field::daddr) | bit(field::saddr_v6) |
-                                             bit(field::daddr_v6);
-inline constexpr std::uint32_t send_reset_steps =  // tcp_event_sk_skb, then 6.10+'s own format
-    bit(field::skbaddr) | bit(field::skaddr) | tuple_steps | bit(field::src) |
-    bit(field::dest) | bit(field::state) | bit(field::reason);
-inline constexpr std::uint32_t socket_steps = tuple_steps | bit(field::sock_cookie);  // tcp_event_sk
-inline constexpr std::uint32_t set_state_steps =
-    tuple_steps | bit(field::protocol) | bit(field::oldstate) | bit(field::newstate);
-inline constexpr std::uint32_t retransmit_steps = bit(field::skbaddr) | bit(field::skaddr) |
-                                                  tuple_steps | bit(field::state) |
-                                                  bit(field::err);
-inline constexpr std::uint32_t probe_steps = bit(field::family) | bit(field::src) |
-                                             bit(field::dest) | bit(field::probe) |
-                                             bit(field::sock_cookie) | trailing_pair;
-inline constexpr std::uint32_t all_steps = ~std::uint32_t{0};
-
-}  // namespace fast_steps
-
 class body_fast_path {
  public:
   body_fast_path(std::string_view body, record& r) noexcept
@@ -579,175 +549,109 @@ class body_fast_path {
   // Position in the body of the first token not taken. Past a taken token, further spaces are
   // skipped as the general loop skips them; before any, a leading space is its to refuse.
   [[gnu::flatten]] std::size_t run() noexcept {
-    switch (r_.kind) {
-      case event_kind::tcp_send_reset: take<fast_steps::send_reset_steps>(); break;
-      case event_kind::tcp_receive_reset:
-      case event_kind::tcp_destroy_sock: take<fast_steps::socket_steps>(); break;
-      case event_kind::inet_sock_set_state: take<fast_steps::set_state_steps>(); break;
-      case event_kind::tcp_retransmit_skb: take<fast_steps::retransmit_steps>(); break;
-      case event_kind::tcp_probe: take<fast_steps::probe_steps>(); break;
-      case event_kind::other: take<fast_steps::all_steps>(); break;
-    }
+    take();
     while (pos_ != 0 && pos_ < n_ && d_[pos_] == ' ') ++pos_;
     return pos_;
   }
 
  private:
-  template <std::uint32_t Steps>
-  static constexpr bool tries(field f) noexcept {
-    return (Steps & fast_steps::bit(f)) != 0;
-  }
-
-  template <std::uint32_t Steps>
   void take() noexcept {
     std::size_t i = 0;
-    if constexpr (tries<Steps>(field::skbaddr))
-      if (view(i, "skbaddr=", r_.skbaddr, field::skbaddr)) pos_ = i;
-    if constexpr (tries<Steps>(field::skaddr))
-      if (view(i, "skaddr=", r_.skaddr, field::skaddr)) pos_ = i;
-    // tcp_send_reset since 6.10 goes on with src=: one compare then skips the seven tuple keys.
-    if constexpr ((Steps & fast_steps::tuple_steps) != 0 && tries<Steps>(field::src) &&
-                  !tries<Steps>(field::probe)) {
-      if (n_ - i >= 4 && load_le32(d_ + i) == rstwatch::detail::scan::word4("src=")) {
-        take_tail<Steps>(i);
+    if (view(i, "skbaddr=", r_.skbaddr, field::skbaddr)) pos_ = i;
+    if (view(i, "skaddr=", r_.skaddr, field::skaddr)) pos_ = i;
+    if (lit(i, "family=AF_INET")) {
+      if (take_end(i)) {
+        r_.family = ip_family::v4;
+      } else if (n_ - i >= 1 && d_[i] == '6' && (++i, take_end(i))) {
+        r_.family = ip_family::v6;
+      } else {
         return;
       }
+      set(field::family);
+      pos_ = i;
     }
-    if constexpr (tries<Steps>(field::family)) {
-      if (lit(i, "family=AF_INET")) {
-        if (take_end(i)) {
-          r_.family = ip_family::v4;
-        } else if (n_ - i >= 1 && d_[i] == '6' && (++i, take_end(i))) {
-          r_.family = ip_family::v6;
-        } else {
-          return;
-        }
-        set(field::family);
-        pos_ = i;
-      }
+    if (view(i, "protocol=", r_.protocol, field::protocol)) pos_ = i;
+    if (lit(i, "sport=")) {
+      if (!decimal(i, r_.sport, 65535)) return;
+      set(field::sport);
+      pos_ = i;
     }
-    if constexpr (tries<Steps>(field::protocol))
-      if (view(i, "protocol=", r_.protocol, field::protocol)) pos_ = i;
-    if constexpr (tries<Steps>(field::sport)) {
-      if (lit(i, "sport=")) {
-        if (!decimal(i, r_.sport, 65535)) return;
-        set(field::sport);
-        pos_ = i;
-      }
+    if (lit(i, "dport=")) {
+      if (!decimal(i, r_.dport, 65535)) return;
+      set(field::dport);
+      pos_ = i;
     }
-    if constexpr (tries<Steps>(field::dport)) {
-      if (lit(i, "dport=")) {
-        if (!decimal(i, r_.dport, 65535)) return;
-        set(field::dport);
-        pos_ = i;
-      }
+    if (lit(i, "saddr=")) {
+      if (!v4_address(i, r_.saddr, r_.saddr_text)) return;
+      set(field::saddr);
+      pos_ = i;
     }
-    if constexpr (tries<Steps>(field::saddr)) {
-      if (lit(i, "saddr=")) {
-        if (!v4_address(i, r_.saddr, r_.saddr_text)) return;
-        set(field::saddr);
-        pos_ = i;
-      }
+    if (lit(i, "daddr=")) {
+      if (!v4_address(i, r_.daddr, r_.daddr_text)) return;
+      set(field::daddr);
+      pos_ = i;
     }
-    if constexpr (tries<Steps>(field::daddr)) {
-      if (lit(i, "daddr=")) {
-        if (!v4_address(i, r_.daddr, r_.daddr_text)) return;
-        set(field::daddr);
-        pos_ = i;
-      }
+    if (lit(i, "saddrv6=")) {
+      if (!v6_address(i, r_.saddr_v6, r_.saddr, r_.saddr_text)) return;
+      set(field::saddr_v6);
+      pos_ = i;
     }
-    if constexpr (tries<Steps>(field::saddr_v6)) {
-      if (lit(i, "saddrv6=")) {
-        if (!v6_address(i, r_.saddr_v6, r_.saddr, r_.saddr_text)) return;
-        set(field::saddr_v6);
-        pos_ = i;
-      }
+    if (lit(i, "daddrv6=")) {
+      if (!v6_address(i, r_.daddr_v6, r_.daddr, r_.daddr_text)) return;
+      set(field::daddr_v6);
+      pos_ = i;
     }
-    if constexpr (tries<Steps>(field::daddr_v6)) {
-      if (lit(i, "daddrv6=")) {
-        if (!v6_address(i, r_.daddr_v6, r_.daddr, r_.daddr_text)) return;
-        set(field::daddr_v6);
-        pos_ = i;
-      }
+    if (lit(i, "src=")) {
+      if (!sockaddr(i, r_.src)) return;
+      set(field::src);
+      pos_ = i;
     }
-    take_tail<Steps>(i);
-  }
-
-  // The keys from src= on.
-  template <std::uint32_t Steps>
-  void take_tail(std::size_t i) noexcept {
-    if constexpr (tries<Steps>(field::src)) {
-      if (lit(i, "src=")) {
-        if (!sockaddr(i, r_.src)) return;
-        set(field::src);
-        pos_ = i;
-      }
+    if (lit(i, "dest=")) {
+      if (!sockaddr(i, r_.dest)) return;
+      set(field::dest);
+      pos_ = i;
     }
-    if constexpr (tries<Steps>(field::dest)) {
-      if (lit(i, "dest=")) {
-        if (!sockaddr(i, r_.dest)) return;
-        set(field::dest);
-        pos_ = i;
-      }
+    if (lit(i, "mark=")) {
+      if (!hex(i, r_.mark, 0xffffffffu)) return;
+      set(field::probe);
+      pos_ = i;
+      if (!probe(i, "data_len=", r_.data_len, false) || !probe(i, "snd_nxt=", r_.snd_nxt, true) ||
+          !probe(i, "snd_una=", r_.snd_una, true) || !probe(i, "snd_cwnd=", r_.snd_cwnd, false) ||
+          !probe(i, "ssthresh=", r_.ssthresh, false) || !probe(i, "snd_wnd=", r_.snd_wnd, false) ||
+          !probe(i, "srtt=", r_.srtt, false) || !probe(i, "rcv_wnd=", r_.rcv_wnd, false))
+        return;
     }
-    if constexpr (tries<Steps>(field::probe)) {
-      if (lit(i, "mark=")) {
-        if (!hex(i, r_.mark, 0xffffffffu)) return;
-        set(field::probe);
-        pos_ = i;
-        if (!probe(i, "data_len=", r_.data_len, false) ||
-            !probe(i, "snd_nxt=", r_.snd_nxt, true) || !probe(i, "snd_una=", r_.snd_una, true) ||
-            !probe(i, "snd_cwnd=", r_.snd_cwnd, false) ||
-            !probe(i, "ssthresh=", r_.ssthresh, false) ||
-            !probe(i, "snd_wnd=", r_.snd_wnd, false) || !probe(i, "srtt=", r_.srtt, false) ||
-            !probe(i, "rcv_wnd=", r_.rcv_wnd, false))
-          return;
-      }
+    if (lit(i, "state=")) {
+      if (!state(i, r_.state)) return;
+      set(field::state);
+      pos_ = i;
     }
-    if constexpr (tries<Steps>(field::state)) {
-      if (lit(i, "state=")) {
-        if (!state(i, r_.state)) return;
-        set(field::state);
-        pos_ = i;
-      }
+    if (lit(i, "oldstate=")) {
+      if (!state(i, r_.oldstate)) return;
+      set(field::oldstate);
+      pos_ = i;
     }
-    if constexpr (tries<Steps>(field::oldstate)) {
-      if (lit(i, "oldstate=")) {
-        if (!state(i, r_.oldstate)) return;
-        set(field::oldstate);
-        pos_ = i;
-      }
+    if (lit(i, "newstate=")) {
+      if (!state(i, r_.newstate)) return;
+      set(field::newstate);
+      pos_ = i;
     }
-    if constexpr (tries<Steps>(field::newstate)) {
-      if (lit(i, "newstate=")) {
-        if (!state(i, r_.newstate)) return;
-        set(field::newstate);
-        pos_ = i;
-      }
+    if (view(i, "reason=", r_.reason, field::reason)) pos_ = i;
+    if (lit(i, "err=")) {
+      const std::size_t end = find_space(d_, i, n_);
+      if (!to_int32(std::string_view(d_ + i, end - i), r_.err)) return;
+      i = end;
+      if (!take_end(i)) return;
+      set(field::err);
+      pos_ = i;
     }
-    if constexpr (tries<Steps>(field::reason))
-      if (view(i, "reason=", r_.reason, field::reason)) pos_ = i;
-    if constexpr (tries<Steps>(field::err)) {
-      if (lit(i, "err=")) {
-        const std::size_t end = find_space(d_, i, n_);
-        if (!to_int32(std::string_view(d_ + i, end - i), r_.err)) return;
-        i = end;
-        if (!take_end(i)) return;
-        set(field::err);
-        pos_ = i;
-      }
+    if (lit(i, "sock_cookie=")) {
+      if (!hex(i, r_.sock_cookie, ~std::uint64_t{0})) return;
+      set(field::sock_cookie);
+      pos_ = i;
     }
-    if constexpr (tries<Steps>(field::sock_cookie)) {
-      if (lit(i, "sock_cookie=")) {
-        if (!hex(i, r_.sock_cookie, ~std::uint64_t{0})) return;
-        set(field::sock_cookie);
-        pos_ = i;
-      }
-    }
-    if constexpr ((Steps & fast_steps::trailing_pair) != 0) {
-      if (view(i, "skbaddr=", r_.skbaddr, field::skbaddr)) pos_ = i;
-      if (view(i, "skaddr=", r_.skaddr, field::skaddr)) pos_ = i;
-    }
+    if (view(i, "skbaddr=", r_.skbaddr, field::skbaddr)) pos_ = i;
+    if (view(i, "skaddr=", r_.skaddr, field::skaddr)) pos_ = i;
   }
 
   void set(field f) noexcept { r_.fields |= static_cast<std::uint32_t>(f); }
