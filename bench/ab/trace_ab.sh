@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Interleaved A/B of the trace classifier between two revisions of include/ (see trace_ab.cpp):
 #   bench/ab/trace_ab.sh REV_A [REV_B] [LINE_INDEX] [ROUNDS]
-# REV_B defaults to the working tree. Compiled as the Release build compiles (g++-12 -O3).
+# REV_B defaults to the working tree. Compiled as the Release build compiles (-O3), with g++-12
+# or $AB_CXX (e.g. AB_CXX=clang++-14).
 # A developer's tool: neither CI nor the benchmarks run it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -15,7 +16,7 @@ tree() {  # tree REV DIR: include/ of REV (the working tree when REV is empty) u
 }
 tree "$rev_a" "$dir/a"
 tree "$rev_b" "$dir/b"
-cxx=(g++-12 -std=c++17 -O3 -DNDEBUG)
+cxx=("${AB_CXX:-g++-12}" -std=c++17 -O3 -DNDEBUG)
 "${cxx[@]}" -I"$dir/a/include" -Drstwatch=rstwatch_a -DSIDE=a -c "$root/bench/ab/classify_side.cpp" -o "$dir/a.o" &
 "${cxx[@]}" -I"$dir/b/include" -Drstwatch=rstwatch_b -DSIDE=b -c "$root/bench/ab/classify_side.cpp" -o "$dir/b.o" &
 "${cxx[@]}" -DRSTWATCH_TRACE_DATA="\"$root/tests/data/trace\"" -c "$root/bench/ab/trace_ab.cpp" -o "$dir/main.o" &
