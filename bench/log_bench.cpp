@@ -212,10 +212,13 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if (a == "--lines" && i + 1 < argc) {
       auto n = rstwatch::bench::count_argument(argv[++i], 1, 1000000000);
-      if (!n) return std::fprintf(stderr, "%s: --lines wants a count from 1 to 10^9, not '%s'\n", argv[0], argv[i]), 2;
+      if (!n) {
+        std::fprintf(stderr, "%s: --lines wants a count from 1 to 10^9, not '%s'\n", argv[0],
+                     argv[i]);
+        return 2;
+      }
       lines = *n;
-    }
-    else if (a == "--file" && i + 1 < argc) path = argv[++i];
+    } else if (a == "--file" && i + 1 < argc) path = argv[++i];
     else if (a == "--keep") keep = true;
     else if (a == "--only-rstwatch") only = true;
     else if (a == "--no-fwlogwatch") fwlogwatch = false;

@@ -52,7 +52,8 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   std::optional<std::size_t> total = 1000000;
-  if (argc > 2 || (argc == 2 && !(total = rstwatch::bench::count_argument(argv[1], 1, 1000000000)))) {
+  if (argc > 2 ||
+      (argc == 2 && !(total = rstwatch::bench::count_argument(argv[1], 1, 1000000000)))) {
     std::fprintf(stderr, "usage: rstwatch-bench-trace [LINES, 1 to 10^9; default 1000000]\n");
     return 2;
   }

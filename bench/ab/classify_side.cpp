@@ -13,7 +13,7 @@
 // Classifies every line once; returns the seconds taken and adds a digest of the results to
 // `sink` (the two sides must agree on it).
 double RSTWATCH_AB_CAT(classify_all_, SIDE)(const std::vector<std::string_view>& lines,
-                                             std::size_t& sink) {
+                                            std::size_t& sink) {
   static rstwatch::trace::classified_line c;  // reused, as the reader and the benchmark do
   const auto t0 = std::chrono::steady_clock::now();
   for (std::string_view l : lines) {

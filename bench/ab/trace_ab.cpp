@@ -59,11 +59,13 @@ int main(int argc, char** argv) {
   std::sort(b.begin(), b.end());
   std::sort(ratio.begin(), ratio.end());
   const double n = static_cast<double>(lines.size());
-  auto at = [](const std::vector<double>& v, double q) { return v[static_cast<std::size_t>(q * (v.size() - 1))]; };
+  auto at = [](const std::vector<double>& v, double q) {
+    return v[static_cast<std::size_t>(q * (v.size() - 1))];
+  };
   std::printf("A best %.1f median %.1f ns/line | B best %.1f median %.1f ns/line\n",
               a.front() * 1e9 / n, at(a, 0.5) * 1e9 / n, b.front() * 1e9 / n, at(b, 0.5) * 1e9 / n);
-  std::printf("B/A median of %d paired rounds %.3f (quartiles %.3f %.3f)\n", rounds,
-              at(ratio, 0.5), at(ratio, 0.25), at(ratio, 0.75));
+  std::printf("B/A median of %d paired rounds %.3f (quartiles %.3f %.3f)\n", rounds, at(ratio, 0.5),
+              at(ratio, 0.25), at(ratio, 0.75));
   if (sink_a != sink_b) {
     std::printf("the two sides classified the lines differently\n");
     return 1;

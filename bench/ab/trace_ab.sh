@@ -12,14 +12,23 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 tree() {  # tree REV DIR: include/ of REV (the working tree when REV is empty) under DIR
   mkdir -p "$2"
-  if [[ -z $1 ]]; then cp -r "$root/include" "$2/"; else git -C "$root" archive "$1" include | tar -x -C "$2"; fi
+  if [[ -z $1 ]]; then
+    cp -r "$root/include" "$2/"
+  else
+    git -C "$root" archive "$1" include | tar -x -C "$2"
+  fi
 }
 tree "$rev_a" "$dir/a"
 tree "$rev_b" "$dir/b"
 cxx=("${AB_CXX:-g++-12}" -std=c++17 -O3 -DNDEBUG)
-"${cxx[@]}" -I"$dir/a/include" -Drstwatch=rstwatch_a -DSIDE=a -c "$root/bench/ab/classify_side.cpp" -o "$dir/a.o" &
-"${cxx[@]}" -I"$dir/b/include" -Drstwatch=rstwatch_b -DSIDE=b -c "$root/bench/ab/classify_side.cpp" -o "$dir/b.o" &
-"${cxx[@]}" -DRSTWATCH_TRACE_DATA="\"$root/tests/data/trace\"" -c "$root/bench/ab/trace_ab.cpp" -o "$dir/main.o" &
+side() {  # side a|b: that revision's classifier, its namespace renamed
+  "${cxx[@]}" -I"$dir/$1/include" -Drstwatch="rstwatch_$1" -DSIDE="$1" \
+    -c "$root/bench/ab/classify_side.cpp" -o "$dir/$1.o"
+}
+side a &
+side b &
+"${cxx[@]}" -DRSTWATCH_TRACE_DATA="\"$root/tests/data/trace\"" \
+  -c "$root/bench/ab/trace_ab.cpp" -o "$dir/main.o" &
 wait %1 && wait %2 && wait %3
 "${cxx[@]}" "$dir/main.o" "$dir/a.o" "$dir/b.o" -o "$dir/trace_ab"
 "$dir/trace_ab" "${3:--1}" "${4:-200}"

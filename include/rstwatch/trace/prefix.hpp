@@ -174,7 +174,8 @@ inline bool context_at(std::string_view line, std::size_t open, context& c) noex
 // unrolled digits; anything else (a wider CPU number, no flags, another clock, more than 12
 // digits of seconds) returns false and context_at() decides. When it returns true, `c` is what
 // context_at() gives: tests/trace.cpp and fuzz/trace.cpp compare the two.
-[[gnu::always_inline]] inline bool context_fast(std::string_view line, std::size_t open, context& c) noexcept {
+[[gnu::always_inline]] inline bool context_fast(std::string_view line, std::size_t open,
+                                                context& c) noexcept {
   const char* const d = line.data();
   const std::size_t n = line.size();
   std::size_t i = open + 1;

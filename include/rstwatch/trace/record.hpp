@@ -676,7 +676,8 @@ class body_fast_path {
     return true;
   }
   template <std::size_t N>
-  [[gnu::always_inline]] bool view(std::size_t& i, const char (&key)[N], std::string_view& out, field f) noexcept {
+  [[gnu::always_inline]] bool view(std::size_t& i, const char (&key)[N], std::string_view& out,
+                                   field f) noexcept {
     std::size_t k = i;
     if (!lit(k, key)) return false;
     const std::size_t end = find_space(d_, k, n_);
@@ -731,7 +732,8 @@ class body_fast_path {
     return true;
   }
   template <std::size_t N>
-  [[gnu::always_inline]] bool probe(std::size_t& i, const char (&key)[N], std::uint32_t& out, bool is_hex) noexcept {
+  [[gnu::always_inline]] bool probe(std::size_t& i, const char (&key)[N], std::uint32_t& out,
+                                    bool is_hex) noexcept {
     std::size_t k = i;
     if (!lit(k, key)) return true;  // not this key: the next step may take it
     if (!(is_hex ? hex(k, out, 0xffffffffu) : decimal(k, out, 0xffffffffu))) return false;
@@ -774,7 +776,8 @@ class body_fast_path {
     return true;
   }
   // An IPv4 field; the text is kept as store() keeps it.
-  [[gnu::always_inline]] bool v4_address(std::size_t& i, ip_address& out, std::string_view& text) const noexcept {
+  [[gnu::always_inline]] bool v4_address(std::size_t& i, ip_address& out,
+                                         std::string_view& text) const noexcept {
     std::size_t k = i;
     std::uint8_t b[4];
     if (!quad(k, b)) return false;
@@ -789,7 +792,7 @@ class body_fast_path {
   // the token, compared in place: the IPv4 text holds no space, so a space or the end right
   // after it ends the token), else %pI6c; neither searches the token's end first.
   [[gnu::always_inline]] bool v6_address(std::size_t& i, ip_address& out, const ip_address& v4,
-                  std::string_view v4_text) const noexcept {
+                                         std::string_view v4_text) const noexcept {
     const std::size_t m = v4_text.size();
     std::size_t end = i + 7 + m;
     if (m != 0 && n_ - i >= 7 + m && rstwatch::detail::scan::equal_literal(d_ + i, "::ffff:") &&

@@ -73,7 +73,8 @@ inline std::size_t find_byte(const char* text, std::size_t i, std::size_t size, 
 }
 
 // Index of the first byte in text[i, end) that is not ' ', or end (the comm's alignment).
-[[gnu::always_inline]] inline std::size_t skip_spaces(const char* text, std::size_t i, std::size_t end) noexcept {
+[[gnu::always_inline]] inline std::size_t skip_spaces(const char* text, std::size_t i,
+                                                      std::size_t end) noexcept {
   return rstwatch::detail::scan::find_first<false>(text, i, end, ' ');
 }
 
