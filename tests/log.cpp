@@ -10,10 +10,12 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <new>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "support/variants.hpp"
@@ -733,6 +735,80 @@ SCENARIO("a classified line reused for the next line keeps nothing of the event 
         INFO((differing.empty() ? std::string() : differing.front()));
         CHECK(differing.empty());
       }
+    }
+  }
+}
+
+// parse_envelope() and parse_record() reset the caller's envelope and record member by member
+// (a whole-object clear was `rep stosq`, paid on every line): a member the resets forget
+// would carry the line before into the next one.
+SCENARIO("an envelope and a record reset for the next line equal fresh ones in every member",
+         "[log][record]") {
+  GIVEN("an envelope and a record whose every byte is 0x01 (true, 1, or a view of 0x0101... "
+        "bytes: never the default)") {
+    static_assert(std::is_trivially_copyable_v<envelope> && std::is_trivially_copyable_v<record_view>,
+                  "the poisoning below writes their bytes");
+    envelope e;
+    record_view r;
+    std::memset(static_cast<void*>(&e), 1, sizeof e);
+    std::memset(static_cast<void*>(&r), 1, sizeof r);
+    WHEN("they are reset") {
+      log::detail::reset(e);
+      log::detail::reset(r);
+      THEN("the record equals a default one, field by field") {
+        CHECK(r == record_view{});
+        CHECK(r.packet == packet_view{});
+      }
+      THEN("the envelope equals a default one, member by member") {
+        const envelope fresh;
+        CHECK(e.kind == fresh.kind);
+        CHECK(e.time_text.size() == 0);
+        CHECK_FALSE(e.time.has_value());
+        CHECK_FALSE(e.uptime.has_value());
+        CHECK(e.host.size() == 0);
+        CHECK(e.tag.size() == 0);
+        CHECK(e.level == fresh.level);
+        CHECK(e.sequence == fresh.sequence);
+        CHECK(e.message.size() == 0);
+      }
+    }
+  }
+  GIVEN("every captured LOG line, parsed in turn into one reused envelope and record") {
+    std::vector<std::string> lines;
+    for (auto f : {"kmsg-records.txt", "kmsg.txt", "rsyslog-traditional.txt",
+                   "rsyslog-rfc3339.txt", "dmesg-r.txt", "dmesg.txt", "journal-short-iso.txt"})
+      for (auto& l : read_lines(f)) lines.push_back(l);
+    THEN("each gives the record and envelope a fresh parse gives") {
+      REQUIRE(lines.size() > 40);
+      envelope reused_envelope;
+      record_view reused_record;
+      parse_error reused_error;
+      std::size_t records = 0;
+      for (const std::string& l : lines) {
+        envelope fresh_envelope;
+        parse_envelope(l, fresh_envelope);
+        parse_envelope(l, reused_envelope);
+        INFO(l);
+        CHECK(reused_envelope.kind == fresh_envelope.kind);
+        CHECK(reused_envelope.time_text == fresh_envelope.time_text);
+        CHECK(reused_envelope.time.has_value() == fresh_envelope.time.has_value());
+        CHECK(reused_envelope.uptime == fresh_envelope.uptime);
+        CHECK(reused_envelope.host == fresh_envelope.host);
+        CHECK(reused_envelope.tag == fresh_envelope.tag);
+        CHECK(reused_envelope.level == fresh_envelope.level);
+        CHECK(reused_envelope.sequence == fresh_envelope.sequence);
+        CHECK(reused_envelope.message == fresh_envelope.message);
+        record_view fresh_record;
+        parse_error fresh_error;
+        const auto fresh = parse_record(fresh_envelope.message, fresh_record, fresh_error);
+        const auto reused = parse_record(reused_envelope.message, reused_record, reused_error);
+        CHECK(reused == fresh);
+        if (fresh == record_result::status::record) {
+          ++records;
+          CHECK(reused_record == fresh_record);
+        }
+      }
+      CHECK(records > 20);
     }
   }
 }

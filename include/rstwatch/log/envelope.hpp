@@ -51,6 +51,21 @@ namespace detail {
 
 using namespace rstwatch::detail::scan;
 
+// `e = envelope{}`, member by member: g++ compiles the whole-object assignment as `rep stosq`,
+// whose start-up cost is paid on every line (see reset(record_view&) in log/record.hpp).
+// tests/log.cpp checks that a reset envelope equals a fresh one.
+inline void reset(envelope& e) noexcept {
+  e.kind = envelope_kind::none;
+  e.time_text = {};
+  e.time.reset();
+  e.uptime.reset();
+  e.host = {};
+  e.tag = {};
+  e.level = -1;
+  e.sequence = 0;
+  e.message = {};
+}
+
 // "[ 2347.180373]": '[', optional spaces, seconds, '.', microseconds, ']'.
 // (kernel/printk/printk.c print_time: "[%5lu.%06lu]")
 constexpr bool read_uptime(std::string_view s, std::size_t& i, kernel_uptime& u) noexcept {
@@ -246,7 +261,7 @@ constexpr bool is_tag(std::string_view w) noexcept {
 // fails: a line no envelope fits is all message (kind none).
 [[gnu::flatten]] inline void parse_envelope(std::string_view line, envelope& e) noexcept {
   using namespace detail;
-  e = envelope{};
+  reset(e);
   e.message = line;
   if (line.empty()) return;
   const char c = line[0];
