@@ -2,12 +2,15 @@
 // the line; every view it returns lies inside the line; the cheap detector agrees with the
 // full parse; a malformed line's diagnostic points inside the line; the fast paths for the
 // kernels' own prefix shape and key order give exactly what the general code gives; a reused
-// classified_line ends as a fresh one.
+// classified_line ends as a fresh one; classify_next() on the input in a padded buffer reads
+// its first line as classify() reads that line, and nothing past the padding.
 #include <rstwatch/trace/reset.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <string_view>
 
 namespace {
@@ -32,6 +35,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     rstwatch::trace::classify(line, reused);
     require(reused.kind == c.kind && reused.rec == c.rec && reused.lost == c.lost &&
             reused.error.offset == c.error.offset && reused.error.expected == c.error.expected);
+  }
+  {
+    // The buffer line_source::next_span() gives: the bytes, a '\n', exactly the padding (a
+    // heap block of that size: the sanitizers see any read past it).
+    const std::size_t block_size = size + 1 + rstwatch::trace::next_line_padding;
+    std::unique_ptr<char[]> block(new char[block_size]);
+    if (size != 0) std::memcpy(block.get(), data, size);
+    block[size] = '\n';
+    // Digits after it: a read past the '\n' that counted would change a value.
+    std::memset(block.get() + size + 1, '1', rstwatch::trace::next_line_padding);
+    const std::string_view rest(block.get(), size);
+    static rstwatch::trace::classified_line next, alone;
+    const std::size_t length = rstwatch::trace::classify_next(rest, next);
+    const std::string_view first = rest.substr(0, rest.find('\n'));
+    rstwatch::trace::classify(first, alone);
+    require(length == first.size());
+    require(next.kind == alone.kind && next.rec == alone.rec && next.lost == alone.lost &&
+            next.error.offset == alone.error.offset && next.error.expected == alone.error.expected);
   }
   const auto& p = c.rec.prefix;
   for (auto v : {p.task, p.flags, p.timestamp, p.event, p.body, c.rec.reason, c.rec.protocol,

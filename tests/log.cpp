@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -628,6 +629,93 @@ SCENARIO("a line source hands out every line, the last one even without a newlin
     THEN("it is not good and yields no line") {
       CHECK_FALSE(src.good());
       CHECK_FALSE(src.next(l));
+    }
+  }
+}
+
+SCENARIO(
+    "a line source's spans give the lines next() gives, each followed by a newline and "
+    "padding",
+    "[log][source]") {
+  GIVEN(
+      "texts of short, empty, overlong and unterminated lines, read through buffers of 1 to "
+      "40 bytes, from a file and from a reader that hands out 3 bytes at a time") {
+    std::mt19937 rng(7);
+    std::vector<std::string> texts = {"",
+                                      "\n",
+                                      "a",
+                                      "a\n",
+                                      "one\n\nthree\nfour-without-newline",
+                                      "a\n" + std::string(100, 'x') + "\nb\n"};
+    for (int t = 0; t < 40; ++t) {
+      std::string text;
+      for (int k = static_cast<int>(rng() % 12); k > 0; --k) {
+        text += std::string(rng() % 5 == 0 ? rng() % 60 : rng() % 12, static_cast<char>('a' + k));
+        if (rng() % 8 != 0 || k > 1) text += '\n';
+      }
+      texts.push_back(text);
+    }
+    struct line {
+      std::string text;
+      std::uint64_t number;
+      bool truncated;
+      bool operator==(const line& o) const {
+        return text == o.text && number == o.number && truncated == o.truncated;
+      }
+    };
+    std::size_t compared = 0;
+    volatile unsigned padding_sum = 0;
+    for (const auto& text : texts) {
+      const auto path = temp_file(text);
+      for (std::size_t capacity = 1; capacity <= 40; ++capacity) {
+        std::vector<line> by_line, by_span, mixed;
+        line_source a(path.c_str(), capacity);
+        for (std::string_view l; a.next(l);)
+          by_line.push_back({std::string(l), a.line_number(), a.truncated()});
+        // A span's first line ends at its first '\n'; the byte after the span is one, and the
+        // padding after it is readable (a sanitizer build sees a read past the buffer).
+        auto take = [&](line_source& src, std::string_view rest, std::vector<line>& out) {
+          REQUIRE(rest.data()[rest.size()] == '\n');
+          for (std::size_t k = 1; k <= line_source::padding; ++k)
+            padding_sum = padding_sum + static_cast<unsigned char>(rest.data()[rest.size() + k]);
+          const std::size_t n = std::min(rest.find('\n'), rest.size());
+          const std::string first(rest.substr(0, n));
+          src.advance(n);
+          out.push_back({first, src.line_number(), src.truncated()});
+        };
+        line_source b(path.c_str(), capacity);
+        for (std::string_view rest; b.next_span(rest);) take(b, rest, by_span);
+        std::size_t offset = 0;
+        line_source c(
+            [&](char* buf, std::size_t n) {
+              const std::size_t k = std::min({n, std::size_t{3}, text.size() - offset});
+              std::memcpy(buf, text.data() + offset, k);
+              offset += k;
+              return k;
+            },
+            capacity);
+        bool use_span = false;
+        for (;;) {  // alternating next() and next_span()
+          use_span = !use_span;
+          if (use_span) {
+            std::string_view rest;
+            if (!c.next_span(rest)) break;
+            take(c, rest, mixed);
+          } else {
+            std::string_view l;
+            if (!c.next(l)) break;
+            mixed.push_back({std::string(l), c.line_number(), c.truncated()});
+          }
+        }
+        INFO(text << " through " << capacity << " bytes");
+        REQUIRE(by_span == by_line);
+        REQUIRE(mixed == by_line);
+        ++compared;
+      }
+      ::unlink(path.c_str());
+    }
+    THEN("every text gave the same lines, numbers and cuts through spans as through next()") {
+      CHECK(compared == texts.size() * 40);
     }
   }
 }

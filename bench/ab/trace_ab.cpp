@@ -34,8 +34,10 @@ int main(int argc, char** argv) {
     text += pick >= 0 ? samples[static_cast<std::size_t>(pick)] : samples[i % samples.size()];
     text += '\n';
   }
+  const std::size_t text_size = text.size();
+  text.append(64, '\0');  // classify_next()'s padding (AB_LOOP=next)
   std::vector<std::string_view> lines;
-  for (std::size_t b = 0; b < text.size();) {
+  for (std::size_t b = 0; b < text_size;) {
     const std::size_t e = text.find('\n', b);
     lines.emplace_back(text.data() + b, e - b);
     b = e + 1;

@@ -2,7 +2,8 @@
 # Interleaved A/B of the trace classifier between two revisions of include/ (see trace_ab.cpp):
 #   bench/ab/trace_ab.sh REV_A [REV_B] [LINE_INDEX] [ROUNDS]
 # REV_B defaults to the working tree. Compiled as the Release build compiles (-O3), with g++-12
-# or $AB_CXX (e.g. AB_CXX=clang++-14).
+# or $AB_CXX (e.g. AB_CXX=clang++-14). AB_LOOP=next times classify_next() over the text instead
+# of classify() per line (both revisions must have it).
 # A developer's tool: neither CI nor the benchmarks run it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -21,6 +22,7 @@ tree() {  # tree REV DIR: include/ of REV (the working tree when REV is empty) u
 tree "$rev_a" "$dir/a"
 tree "$rev_b" "$dir/b"
 cxx=("${AB_CXX:-g++-12}" -std=c++17 -O3 -DNDEBUG)
+[[ ${AB_LOOP:-} == next ]] && cxx+=(-DRSTWATCH_AB_NEXT)
 side() {  # side a|b: that revision's classifier, its namespace renamed
   "${cxx[@]}" -I"$dir/$1/include" -Drstwatch="rstwatch_$1" -DSIDE="$1" \
     -c "$root/bench/ab/classify_side.cpp" -o "$dir/$1.o"

@@ -118,6 +118,33 @@ inline std::size_t find_first(const char* d, std::size_t i, std::size_t n, char 
   return i;
 }
 
+// Index of the first byte equal to a or to '\n' at or after d[i], with no bound: for a line in a
+// padded buffer (see log::line_source::next_span()), where a '\n' is known to follow and at
+// least 16 readable bytes follow that '\n'.
+inline std::size_t find_or_newline(const char* d, std::size_t i, char a) noexcept {
+#if defined(__SSE2__)
+  const __m128i wanted = _mm_set1_epi8(a), newline = _mm_set1_epi8('\n');
+  for (;; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i));
+    const unsigned m = static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, wanted), _mm_cmpeq_epi8(v, newline))));
+    if (m) return i + static_cast<std::size_t>(__builtin_ctz(m));
+  }
+#else
+  for (;; i += 8) {
+    const std::uint64_t w = load_le64(d + i);
+    const unsigned k = first_byte_equal(w, static_cast<unsigned char>(a)),
+                   l = first_byte_equal(w, '\n');
+    if (k < 8 || l < 8) return i + (k < l ? k : l);
+  }
+#endif
+}
+
+// The end of a value in such a line: its first ' ' or '\n'.
+inline std::size_t find_space_or_newline(const char* d, std::size_t i) noexcept {
+  return find_or_newline(d, i, ' ');
+}
+
 // How many bytes of d[0, n) are '\n', and how many are ' ' or '\t' (the rules parser sizes its
 // arrays from them). Sixteen bytes per step with SSE2, as find_first().
 struct line_and_blank_counts {

@@ -355,6 +355,49 @@ inline bool prefix_at(std::string_view line, std::size_t open, line_prefix& p,
   return true;
 }
 
+// prefix_at() for a line whose end is not known yet: d starts a line in a padded buffer (a '\n'
+// ends it, and 64 readable bytes follow that '\n'; see classify_next() in trace/reset.hpp). Only
+// the kernel's usual shape, at the first '[' before the '\n', and only one of the six events
+// known_event_name() knows, with a body (name, ": ", a byte other than '\n'): then `p` is what
+// parse_prefix() gives for the line, but for body and body_offset, which the caller sets once
+// it has found the line's end; `body_start` is where the body starts and `name_length` the
+// length known_event_name() gave. Otherwise false, with `p` in any state, and the caller reads
+// the line as a whole.
+[[gnu::always_inline]] inline bool prefix_terminated(const char* d, line_prefix& p,
+                                                     std::size_t& body_start,
+                                                     std::size_t& name_length) noexcept {
+  const std::size_t open = rstwatch::detail::scan::find_or_newline(d, 0, '[');
+  if (d[open] != '[') return false;
+  std::uint32_t pid = 0;
+  std::size_t comm_end = 0;
+  if (!pid_fast(d, open, pid, comm_end)) return false;
+  // context_fast() stops at the first byte outside its shape ('\n' is in none of its digits,
+  // spaces or separators) and reads at most 40 bytes past '[' but for the spaces before the
+  // timestamp: the view it is given ends 64 bytes past '['. The flags are any 4 or 5 bytes
+  // but ' ': a '\n' among them would end the line there.
+  context c;
+  if (!context_fast(std::string_view(d, open + 64), open, c) ||
+      rstwatch::detail::scan::first_byte_equal(load_le64(c.flags.data()), '\n') < c.flags.size())
+    return false;
+  std::size_t i = c.next;
+  if (d[i] == ' ') ++i;
+  const std::size_t name_start = i;
+  name_length = known_event_name(d + i, 64);  // a name it knows, with its ':' after it; else 0
+  i += name_length;
+  if (name_length == 0 || d[i + 1] != ' ' || d[i + 2] == '\n') return false;
+  p.task = std::string_view(d, comm_end).substr(skip_spaces(d, 0, comm_end));
+  p.pid = pid;
+  p.has_tgid = p.tgid_known = false;
+  p.tgid = 0;
+  p.cpu = static_cast<std::uint16_t>(c.cpu);
+  p.flags = c.flags;
+  p.timestamp = c.timestamp;
+  p.uptime = kernel_uptime{c.uptime_us};
+  p.event = std::string_view(d + name_start, i - name_start);
+  body_start = i + 2;
+  return true;
+}
+
 }  // namespace detail
 
 // Parses the prefix of one line (without its newline). nullopt when the line has no ftrace

@@ -541,6 +541,11 @@ namespace detail {
 // on from there with the same record, so the general code alone decides errors and unknown keys.
 // tests/trace.cpp and fuzz/trace.cpp check that both give the same record on every captured
 // line, its prefixes and one-byte variants.
+// Terminated: the body is the rest of a line in a padded buffer (classify_next() in
+// trace/reset.hpp) whose end is not known yet: a '\n' ends it, and reads need no bounds test
+// (64 readable bytes follow that '\n'). Every value ends at ' ' or '\n' there, as it ends at ' '
+// or the view's end otherwise.
+template <bool Terminated = false>
 class body_fast_path {
  public:
   body_fast_path(std::string_view body, record& r) noexcept
@@ -550,7 +555,7 @@ class body_fast_path {
   // skipped as the general loop skips them; before any, a leading space is its to refuse.
   [[gnu::flatten]] std::size_t run() noexcept {
     take();
-    while (pos_ != 0 && pos_ < n_ && d_[pos_] == ' ') ++pos_;
+    while (pos_ != 0 && (Terminated || pos_ < n_) && d_[pos_] == ' ') ++pos_;
     return pos_;
   }
 
@@ -562,7 +567,7 @@ class body_fast_path {
     if (lit(i, "family=AF_INET")) {
       if (take_end(i)) {
         r_.family = ip_family::v4;
-      } else if (n_ - i >= 1 && d_[i] == '6' && (++i, take_end(i))) {
+      } else if (room(i, 1) && d_[i] == '6' && (++i, take_end(i))) {
         r_.family = ip_family::v6;
       } else {
         return;
@@ -638,7 +643,7 @@ class body_fast_path {
     }
     if (view(i, "reason=", r_.reason, field::reason)) pos_ = i;
     if (lit(i, "err=")) {
-      const std::size_t end = find_space(d_, i, n_);
+      const std::size_t end = value_end(i);
       if (!to_int32(std::string_view(d_ + i, end - i), r_.err)) return;
       i = end;
       if (!take_end(i)) return;
@@ -656,6 +661,29 @@ class body_fast_path {
 
   void set(field f) noexcept { r_.fields |= static_cast<std::uint32_t>(f); }
 
+  // At least k bytes from i on (always, when Terminated: the padding holds them).
+  [[gnu::always_inline]] bool room(std::size_t i, std::size_t k) const noexcept {
+    return Terminated || n_ - i >= k;
+  }
+  // Whether i is the body's end.
+  [[gnu::always_inline]] bool at_end(std::size_t i) const noexcept {
+    if constexpr (Terminated)
+      return d_[i] == '\n';
+    else
+      return i == n_;
+  }
+  // The end of the value starting at i: its first ' ', or the body's end.
+  [[gnu::always_inline]] std::size_t value_end(std::size_t i) const noexcept {
+    if constexpr (Terminated)
+      return rstwatch::detail::scan::find_space_or_newline(d_, i);
+    else
+      return find_space(d_, i, n_);
+  }
+  // Past a value that ends at `end`: past its space, or at the body's end.
+  [[gnu::always_inline]] std::size_t after(std::size_t end) const noexcept {
+    return at_end(end) ? end : end + 1;
+  }
+
   // Each step below works on a local position: it takes a whole token (and the single space
   // after it) and advances, or returns false; run() commits to pos_ only after whole tokens.
   // The steps are always_inline: g++'s `flatten` on run() inlines the whole call tree, but
@@ -664,13 +692,18 @@ class body_fast_path {
   template <std::size_t N>
   [[gnu::always_inline]] bool lit(std::size_t& i, const char (&l)[N]) const noexcept {
     constexpr std::size_t size = N - 1;
-    if (n_ - i < size || !rstwatch::detail::scan::equal_literal(d_ + i, l)) return false;
+    if (!room(i, size) || !rstwatch::detail::scan::equal_literal(d_ + i, l)) return false;
     i += size;
     return true;
   }
   // The end of a value: the end of the body, or one space that the next key follows.
   [[gnu::always_inline]] bool take_end(std::size_t& i) const noexcept {
-    if (i == n_) return true;
+    if constexpr (Terminated) {  // a space first: most values have one after them
+      const char c = d_[i];
+      if (c == ' ') ++i;
+      return c == ' ' || c == '\n';
+    }
+    if (at_end(i)) return true;
     if (d_[i] != ' ') return false;
     ++i;
     return true;
@@ -680,10 +713,10 @@ class body_fast_path {
                                    field f) noexcept {
     std::size_t k = i;
     if (!lit(k, key)) return false;
-    const std::size_t end = find_space(d_, k, n_);
+    const std::size_t end = value_end(k);
     out = std::string_view(d_ + k, end - k);
     set(f);
-    i = end == n_ ? end : end + 1;
+    i = after(end);
     return true;
   }
   // to_unsigned()'s set: 1 to 19 digits, at most `max`.
@@ -691,7 +724,7 @@ class body_fast_path {
   [[gnu::always_inline]] bool decimal(std::size_t& i, Int& out, std::uint64_t max) const noexcept {
     std::size_t k = i;
     std::uint64_t v = 0;
-    if (n_ - i >= 8) {
+    if (room(i, 8)) {
       // Up to seven digits (ports, most counters) from one load.
       const std::uint64_t t = digits_of(load_le64(d_ + i));
       const unsigned count = leading_digits(t);
@@ -705,7 +738,7 @@ class body_fast_path {
         return true;
       }
     }
-    const std::size_t limit = n_ - i < 20 ? n_ : i + 20;
+    const std::size_t limit = !room(i, 20) ? n_ : i + 20;
     for (unsigned digit; k < limit && (digit = static_cast<unsigned char>(d_[k] - '0')) < 10; ++k)
       v = v * 10 + digit;
     if (k == i || k - i > 19 || v > max || !take_end(k)) return false;
@@ -717,12 +750,13 @@ class body_fast_path {
   template <class Int>
   [[gnu::always_inline]] bool hex(std::size_t& i, Int& out, std::uint64_t max) const noexcept {
     std::size_t k = i;
-    if (n_ - k > 2 && d_[k] == '0' && (d_[k + 1] == 'x' || d_[k + 1] == 'X') && d_[k + 2] != ' ')
+    if (room(k, 3) && d_[k] == '0' && (d_[k + 1] == 'x' || d_[k + 1] == 'X') && d_[k + 2] != ' ' &&
+        !at_end(k + 2))
       k += 2;
     const std::size_t start = k;
     std::uint64_t v = 0;
     // One table load per digit: a branch on digit or letter mispredicted on hashed values.
-    for (unsigned h; k < n_ && k - start < 17 &&
+    for (unsigned h; (Terminated || k < n_) && k - start < 17 &&
                      (h = hex_digits.value[static_cast<unsigned char>(d_[k])]) < 16;
          ++k)
       v = (v << 4) | h;
@@ -744,7 +778,7 @@ class body_fast_path {
   // address is at most 15 bytes and the loop reads at most one byte past its last digit: with
   // 16 bytes left (nearly always: more keys follow) no read needs a bounds test.
   [[gnu::always_inline]] bool quad(std::size_t& k, std::uint8_t (&b)[4]) const noexcept {
-    return n_ - k >= 16 ? quad_in<false>(k, b) : quad_in<true>(k, b);
+    return room(k, 16) ? quad_in<false>(k, b) : quad_in<true>(k, b);
   }
   template <bool Bounded>
   [[gnu::always_inline]] bool quad_in(std::size_t& k, std::uint8_t (&b)[4]) const noexcept {
@@ -795,26 +829,28 @@ class body_fast_path {
                                          std::string_view v4_text) const noexcept {
     const std::size_t m = v4_text.size();
     std::size_t end = i + 7 + m;
-    if (m != 0 && n_ - i >= 7 + m && rstwatch::detail::scan::equal_literal(d_ + i, "::ffff:") &&
-        short_equal(d_ + i + 7, v4_text.data(), m) && (end == n_ || d_[end] == ' ')) {
+    if (m != 0 && room(i, 7 + m) && rstwatch::detail::scan::equal_literal(d_ + i, "::ffff:") &&
+        short_equal(d_ + i + 7, v4_text.data(), m) && (at_end(end) || d_[end] == ' ')) {
       out.assign_v4_mapped(v4);
     } else {
       std::array<std::uint8_t, 16> b{};
-      const std::size_t length = ipv6_token(d_ + i, n_ - i, b.data());
+      const std::size_t length = Terminated
+                                     ? ipv6_token_in<token_reads::terminated>(d_ + i, 0, b.data())
+                                     : ipv6_token(d_ + i, n_ - i, b.data());
       if (length == 0) return false;
       end = i + length;
       out = ip_address::v6(b);
     }
-    i = end == n_ ? end : end + 1;
+    i = after(end);
     return true;
   }
   // parse_sockaddr()'s "ADDRESS:PORT" for IPv4 in one pass (the token then holds a single ':',
   // the one rfind() would find); "[IPv6]:PORT" through parse_sockaddr().
   [[gnu::always_inline]] bool sockaddr(std::size_t& i, endpoint& out) const noexcept {
-    if (i < n_ && d_[i] != '[') {
+    if ((Terminated || i < n_) && d_[i] != '[') {
       std::size_t k = i;
       std::uint8_t b[4];
-      if (!quad(k, b) || k >= n_ || d_[k] != ':') return false;
+      if (!quad(k, b) || (!Terminated && k >= n_) || d_[k] != ':') return false;
       ++k;
       std::uint16_t port = 0;
       if (!decimal(k, port, 65535)) return false;
@@ -823,19 +859,19 @@ class body_fast_path {
       i = k;
       return true;
     }
-    const std::size_t end = find_space(d_, i, n_);
+    const std::size_t end = value_end(i);
     auto e = parse_sockaddr(std::string_view(d_ + i, end - i));
     if (!e) return false;
     out = *e;
-    i = end == n_ ? end : end + 1;
+    i = after(end);
     return true;
   }
   [[gnu::always_inline]] bool state(std::size_t& i, tcp_state& out) const noexcept {
-    const std::size_t end = find_space(d_, i, n_);
+    const std::size_t end = value_end(i);
     auto s = tcp_state_of(std::string_view(d_ + i, end - i));
     if (!s) return false;  // a number ("0x d"): store() reads those
     out = *s;
-    i = end == n_ ? end : end + 1;
+    i = after(end);
     return true;
   }
 
@@ -856,7 +892,7 @@ class body_fast_path {
                                                                bool common_shape = true) noexcept {
   std::string_view body = r.prefix.body;
   std::size_t base = r.prefix.body_offset;
-  std::size_t i = common_shape ? detail::body_fast_path(body, r).run() : 0;
+  std::size_t i = common_shape ? detail::body_fast_path<>(body, r).run() : 0;
   // Keys and values are scanned eight bytes at a time. The fast path has nearly always taken
   // the whole body: the loop is marked unlikely, as the prefix's general readings are.
   const char* text = body.data();

@@ -214,10 +214,13 @@ inline constexpr hex_digit_table hex_digits{};
 // 0 when the token is no such address. The general ip_address::from_text searches each group
 // with find(); four addresses per line made that a fifth of the trace parser's time. Ending at
 // a space lets the body parser read a value without searching its end first.
-// Bounded: every read is tested against n. Unbounded: no test, for n >= 64: a group starts at
-// most at byte 45 (a longer token fails anyway) and reads up to 6 bytes past its start, one more
-// after a "::"; the IPv4 tail stops at byte 45. No read goes past byte 52.
-template <bool Bounded>
+// Reads: `bounded` tests every one against n. `unbounded` tests none, for n >= 64: a group
+// starts at most at byte 45 (a longer token fails anyway) and reads up to 6 bytes past its
+// start, one more after a "::"; the IPv4 tail stops at byte 45, so no read goes past byte 52.
+// `terminated` reads as `unbounded` and also ends the token at a '\n' (a line in a padded
+// buffer, see classify_next() in trace/reset.hpp).
+enum class token_reads : std::uint8_t { bounded, unbounded, terminated };
+template <token_reads Reads>
 constexpr std::size_t ipv6_token_in(const char* p, std::size_t n, std::uint8_t* out) noexcept {
   // The groups after "::" go to tail[16...]; the last 16 bytes of tail[ntail...] are then the
   // right-aligned tail with zeros before it, so the result is head OR'd with those 16 bytes, a
@@ -227,8 +230,13 @@ constexpr std::size_t ipv6_token_in(const char* p, std::size_t n, std::uint8_t* 
   bool gap = false;
   std::size_t i = 0;
   // The token's bytes with a ' ' for every position past the view: one test finds the end.
-  auto at = [p, n](std::size_t k) -> unsigned char {
-    return !Bounded || k < n ? static_cast<unsigned char>(p[k]) : ' ';
+  auto at = [=](std::size_t k) -> unsigned char {
+    if constexpr (Reads == token_reads::bounded)
+      return k < n ? static_cast<unsigned char>(p[k]) : ' ';
+    else if constexpr (Reads == token_reads::terminated)
+      return p[k] == '\n' ? ' ' : static_cast<unsigned char>(p[k]);
+    else
+      return static_cast<unsigned char>(p[k]);
   };
   if (at(0) == ':') {
     if (at(1) != ':') return 0;
@@ -297,7 +305,8 @@ constexpr std::size_t ipv6_token_in(const char* p, std::size_t n, std::uint8_t* 
 }
 
 constexpr std::size_t ipv6_token(const char* p, std::size_t n, std::uint8_t* out) noexcept {
-  return n >= 64 ? ipv6_token_in<false>(p, n, out) : ipv6_token_in<true>(p, n, out);
+  return n >= 64 ? ipv6_token_in<token_reads::unbounded>(p, n, out)
+                 : ipv6_token_in<token_reads::bounded>(p, n, out);
 }
 
 // The whole of `s` as such an address (a space in it fails); `out` is written only when the
