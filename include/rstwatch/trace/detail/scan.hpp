@@ -233,17 +233,20 @@ constexpr std::size_t ipv6_token_in(const char* p, std::size_t n, std::uint8_t* 
   auto at = [=](std::size_t k) -> unsigned char {
     if constexpr (Reads == token_reads::bounded)
       return k < n ? static_cast<unsigned char>(p[k]) : ' ';
-    else if constexpr (Reads == token_reads::terminated)
-      return p[k] == '\n' ? ' ' : static_cast<unsigned char>(p[k]);
     else
       return static_cast<unsigned char>(p[k]);
+  };
+  // Whether a byte ends the token: a ' ', or the line's '\n' when terminated (tested only where
+  // the token may end: the hex table already stops a group at a '\n', as at any non-digit).
+  auto ends = [](unsigned char c) {
+    return c == ' ' || (Reads == token_reads::terminated && c == '\n');
   };
   if (at(0) == ':') {
     if (at(1) != ':') return 0;
     gap = true;
     i = 2;
   }
-  while (at(i) != ' ') {
+  while (!ends(at(i))) {
     if (i > 45) return 0;
     std::uint8_t* dst = gap ? tail + 16 : head;
     std::size_t& used = gap ? ntail : nhead;
@@ -267,7 +270,7 @@ constexpr std::size_t ipv6_token_in(const char* p, std::size_t n, std::uint8_t* 
     const unsigned char c = at(i);
     if (c == '.') {  // the IPv4 tail: reparse the rest of the token as decimal
       std::size_t end = i;
-      while (end <= 45 && at(end) != ' ') ++end;
+      while (end <= 45 && !ends(at(end))) ++end;
       if (used + 4 > 16 || !dotted_quad(std::string_view(p + start, end - start), dst + used))
         return 0;
       used += 4;
@@ -277,14 +280,14 @@ constexpr std::size_t ipv6_token_in(const char* p, std::size_t n, std::uint8_t* 
     if (i == start || i - start > 4 || used + 2 > 16) return 0;
     dst[used++] = static_cast<std::uint8_t>(v >> 8);
     dst[used++] = static_cast<std::uint8_t>(v & 0xff);
-    if (c == ' ') break;
+    if (ends(c)) break;
     if (c != ':') return 0;
     const unsigned char next = at(++i);
     if (next == ':') {
       if (gap) return 0;
       gap = true;
       ++i;
-    } else if (next == ' ') {
+    } else if (ends(next)) {
       return 0;
     }
   }
