@@ -1,5 +1,6 @@
 // rstwatch-read as its users run it: on the sample captured from the real kernel, on rotated
 // sets, stdin, with filters, following a file, and with bad input.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -294,6 +295,87 @@ SCENARIO("saved trace lines become the same reset events and the kernel's own ab
         }
       CHECK(changes > 0);
       CHECK(all.size() == accounting(r.err)[1] + accounting(r.err)[2]);
+    }
+  }
+}
+
+SCENARIO("LOG and trace lines mixed in one file go where each goes alone, whichever is read first",
+         "[read][cli][trace]") {
+  GIVEN(
+      "a file that alternates runs of the sample's LOG lines and of saved trace lines, with "
+      "trace lines inside syslog envelopes and a trace line whose task looks like a LOG record") {
+    t::temp_dir dir("rstw-cli");
+    const std::string data = std::string(RSTWATCH_SOURCE_DIR) + "/tests/data/trace/";
+    auto log_lines = lines_of(t::read_file(sample));
+    std::vector<std::string> trace_lines;
+    for (const char* name : {"this-kernel.txt", "seed-4.19.txt", "kernel-6.6.txt"})
+      for (auto& l : lines_of(t::read_file(data + name))) trace_lines.push_back(l);
+    // A reset trace line inside an envelope is no trace line (it reached syslog some other
+    // way): the reader ignores it, read right after trace lines (trace first) or not.
+    std::string reset_line;
+    for (auto& l : trace_lines)
+      if (l.find("tcp_send_reset:") != std::string::npos) reset_line = l;
+    REQUIRE(!reset_line.empty());
+    const std::vector<std::string> odd = {
+        "Apr 26 15:27:36 vb kernel: " + reset_line, "[ 2727.743356] " + reset_line,
+        // A task named like a LOG record, at the start of the line: the LOG classifier takes
+        // it as a LOG record (no reset: it has no PROTO=TCP), read after trace lines or not.
+        "IN=x OUT=y-5261    [000] .....  2727.743356: tcp_send_reset: skbaddr=0 skaddr=0 "
+        "src=10.0.0.1:80 dest=10.0.0.2:5000 state=TCP_ESTABLISHED reason=NOT_SPECIFIED"};
+    const std::string log_file = dir.path() + "/log.txt", trace_file = dir.path() + "/trace.txt",
+                      odd_file = dir.path() + "/odd.txt", mixed = dir.path() + "/mixed.txt";
+    auto write = [](const std::string& path, const std::vector<std::string>& lines) {
+      std::ofstream out(path);
+      for (auto& l : lines) out << l << '\n';
+    };
+    write(log_file, log_lines);
+    write(trace_file, trace_lines);
+    write(odd_file, odd);
+    std::vector<std::string> all;
+    std::size_t li = 0, ti = 0, oi = 0;
+    while (li < log_lines.size() || ti < trace_lines.size()) {
+      for (std::size_t k = 0; k < 9 && ti < trace_lines.size(); ++k)
+        all.push_back(trace_lines[ti++]);
+      if (oi < odd.size()) all.push_back(odd[oi++]);  // right after trace lines
+      for (std::size_t k = 0; k < 3 && li < log_lines.size(); ++k) all.push_back(log_lines[li++]);
+    }
+    write(mixed, all);
+    WHEN("the reader reads the mixed file and each part alone") {
+      auto events_of = [&](const std::string& file) {
+        auto r = read_with("--year 2026 --format json " + file, dir.path());
+        std::vector<std::string> out;
+        for (auto e : json_lines(r.out)) {
+          e.erase("source");  // file and line number differ between the runs
+          out.push_back(e.dump());
+        }
+        std::sort(out.begin(), out.end());
+        return std::pair{out, accounting(r.err)};
+      };
+      auto [m_events, m_count] = events_of(mixed);
+      auto [l_events, l_count] = events_of(log_file);
+      auto [t_events, t_count] = events_of(trace_file);
+      auto [o_events, o_count] = events_of(odd_file);
+      THEN("the mixed file gives the parts' events and the sum of their accounting") {
+        std::vector<std::string> parts = l_events;
+        parts.insert(parts.end(), t_events.begin(), t_events.end());
+        parts.insert(parts.end(), o_events.begin(), o_events.end());
+        std::sort(parts.begin(), parts.end());
+        CHECK(m_events == parts);
+        CHECK(m_count[0] == all.size());
+        for (std::size_t k = 0; k < 5; ++k)
+          CHECK(m_count[k] == l_count[k] + t_count[k] + o_count[k]);
+      }
+      THEN("the enveloped trace lines are ignored and the odd task is a LOG record") {
+        CHECK(o_events.empty());
+        CHECK(o_count[0] == 3);
+        CHECK(o_count[1] == 0);
+        CHECK(o_count[2] == 1);
+        CHECK(o_count[3] == 2);
+      }
+      THEN("the trace part gives its resets") {
+        CHECK(t_count[1] > 0);
+        CHECK(!t_events.empty());
+      }
     }
   }
 }

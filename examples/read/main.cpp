@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <memory>
 #include <string>
@@ -139,25 +140,52 @@ struct totals {
 
 // Reads every line of `src`: classify, filter, hand each matching reset to the sink or the
 // summary. Malformed lines are reported (the first few in full) and counted.
+// LOG and trace lines may mix in one input; the grammar that took the previous line goes
+// first. LOG first: log::classify(), and a line no LOG record claims, outside any envelope,
+// that looks like trace text goes to the tracer. Trace first: trace::classify_next() reads
+// the line as it finds its end, and a line that is certainly trace text (see
+// trace_lines::certainly_trace) skips the log classifier; any other goes the LOG-first way,
+// so both orders put every line in the same place.
 void read_source(rr::byte_source& src, const options& o, const rl::classify_options& copts,
                  const rr::filter& f, rr::sink* out, rr::summary* sum, totals& t,
                  progress& prog, rr::trace_lines& tracer) {
   rl::line_source lines([&src](char* buf, std::size_t n) { return src.read(buf, n); });
   rl::classified_line c;
-  std::string_view line;
-  while (lines.next(line)) {
-    rl::classify(line, lines.line_number(), c, copts);
+  rl::envelope scratch;
+  bool trace_first = false;
+  for (std::string_view rest; lines.next_span(rest);) {
+    std::size_t length;
+    bool classified_as_trace = false;  // tracer.current() holds this line's classification
+    if (trace_first) {
+      length = tracer.classify_next(rest);
+      classified_as_trace = true;
+    } else {
+      const void* nl = std::memchr(rest.data(), '\n', rest.size());
+      length =
+          nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - rest.data()) : rest.size();
+    }
+    const std::string_view line = rest.substr(0, length);
+    lines.advance(length);
     if (lines.truncated()) ++t.overlong;
+    if (classified_as_trace && tracer.certainly_trace(line, scratch)) {
+      tracer.take(line, lines.line_number(), src.name(), t.counts);
+      prog.update(src.position(), t.counts);
+      continue;
+    }
+    rl::classify(line, lines.line_number(), c, copts);
     // Saved trace_pipe text mixes with LOG lines: a line no LOG record claims may be one.
     // (A line with a syslog, journal or dmesg envelope is not one: only the others are tried.)
     if (c.kind == rl::line_kind::ignored &&
         (c.envelope.kind == rl::envelope_kind::none ||
          c.envelope.kind == rl::envelope_kind::kmsg_continuation) &&
         rstwatch::trace::looks_like_trace_line(line)) {
-      tracer.line(line, lines.line_number(), src.name(), t.counts);
+      if (!classified_as_trace) tracer.classify(line);
+      tracer.take(line, lines.line_number(), src.name(), t.counts);
+      trace_first = true;
       prog.update(src.position(), t.counts);
       continue;
     }
+    if (c.kind != rl::line_kind::ignored) trace_first = false;
     t.counts.add(c.kind);
     if (c.kind == rl::line_kind::reset) {
       if (f.matches(c.event)) {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -27,12 +28,46 @@ class trace_lines {
       : filter_(f), out_(out), sum_(sum), all_events_(all_events), json_out_(json_out),
         flush_each_(flush_each), max_diagnostics_(max_diagnostics) {}
 
-  // Handles one trace line, counting it in `counts`. A tcp_receive_reset is held back until
-  // the next event shows whether it was the kernel's own TCPAbortOnData abort (see below).
+  // Handles one trace line, counting it in `counts`: classify() then take().
   void line(std::string_view text, std::uint64_t number, std::string_view source,
             log::line_counts& counts) {
-    // Into members reused line after line: a fresh classified_line is a 440-byte clear.
-    trace::classify(text, current_);
+    classify(text);
+    take(text, number, source, counts);
+  }
+
+  // Classifies `text` into current() (a member reused line after line: a fresh
+  // classified_line is a 440-byte clear).
+  void classify(std::string_view text) noexcept { trace::classify(text, current_); }
+  // The same for the line that `rest` starts with, found and read in one pass
+  // (trace::classify_next(), whose precondition log::line_source::next_span() provides): its
+  // length.
+  std::size_t classify_next(std::string_view rest) noexcept {
+    return trace::classify_next(rest, current_);
+  }
+  const trace::classified_line& current() const noexcept { return current_; }
+
+  // Whether the line `text` that current() holds is one that the log path would hand to this
+  // class anyway, decided without the log classifier: a reset or record of the six events
+  // with every key known, no '=' before its body, and no syslog, journal or dmesg envelope.
+  // log::classify() then finds no LOG record in it, for that needs an "IN=" with a later
+  // " OUT=", and " OUT=" fits neither before the body (no '=') nor in it (a token there would
+  // start with OUT=, an unknown key). `scratch` is reused storage.
+  bool certainly_trace(std::string_view text, log::envelope& scratch) const noexcept {
+    const trace::classified_line& c = current_;
+    if ((c.kind != trace::line_kind::reset && c.kind != trace::line_kind::record) ||
+        c.rec.unknown_count != 0 || c.rec.prefix.body_offset > text.size() ||
+        std::memchr(text.data(), '=', c.rec.prefix.body_offset) != nullptr)
+      return false;
+    log::parse_envelope(text, scratch);
+    return scratch.kind == log::envelope_kind::none ||
+           scratch.kind == log::envelope_kind::kmsg_continuation;
+  }
+
+  // Handles the line `text` that current() holds, counting it in `counts`. A
+  // tcp_receive_reset is held back until the next event shows whether it was the kernel's own
+  // TCPAbortOnData abort (see below).
+  void take(std::string_view text, std::uint64_t number, std::string_view source,
+            log::line_counts& counts) {
     const trace::classified_line& c = current_;
     if (has_pending_) {
       const trace::classified_line& p = held_;  // classified when it was held
