@@ -2,7 +2,8 @@
 // tests/data/trace, times `grep -c` on it as the baseline, then reads and classifies every
 // line, in the same run, in both of the library's loops: line_source::next() and classify() (a
 // line found first, then read), and line_source::next_span() and classify_next() (one pass that
-// also finds the line's end). Prints lines/s, ns/line, MB/s and the ratios to grep.
+// also finds the line's end; rstwatch-read's loop once a file's lines are trace text). Prints
+// lines/s, ns/line, MB/s and the ratios to grep.
 // classify() fills one reused classified_line, as the LOG bench does (a fresh one per line costs
 // g++'s `rep stos` block clear); the by-value call took ~2-5 ns/line more in same-run A/B runs.
 #include "count_argument.hpp"
