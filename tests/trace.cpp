@@ -57,6 +57,27 @@ const std::string& line_with(const std::vector<std::string>& lines,
   return kept.emplace_back();
 }
 
+// Every captured line of every file, and a lost-events notice: the inputs of the scenarios
+// that compare two ways of classifying.
+std::vector<std::string> every_capture() {
+  std::vector<std::string> all;
+  for (auto f : {"this-kernel.txt", "this-kernel-tgid.txt", "this-kernel-other.txt",
+                 "seed-4.19.txt", "kernel-4.19.txt", "kernel-5.4.txt", "kernel-5.10.txt",
+                 "kernel-5.15.txt", "kernel-6.1.txt", "kernel-6.6.txt"})
+    for (auto& l : read_lines(f)) all.push_back(l);
+  all.push_back("CPU:1 [LOST 12 EVENTS]");
+  return all;
+}
+
+// Both classifications hold the same kind, record, error and lost count.
+void require_same(const classified_line& a, const classified_line& b) {
+  REQUIRE(a.kind == b.kind);
+  REQUIRE(a.rec == b.rec);
+  REQUIRE(a.error.offset == b.error.offset);
+  REQUIRE(a.error.expected == b.error.expected);
+  REQUIRE(a.lost == b.lost);
+}
+
 endpoint ep(std::string_view addr, std::uint16_t port) {
   auto a = ip_address::from_text(addr);
   REQUIRE(a);
@@ -550,11 +571,7 @@ SCENARIO(
     "[trace][robust]") {
   GIVEN("every captured line of every kernel, every prefix of it, and variants with one byte "
         "changed") {
-    std::vector<std::string> all;
-    for (auto f : {"this-kernel.txt", "this-kernel-tgid.txt", "this-kernel-other.txt",
-                   "seed-4.19.txt", "kernel-4.19.txt", "kernel-5.4.txt", "kernel-5.10.txt",
-                   "kernel-5.15.txt", "kernel-6.1.txt", "kernel-6.6.txt"})
-      for (auto& l : read_lines(f)) all.push_back(l);
+    std::vector<std::string> all = every_capture();
     // Shapes the captures lack: a state as a number, a repeated and an unknown key, a hex
     // family, two spaces, a negative err, upper-case hex, probe counters without mark=.
     const std::string set_state = line_with(read_lines("this-kernel.txt"), {"inet_sock_set_state"});
@@ -629,12 +646,7 @@ SCENARIO(
 SCENARIO("a classified_line reused for every line ends as a fresh one would", "[trace][robust]") {
   GIVEN("every captured line, every prefix of it, and variants with one byte changed, "
         "classified in turn into one classified_line") {
-    std::vector<std::string> all;
-    for (auto f : {"this-kernel.txt", "this-kernel-tgid.txt", "this-kernel-other.txt",
-                   "seed-4.19.txt", "kernel-4.19.txt", "kernel-5.4.txt", "kernel-5.10.txt",
-                   "kernel-5.15.txt", "kernel-6.1.txt", "kernel-6.6.txt"})
-      for (auto& l : read_lines(f)) all.push_back(l);
-    all.push_back("CPU:1 [LOST 12 EVENTS]");
+    const std::vector<std::string> all = every_capture();
     classified_line reused;
     std::size_t compared = 0;
     std::size_t kinds[5] = {};
@@ -642,11 +654,7 @@ SCENARIO("a classified_line reused for every line ends as a fresh one would", "[
       classify(line, reused);
       const classified_line fresh = classify(line);
       INFO(line);
-      REQUIRE(reused.kind == fresh.kind);
-      REQUIRE(reused.rec == fresh.rec);
-      REQUIRE(reused.error.offset == fresh.error.offset);
-      REQUIRE(reused.error.expected == fresh.error.expected);
-      REQUIRE(reused.lost == fresh.lost);
+      require_same(reused, fresh);
       ++compared;
       ++kinds[static_cast<std::size_t>(fresh.kind)];
     };
@@ -664,12 +672,7 @@ SCENARIO("classify_next reads the line a padded buffer starts with as classify r
   GIVEN(
       "every captured line, every prefix of it and variants with one byte changed, each at "
       "the start of a buffer: alone, before another line, with trailing blanks or a CR") {
-    std::vector<std::string> all;
-    for (auto f : {"this-kernel.txt", "this-kernel-tgid.txt", "this-kernel-other.txt",
-                   "seed-4.19.txt", "kernel-4.19.txt", "kernel-5.4.txt", "kernel-5.10.txt",
-                   "kernel-5.15.txt", "kernel-6.1.txt", "kernel-6.6.txt"})
-      for (auto& l : read_lines(f)) all.push_back(l);
-    all.push_back("CPU:1 [LOST 12 EVENTS]");
+    const std::vector<std::string> all = every_capture();
     const std::string next_line = all.front();
     classified_line from_buffer, alone;
     std::size_t compared = 0, fast_shape = 0;
@@ -690,11 +693,7 @@ SCENARIO("classify_next reads the line a padded buffer starts with as classify r
       classify(line, alone);
       INFO(std::string(text));
       REQUIRE(length == line.size());
-      REQUIRE(from_buffer.kind == alone.kind);
-      REQUIRE(from_buffer.rec == alone.rec);
-      REQUIRE(from_buffer.error.offset == alone.error.offset);
-      REQUIRE(from_buffer.error.expected == alone.error.expected);
-      REQUIRE(from_buffer.lost == alone.lost);
+      require_same(from_buffer, alone);
       ++compared;
       ++kinds[static_cast<std::size_t>(alone.kind)];
     };
