@@ -141,16 +141,15 @@ class line_source {
   // the padding, and reads of it must see defined bytes.
   static char* new_buffer(std::size_t capacity) { return new char[capacity + 1 + padding](); }
 
+  // Runs only when the unread bytes hold no '\n' (next() and next_span() found none, or next()
+  // dropped them as part of an overlong line).
   void fill() {
+    last_newline_ = npos;
     if (begin_ != 0) {
       std::memmove(buffer_.get(), buffer_.get() + begin_, end_ - begin_);
       end_ -= begin_;
-      // No '\n' left among the moved bytes: fill() runs when no whole line is left.
-      last_newline_ =
-          last_newline_ != npos && last_newline_ >= begin_ ? last_newline_ - begin_ : npos;
       begin_ = 0;
     }
-    if (end_ == 0) last_newline_ = npos;  // next() dropped a piece of an overlong line
     const std::size_t old_end = end_;
     read_more();
     // The last '\n' of the buffer, found once per fill: next_span() knows a whole line is
