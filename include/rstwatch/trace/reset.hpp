@@ -97,6 +97,14 @@ namespace detail {
                  : line_kind::record;
 }
 
+// `out` as a fresh classified_line but for the record's prefix, which parsing sets or resets.
+inline void reset_line(classified_line& out) noexcept {
+  out.kind = line_kind::ignored;
+  out.error = parse_error{};
+  out.lost = 0;
+  reset_body(out.rec);
+}
+
 }  // namespace detail
 
 // Classifies one line (without its newline). No allocation, never throws.
@@ -111,10 +119,7 @@ inline classified_line classify(std::string_view line) noexcept {
 // is a 440-byte block clear, which g++ emits as `rep stos` (about a sixth of the classifier's
 // time on this machine); here `out` is reset member by member.
 inline void classify(std::string_view line, classified_line& out) noexcept {
-  out.kind = line_kind::ignored;
-  out.error = parse_error{};
-  out.lost = 0;
-  detail::reset_body(out.rec);
+  detail::reset_line(out);
   detail::classify_into(line, out);
 }
 
@@ -126,7 +131,7 @@ namespace detail {
 // classify_next()'s one pass, for the kernel's usual lines: an event with a typed body, the
 // prefix in its common shape, every key=value taken by the body's fast path up to the '\n'. On
 // success `out` is what classify() gives for the line and `length` is the line's length; on
-// false, `out` is in any state. `out` must come reset (reset_body(), kind ignored).
+// false, `out` is in any state. `out` must come reset (reset_line()).
 [[gnu::flatten]] inline bool classify_next_fast(std::string_view rest, classified_line& out,
                                                 std::size_t& length) noexcept {
   const char* const d = rest.data();
@@ -168,10 +173,7 @@ namespace detail {
 // about a tenth of a whole pass over a file); any other line falls back to memchr and
 // classify().
 inline std::size_t classify_next(std::string_view rest, classified_line& out) noexcept {
-  out.kind = line_kind::ignored;
-  out.error = parse_error{};
-  out.lost = 0;
-  detail::reset_body(out.rec);
+  detail::reset_line(out);
   std::size_t length = 0;
   if (detail::classify_next_fast(rest, out, length)) return length;
   const void* newline = std::memchr(rest.data(), '\n', rest.size());
