@@ -8,7 +8,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <memory>
 #include <string>
@@ -153,19 +152,18 @@ void read_source(rr::byte_source& src, const options& o, const rl::classify_opti
   rl::classified_line c;
   rl::envelope scratch;
   bool trace_first = false;
-  for (std::string_view rest; lines.next_span(rest);) {
-    std::size_t length;
-    bool classified_as_trace = false;  // tracer.current() holds this line's classification
+  for (;;) {
+    std::string_view line;
+    // Trace first: tracer.current() holds this line's classification.
+    const bool classified_as_trace = trace_first;
     if (trace_first) {
-      length = tracer.classify_next(rest);
-      classified_as_trace = true;
-    } else {
-      const void* nl = std::memchr(rest.data(), '\n', rest.size());
-      length =
-          nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - rest.data()) : rest.size();
+      std::string_view rest;
+      if (!lines.next_span(rest)) break;
+      line = rest.substr(0, tracer.classify_next(rest));
+      lines.advance(line.size());
+    } else if (!lines.next(line)) {
+      break;
     }
-    const std::string_view line = rest.substr(0, length);
-    lines.advance(length);
     if (lines.truncated()) ++t.overlong;
     if (classified_as_trace && tracer.certainly_trace(line, scratch)) {
       tracer.take(line, lines.line_number(), src.name(), t.counts);
