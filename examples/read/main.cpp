@@ -154,7 +154,7 @@ void read_source(rr::byte_source& src, const options& o, const rl::classify_opti
   bool trace_first = false;
   for (;;) {
     std::string_view line;
-    // Trace first: tracer.current() holds this line's classification.
+    // Trace first: the tracer's current line is this line, classified.
     const bool classified_as_trace = trace_first;
     if (trace_first) {
       std::string_view rest;

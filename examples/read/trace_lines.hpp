@@ -35,7 +35,7 @@ class trace_lines {
     take(text, number, source, counts);
   }
 
-  // Classifies `text` into current() (a member reused line after line: a fresh
+  // Classifies `text` as the current line (into a member reused line after line: a fresh
   // classified_line is a 440-byte clear).
   void classify(std::string_view text) noexcept { trace::classify(text, current_); }
   // The same for the line that `rest` starts with, found and read in one pass
@@ -44,9 +44,8 @@ class trace_lines {
   std::size_t classify_next(std::string_view rest) noexcept {
     return trace::classify_next(rest, current_);
   }
-  const trace::classified_line& current() const noexcept { return current_; }
 
-  // Whether the line `text` that current() holds is one that the log path would hand to this
+  // Whether the current line, `text`, is one that the log path would hand to this
   // class anyway, decided without the log classifier: a reset or record of the six events
   // with every key known, no '=' before its body, and no syslog, journal or dmesg envelope.
   // log::classify() then finds no LOG record in it, for that needs an "IN=" with a later
@@ -63,7 +62,7 @@ class trace_lines {
            scratch.kind == log::envelope_kind::kmsg_continuation;
   }
 
-  // Handles the line `text` that current() holds, counting it in `counts`. A
+  // Handles the current line, `text`, counting it in `counts`. A
   // tcp_receive_reset is held back until the next event shows whether it was the kernel's own
   // TCPAbortOnData abort (see below).
   void take(std::string_view text, std::uint64_t number, std::string_view source,
