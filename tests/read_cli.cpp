@@ -299,6 +299,110 @@ SCENARIO("saved trace lines become the same reset events and the kernel's own ab
   }
 }
 
+namespace {
+
+// A line of tests/data/trace/this-kernel.txt moved to another CPU and time ("SSSS.UUUUUU").
+std::string captured_at(const std::string& needle, const std::string& cpu,
+                        const std::string& time) {
+  static const auto lines = lines_of(
+      t::read_file(std::string(RSTWATCH_SOURCE_DIR) + "/tests/data/trace/this-kernel.txt"));
+  for (auto& l : lines)
+    if (l.find(needle) != std::string::npos) {
+      std::string moved = std::regex_replace(l, std::regex(R"(\[\d{3}\])"), "[" + cpu + "]",
+                                             std::regex_constants::format_first_only);
+      return std::regex_replace(moved, std::regex(R"(\d+\.\d{6}:)"), time + ":",
+                                std::regex_constants::format_first_only);
+    }
+  FAIL("no captured line has " << needle);
+  return {};
+}
+
+}  // namespace
+
+SCENARIO("the kernel's own abort is told apart however the trace interleaves it",
+         "[read][cli][trace]") {
+  // An abort on data: the server's tcp_receive_reset for 7004 and its tcp_send_reset with
+  // reason=TCP_ABORT_ON_DATA (tests/data/trace/this-kernel.txt, 8 us apart there).
+  const std::string abort_receive = "tcp_receive_reset: family=AF_INET sport=7004 dport=38336";
+  const std::string abort_send = "src=10.231.47.1:7004 dest=10.231.47.2:38336";
+  // A real reset by the peer, received by the client of 7003.
+  const std::string genuine = "tcp_receive_reset: family=AF_INET sport=58220 dport=7003";
+  auto read_trace = [](const std::vector<std::string>& lines, t::temp_dir& dir) {
+    std::ofstream(dir / "trace.txt") << [&] {
+      std::string all;
+      for (auto& l : lines) all += l + "\n";
+      return all;
+    }();
+    return read_with("--format json " + dir / "trace.txt", dir.path());
+  };
+  auto summary = [](const std::vector<json>& events) {
+    std::vector<std::string> s;
+    for (auto& e : events)
+      s.push_back(e["event"].get<std::string>() + " " + e["sender"].get<std::string>() + " " +
+                  std::to_string(e["sport"].get<int>()) + ">" +
+                  std::to_string(e["dport"].get<int>()));
+    std::sort(s.begin(), s.end());
+    return s;
+  };
+  GIVEN("the send 5 ms after its receive, on another CPU, with another receive in between") {
+    // A virtual CPU stalled by its hypervisor: the other CPU runs on meanwhile.
+    t::temp_dir dir("rstw-cli");
+    auto r = read_trace(
+        {captured_at(abort_receive, "001", "2729.136197"),
+         captured_at(genuine, "000", "2729.137000"), captured_at(abort_send, "000", "2729.141205")},
+        dir);
+    THEN("the abort's receive event is dropped and the other receive is the peer's reset") {
+      REQUIRE(r.status == 0);
+      CHECK(summary(json_lines(r.out)) ==
+            std::vector<std::string>{"tcp_receive_reset remote 7003>58220",
+                                     "tcp_send_reset local 7004>38336"});
+      auto n = accounting(r.err);
+      CHECK(n[0] == 3);
+      CHECK(n[1] == 2);
+      CHECK(n[2] == 1);  // the dropped receive is another record
+    }
+  }
+  GIVEN("the send more than the window after its receive") {
+    t::temp_dir dir("rstw-cli");
+    auto r = read_trace({captured_at(abort_receive, "001", "2729.136197"),
+                         captured_at(abort_send, "001", "2729.236198")},
+                        dir);
+    THEN("the two are not paired and both are reported") {
+      CHECK(summary(json_lines(r.out)) ==
+            std::vector<std::string>{"tcp_receive_reset remote 38336>7004",
+                                     "tcp_send_reset local 7004>38336"});
+    }
+  }
+  GIVEN("more receives within the window than are held at once, then the abort's send") {
+    t::temp_dir dir("rstw-cli");
+    std::vector<std::string> lines;
+    for (int i = 0; i < 100; ++i) {
+      char time[32];
+      std::snprintf(time, sizeof time, "2729.%06d", 100000 + i * 10);
+      lines.push_back(captured_at(genuine, "000", time));
+    }
+    lines.push_back(captured_at(abort_receive, "001", "2729.101500"));
+    lines.push_back(captured_at(abort_send, "001", "2729.101510"));
+    auto r = read_trace(lines, dir);
+    auto events = json_lines(r.out);
+    THEN("every receive comes out once, in the order of its line, and the abort is dropped") {
+      REQUIRE(events.size() == 101);
+      int genuine_seen = 0, last_line = 0;
+      for (auto& e : events) {
+        if (e["event"] == "tcp_send_reset") continue;
+        ++genuine_seen;
+        CHECK(e["sport"] == 7003);
+        auto src = e["source"].get<std::string>();
+        int line = std::stoi(src.substr(src.rfind(':') + 1));
+        CHECK(line > last_line);
+        last_line = line;
+      }
+      CHECK(genuine_seen == 100);
+      CHECK(accounting(r.err)[2] == 1);
+    }
+  }
+}
+
 SCENARIO("LOG and trace lines mixed in one file go where each goes alone, whichever is read first",
          "[read][cli][trace]") {
   GIVEN(

@@ -6,8 +6,10 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <rstwatch/log/classify.hpp>
 #include <rstwatch/trace/instance.hpp>
@@ -62,34 +64,17 @@ class trace_lines {
            scratch.kind == log::envelope_kind::kmsg_continuation;
   }
 
-  // Handles the current line, `text`, counting it in `counts`. A
-  // tcp_receive_reset is held back until the next event shows whether it was the kernel's own
-  // TCPAbortOnData abort (see below).
+  // Handles the current line, `text`, counting it in `counts`. A tcp_receive_reset is held
+  // back until a later event shows whether it was the kernel's own TCPAbortOnData abort (see
+  // resolve_held()).
   void take(std::string_view text, std::uint64_t number, std::string_view source,
             log::line_counts& counts) {
     const trace::classified_line& c = current_;
-    if (has_pending_) {
-      const trace::classified_line& p = held_;  // classified when it was held
-      if (c.kind == trace::line_kind::reset && trace::abort_on_data(p.rec, c.rec)) {
-        // tcp_reset() fires tcp_receive_reset when tcp_rcv_state_process() aborts a socket
-        // that got data after close (TCPAbortOnData, net/ipv4/tcp_input.c) — no RST arrived;
-        // the RST that went on the wire is the tcp_send_reset that follows. Not a reset.
-        counts.add(log::line_kind::record);
-        if (all_events_) write_record(p.rec, pending_number_, pending_source_);
-        has_pending_ = false;
-      } else if (c.rec.kind == trace::event_kind::tcp_receive_reset ||
-                 later_than_window(p, c)) {
-        flush(counts);
-      }
-    }
+    if (!held_.empty()) resolve_held(c, counts);
     switch (c.kind) {
       case trace::line_kind::reset:
         if (c.rec.kind == trace::event_kind::tcp_receive_reset) {
-          pending_text_.assign(text.data(), text.size());  // capacity is kept: no allocation
-          trace::classify(pending_text_, held_);  // once: its views point into pending_text_
-          pending_number_ = number;
-          pending_source_.assign(source.data(), source.size());
-          has_pending_ = true;
+          hold(text, number, source, counts);
           return;
         }
         emit_reset(c, number, source, counts);
@@ -117,26 +102,95 @@ class trace_lines {
     }
   }
 
-  // Emits a held tcp_receive_reset: at the end of input, or when a live trace falls quiet.
+  // Emits the held tcp_receive_resets, oldest first: at the end of input, or when a live
+  // trace falls quiet.
   void flush(log::line_counts& counts) {
-    if (!has_pending_) return;
-    has_pending_ = false;
-    emit_reset(held_, pending_number_, pending_source_, counts);
+    for (held_reset* h : held_) release(h, true, counts);
+    held_.clear();
   }
 
   std::uint64_t lost() const { return lost_; }
   std::uint64_t diagnostics_shown() const { return shown_; }
 
- private:
-  trace::classified_line current_, held_;
+  // At most this many tcp_receive_resets wait for their send at once; beyond, the oldest is
+  // emitted as a reset by the peer. Memory stays constant under a flood of resets.
+  static constexpr std::size_t max_held = 64;
 
-  // Events more than 1 ms of trace time after the held one cannot be its abort's send.
-  static bool later_than_window(const trace::classified_line& held,
-                                const trace::classified_line& now) {
-    auto a = held.rec.prefix.uptime, b = now.rec.prefix.uptime;
-    // Per-CPU buffers interleave: an earlier timestamp from another CPU keeps the wait going.
-    return !a || !b || b->microseconds > a->microseconds + 1000;
+ private:
+  // A tcp_receive_reset waiting for its verdict, with its own copy of the line.
+  struct held_reset {
+    std::string text, source;
+    trace::classified_line line;  // views into `text`
+    std::uint64_t number = 0;
+  };
+
+  // tcp_reset() fires tcp_receive_reset when tcp_rcv_state_process() aborts a socket that got
+  // data after it shut down reception (TCPAbortOnData, net/ipv4/tcp_input.c): no RST arrived;
+  // the RST that went on the wire is the tcp_send_reset for the same socket that follows. Held
+  // receives are settled by the events of the trace, never by lines of other text:
+  //  * a tcp_send_reset that abort_on_data() pairs with one of them drops it (counted as a
+  //    record): the newest such one, since a socket's abort follows its own receive event;
+  //  * a timestamped event more than abort_on_data_window_us after a held receive emits it;
+  //  * without timestamps, the next reset that does not drop a held receive emits it.
+  // Other receives and the events of other CPUs may come in between: per-CPU buffers
+  // interleave, and a stalled virtual CPU lets the others run on.
+  void resolve_held(const trace::classified_line& c, log::line_counts& counts) {
+    if (c.kind != trace::line_kind::reset && c.kind != trace::line_kind::record) return;
+    if (c.rec.kind == trace::event_kind::tcp_send_reset) {
+      for (std::size_t i = held_.size(); i-- > 0;)
+        if (trace::abort_on_data(held_[i]->line.rec, c.rec)) {
+          release(held_[i], false, counts);
+          held_.erase(held_.begin() + static_cast<std::ptrdiff_t>(i));
+          return;  // this send settles one receive and says nothing of the others
+        }
+    }
+    std::size_t kept = 0;
+    for (held_reset* h : held_) {
+      auto a = h->line.rec.prefix.uptime, b = c.rec.prefix.uptime;
+      bool settled = a && b ? b->microseconds > a->microseconds + trace::abort_on_data_window_us
+                            : c.kind == trace::line_kind::reset;
+      if (settled)
+        release(h, true, counts);
+      else
+        held_[kept++] = h;
+    }
+    held_.resize(kept);
   }
+
+  // Holds the current line, a tcp_receive_reset, in a slot whose storage is reused: no
+  // allocation once as many slots exist as receives ever waited at once.
+  void hold(std::string_view text, std::uint64_t number, std::string_view source,
+            log::line_counts& counts) {
+    if (held_.size() == max_held) {
+      release(held_.front(), true, counts);
+      held_.erase(held_.begin());
+    }
+    if (spare_.empty()) {
+      slots_.push_back(std::make_unique<held_reset>());
+      spare_.push_back(slots_.back().get());
+    }
+    held_reset* h = spare_.back();
+    spare_.pop_back();
+    h->text.assign(text.data(), text.size());
+    trace::classify(h->text, h->line);  // once: its views point into h->text
+    h->number = number;
+    h->source.assign(source.data(), source.size());
+    held_.push_back(h);
+  }
+
+  // Settles a held receive: emitted as a reset by the peer, or dropped as the kernel's own
+  // abort. The caller takes it out of held_.
+  void release(held_reset* h, bool as_reset, log::line_counts& counts) {
+    if (as_reset) {
+      emit_reset(h->line, h->number, h->source, counts);
+    } else {
+      counts.add(log::line_kind::record);
+      if (all_events_) write_record(h->line.rec, h->number, h->source);
+    }
+    spare_.push_back(h);
+  }
+
+  trace::classified_line current_;
 
   void emit_reset(const trace::classified_line& c, std::uint64_t number, std::string_view source,
                   log::line_counts& counts) {
@@ -199,9 +253,9 @@ class trace_lines {
   std::size_t max_diagnostics_;
   std::uint64_t shown_ = 0;
   std::uint64_t lost_ = 0;
-  bool has_pending_ = false;
-  std::string pending_text_, pending_source_;
-  std::uint64_t pending_number_ = 0;
+  std::vector<std::unique_ptr<held_reset>> slots_;  // every slot ever made
+  std::vector<held_reset*> held_;                   // waiting, oldest first
+  std::vector<held_reset*> spare_;                  // free slots
   rapidjson::StringBuffer buf_;
 };
 

@@ -234,15 +234,26 @@ inline std::optional<trace_reset> to_reset(const record& r) noexcept {
   return t;
 }
 
+// How long after a tcp_receive_reset the tcp_send_reset of the same abort may come, in trace
+// time. Both fire in one call chain (tcp_v4_do_rcv() in softirq, or in process context from
+// the socket's backlog in __release_sock()), usually 15-50 us apart. A virtual CPU that its
+// hypervisor stops, or a preempted backlog, stretches that: with a 1 ms window a CI run on a
+// nested VM missed a pair that said reason=TCP_ABORT_ON_DATA. The window only guards against the
+// same 4-tuple being reused for a new connection that this host then resets, which takes a whole
+// handshake and more.
+inline constexpr std::uint64_t abort_on_data_window_us = 100000;
+
 // Whether `send` (tcp_send_reset) shows that `receive` (tcp_receive_reset) was no RST from the
 // peer but the kernel's own TCPAbortOnData abort (see above): same socket ends, the send
 // follows within `max_gap_us`, and either says reason=TCP_ABORT_ON_DATA (6.10+) or, on kernels
 // that print no reason, comes at all — a received RST is never answered with a RST
-// (tcp_v4_send_reset(): "Never send a reset in response to a reset"), so a send from the same
-// socket right after its receive event is the abort. Such a receive event should be dropped or
-// marked; the send event is the reset that went on the wire.
+// (tcp_v4_send_reset(): "Never send a reset in response to a reset"), and before 6.10 the
+// socket that tcp_reset() closed fires no tcp_send_reset again, so a send from the same socket
+// ends soon after its receive event is the abort. Such a receive event should be dropped or
+// marked; the send event is the reset that went on the wire. The CPU is not compared: a
+// backlog run in process context may move to another CPU between the two.
 inline bool abort_on_data(const record& receive, const record& send,
-                          std::uint64_t max_gap_us = 1000) noexcept {
+                          std::uint64_t max_gap_us = abort_on_data_window_us) noexcept {
   if (receive.kind != event_kind::tcp_receive_reset || send.kind != event_kind::tcp_send_reset)
     return false;
   if (send.has(field::reason) && send.reason != "TCP_ABORT_ON_DATA") return false;
