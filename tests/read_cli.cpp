@@ -504,7 +504,12 @@ SCENARIO("the reader watches the tcp tracepoints live and leaves no ftrace insta
     RSTWATCH_REQUIRE_OK(t::run(reader + " --trace --format json" + ports + " >" + out + " 2>" +
                                err + " & echo $! > " + dir / "pid"));
     std::string pid = lines_of(t::read_file(dir / "pid")).at(0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(700));  // instance set up
+    // Both reset events record into the instance before any reset is provoked (a fixed wait
+    // would be a guess on a loaded machine); from then on the buffer keeps them for the reader.
+    std::string events = "/sys/kernel/tracing/instances/rstwatch-" + pid + "/events/tcp/";
+    RSTWATCH_REQUIRE_OK(t::run("for i in $(seq 200); do grep -qs 1 " + events +
+                               "tcp_send_reset/enable && grep -qs 1 " + events +
+                               "tcp_receive_reset/enable && exit 0; sleep 0.05; done; exit 1"));
     WHEN("every kind of reset happens over IPv4 and IPv6 loopback") {
       std::string provoke = std::string(RSTWATCH_SOURCE_DIR) + "/tests/support/provoke_reset.py";
       int k = 0;

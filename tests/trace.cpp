@@ -1088,7 +1088,9 @@ SCENARIO("the live watch example reports resets and removes its instance on SIGT
       REQUIRE_FALSE(path.empty());
       // A refused connection on the namespace's loopback: bash's /dev/tcp connects.
       (void)n.exec("bash -c 'exec 3<>/dev/tcp/127.0.0.1/7999' 2>/dev/null");
-      ::usleep(300000);
+      // Until both ends are printed (a fixed wait is a guess on a loaded machine), at most 5 s.
+      (void)test::run("for i in $(seq 100); do [ $(grep -c 127.0.0.1:7999 " + out +
+                      ") -ge 2 ] && exit 0; sleep 0.05; done; exit 1");
       RSTWATCH_REQUIRE_OK(test::run("kill -" + sig + " " + pid));
       for (int k = 0; k < 100 && test::run("kill -0 " + pid + " 2>/dev/null").status == 0; ++k)
         ::usleep(30000);
