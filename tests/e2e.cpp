@@ -114,7 +114,7 @@ std::vector<unsigned long> accounting(const std::string& err) {
   REQUIRE(pos != std::string::npos);
   std::vector<unsigned long> n(7);
   REQUIRE(std::sscanf(err.c_str() + pos,
-                      "rstwatch-read: %lu lines: %lu resets, %lu other LOG records, %lu ignored, "
+                      "rstwatch-read: %lu lines: %lu resets, %lu other records, %lu ignored, "
                       "%lu malformed, %lu rotations, %lu truncations",
                       &n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &n[6]) == 7);
   return n;

@@ -44,14 +44,14 @@ run_result read_with(const std::string& args, const std::string& dir) {
   return {r.status, r.output, err.str()};
 }
 
-// The numbers of the final accounting line "N lines: R resets, O other LOG records, I ignored,
+// The numbers of the final accounting line "N lines: R resets, O other records, I ignored,
 // M malformed".
 std::vector<unsigned long> accounting(const std::string& err) {
   auto pos = err.rfind("rstwatch-read: ");
   REQUIRE(pos != std::string::npos);
   std::vector<unsigned long> n(5);
   REQUIRE(std::sscanf(err.c_str() + pos,
-                      "rstwatch-read: %lu lines: %lu resets, %lu other LOG records, %lu ignored, "
+                      "rstwatch-read: %lu lines: %lu resets, %lu other records, %lu ignored, "
                       "%lu malformed",
                       &n[0], &n[1], &n[2], &n[3], &n[4]) == 5);
   return n;

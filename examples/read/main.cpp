@@ -347,7 +347,7 @@ int main(int argc, char** argv) {
                  static_cast<unsigned long long>(t.diagnostics_shown - o.max_diagnostics));
   // The accounting line: every line read lands in exactly one bucket.
   std::fprintf(stderr,
-               "rstwatch-read: %llu lines: %llu resets, %llu other LOG records, %llu ignored, "
+               "rstwatch-read: %llu lines: %llu resets, %llu other records, %llu ignored, "
                "%llu malformed",
                static_cast<unsigned long long>(t.counts.lines),
                static_cast<unsigned long long>(t.counts.resets),
