@@ -374,6 +374,32 @@ SCENARIO("the kernel's own abort is recognised when its send comes late or on an
   }
 }
 
+SCENARIO("a classified line moved onto a copy of its text is what classifying the copy gives",
+         "[trace]") {
+  GIVEN("every captured line, every prefix of it (malformed ones among them), and a LOG line") {
+    std::vector<std::string> texts;
+    for (auto& l : every_capture())
+      for (std::size_t n = 0; n <= l.size(); ++n) texts.push_back(l.substr(0, n));
+    texts.push_back(
+        "[drds] IN= OUT=eth0 SRC=10.0.186.75 DST=10.0.175.109 PROTO=TCP SPT=8182 DPT=9366");
+    THEN("rebase() gives classify()'s result for the copy, views and all") {
+      std::size_t malformed = 0, resets = 0;
+      for (auto& text : texts) {
+        INFO(text);
+        classified_line moved = classify(text);
+        const std::string copy = text;  // another buffer, same bytes
+        REQUIRE((copy.empty() || copy.data() != text.data()));
+        rebase(moved, text, copy.data());
+        require_same(moved, classify(copy));
+        malformed += moved.kind == line_kind::malformed;
+        resets += moved.kind == line_kind::reset;
+      }
+      CHECK(malformed > 100);  // the error's static phrase stays where it is
+      CHECK(resets > 10);
+    }
+  }
+}
+
 SCENARIO("each kernel version's format gives the same reset events", "[trace]") {
   // Reconstructed from each version's TP_printk strings (tests/data/trace/README.md): the same
   // connection 10.0.0.1:8080 - 10.0.0.2:40000 and [fd00::1]:8080 - [fd00::2]:40000.

@@ -172,7 +172,8 @@ class trace_lines {
     held_reset* h = spare_.back();
     spare_.pop_back();
     h->text.assign(text.data(), text.size());
-    trace::classify(h->text, h->line);  // once: its views point into h->text
+    h->line = current_;  // text's classification, moved onto the copy
+    trace::rebase(h->line, text, h->text.data());
     h->number = number;
     h->source.assign(source.data(), source.size());
     held_.push_back(h);

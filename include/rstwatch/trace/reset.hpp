@@ -183,6 +183,24 @@ inline std::size_t classify_next(std::string_view rest, classified_line& out) no
   return length;
 }
 
+// Moves every view in `c` that points into `from` (the line it was classified from) to the same
+// offset in `to`, the first byte of a copy of that line: `c` is then what classify() gives for
+// the copy, without classifying it again (rstwatch-read keeps tcp_receive_reset lines with a
+// copy of their text). Views elsewhere (the static phrase of a parse_error) stay.
+inline void rebase(classified_line& c, std::string_view from, const char* to) noexcept {
+  const auto begin = reinterpret_cast<std::uintptr_t>(from.data());
+  auto move = [&](std::string_view& v) {
+    const auto at = reinterpret_cast<std::uintptr_t>(v.data());
+    if (!v.empty() && at >= begin && at - begin <= from.size())
+      v = std::string_view(to + (at - begin), v.size());
+  };
+  line_prefix& p = c.rec.prefix;
+  for (std::string_view* v :
+       {&p.task, &p.flags, &p.timestamp, &p.event, &p.body, &c.rec.saddr_text, &c.rec.daddr_text,
+        &c.rec.reason, &c.rec.protocol, &c.rec.skbaddr, &c.rec.skaddr})
+    move(*v);
+}
+
 // The malformed line's diagnostic: FILE:LINE:COLUMN, what was expected, what was there.
 inline diagnostic to_diagnostic(std::string_view line, const parse_error& e, std::string file = {},
                                 std::uint32_t line_number = 1) {
