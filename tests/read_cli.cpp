@@ -405,6 +405,44 @@ SCENARIO("the kernel's own abort is told apart however the trace interleaves it"
   }
 }
 
+SCENARIO("a receive event held for its abort's send goes out once the input goes quiet",
+         "[read][cli][trace]") {
+  // A real reset by the peer: nothing will pair with it, and nothing follows it for a while.
+  t::temp_dir dir("rstw-cli");
+  t::write_file(dir / "line.txt",
+                captured_at("tcp_receive_reset: family=AF_INET sport=58220 dport=7003", "001",
+                            "2729.136197") +
+                    "\n");
+  const std::string shown_early = "for i in $(seq 60); do [ -s " + dir / "out.json" +
+                                  " ] && break; sleep 0.05; done; " + "[ -s " + dir / "out.json" +
+                                  " ] && echo shown-early; ";
+  GIVEN("the line written to a pipe whose writer then stays open for seconds") {
+    auto r = t::run("mkfifo " + dir / "fifo" + "; { cat " + dir / "line.txt" +
+                    "; exec sleep 10; } > " + dir / "fifo" + " & w=$!; " + reader +
+                    " --format json < " + dir / "fifo" + " > " + dir / "out.json" + " 2> " +
+                    dir / "err.txt" + " & r=$!; " + shown_early + "kill $w; wait $r");
+    THEN("the reader shows it while the pipe is still open, as the peer's reset") {
+      CHECK(r.output.find("shown-early") != std::string::npos);
+      auto events = json_lines(t::read_file(dir / "out.json"));
+      REQUIRE(events.size() == 1);
+      CHECK(events[0]["sender"] == "remote");
+      CHECK(events[0]["sport"] == 7003);
+    }
+  }
+  GIVEN("the line in a file that the reader follows") {
+    t::write_file(dir / "trace.txt", t::read_file(dir / "line.txt"));
+    auto r =
+        t::run(reader + " --follow --format json " + dir / "trace.txt" + " > " + dir / "out.json" +
+               " 2> " + dir / "err.txt" + " & r=$!; " + shown_early + "kill -INT $r; wait $r");
+    THEN("the reader shows it before it is stopped") {
+      CHECK(r.output.find("shown-early") != std::string::npos);
+      auto events = json_lines(t::read_file(dir / "out.json"));
+      REQUIRE(events.size() == 1);
+      CHECK(events[0]["event"] == "tcp_receive_reset");
+    }
+  }
+}
+
 SCENARIO("held receive events never lose, repeat or invent a line, whatever the interleaving",
          "[read][cli][trace]") {
   GIVEN(

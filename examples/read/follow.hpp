@@ -69,7 +69,7 @@ class follow_source final : public byte_source {
       }
       if (stop_.load()) return 0;
       if (check_rotation()) continue;
-      wait();
+      if (!wait() && on_idle) on_idle();
     }
   }
 
@@ -131,14 +131,14 @@ class follow_source final : public byte_source {
   }
 
   // Sleeps until the directory changes; wakes every 100 ms anyway to notice `stop` and
-  // rotated-away files in other directories.
-  void wait() {
+  // rotated-away files in other directories. False when 100 ms passed with no change.
+  bool wait() {
     pollfd p{inotify_, POLLIN, 0};
-    if (::poll(&p, 1, 100) > 0) {
-      alignas(inotify_event) char events[4096];
-      while (::read(inotify_, events, sizeof events) > 0) {
-      }
+    if (::poll(&p, 1, 100) <= 0) return false;
+    alignas(inotify_event) char events[4096];
+    while (::read(inotify_, events, sizeof events) > 0) {
     }
+    return true;
   }
 
   std::string path_;

@@ -3,12 +3,15 @@
 #pragma once
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -36,6 +39,12 @@ class byte_source {
   virtual const std::string& name() const = 0;
   // Bytes consumed from the underlying file so far (compressed bytes for gzip), for progress.
   virtual std::uint64_t position() const = 0;
+
+  // Called, when set, each time the source has waited 100 ms for more bytes and waits on: a
+  // pipe or terminal that went quiet, a followed file at its end. What the reader holds back
+  // for a later line (a tcp_receive_reset waiting for its abort's send) goes out then rather
+  // than whenever the next line comes. Not for gzip, which needs whole blocks anyway.
+  std::function<void()> on_idle;
 };
 
 // A file descriptor, read as it comes; `lead` holds bytes already read from it (the magic
@@ -43,8 +52,14 @@ class byte_source {
 class fd_source final : public byte_source {
  public:
   fd_source(int fd, std::string name, bool owned, std::string lead = {})
-      : fd_(fd), owned_(owned), name_(std::move(name)), lead_(std::move(lead)),
-        position_(lead_.size()) {}
+      : fd_(fd),
+        owned_(owned),
+        name_(std::move(name)),
+        lead_(std::move(lead)),
+        position_(lead_.size()) {
+    struct stat st;
+    regular_ = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
+  }
   fd_source(const fd_source&) = delete;
   fd_source& operator=(const fd_source&) = delete;
   ~fd_source() override {
@@ -57,6 +72,10 @@ class fd_source final : public byte_source {
       std::memcpy(buf, lead_.data() + lead_pos_, k);
       lead_pos_ += k;
       return k;
+    }
+    if (on_idle && !regular_) {  // a regular file never keeps read() waiting
+      pollfd p{fd_, POLLIN, 0};
+      while (::poll(&p, 1, 100) == 0) on_idle();
     }
     for (;;) {
       ssize_t r = ::read(fd_, buf, n);
@@ -73,6 +92,7 @@ class fd_source final : public byte_source {
  private:
   int fd_;
   bool owned_;
+  bool regular_ = false;
   std::string name_;
   std::string lead_;
   std::size_t lead_pos_ = 0;

@@ -149,6 +149,12 @@ void read_source(rr::byte_source& src, const options& o, const rl::classify_opti
                  const rr::filter& f, rr::sink* out, rr::summary* sum, totals& t,
                  progress& prog, rr::trace_lines& tracer) {
   rl::line_source lines([&src](char* buf, std::size_t n) { return src.read(buf, n); });
+  // The input went quiet: a held tcp_receive_reset is the peer's reset after all, and what is
+  // written so far goes out.
+  src.on_idle = [&] {
+    tracer.flush(t.counts);
+    std::fflush(stdout);
+  };
   rl::classified_line c;
   rl::envelope scratch;
   bool trace_first = false;
@@ -199,6 +205,7 @@ void read_source(rr::byte_source& src, const options& o, const rl::classify_opti
     }
     prog.update(src.position(), t.counts);
   }
+  src.on_idle = nullptr;
   tracer.flush(t.counts);
 }
 
