@@ -1,7 +1,8 @@
 // rstwatch-trace-watch: prints each TCP reset as the kernel's tracepoints report it, live, from a
 // private ftrace instance that it removes again on exit, SIGINT or SIGTERM — the seed's
 // "tracing_point 监控" without touching the global trace buffer. A building block of
-// `rstwatch-read --trace`, not a replacement for it.
+// `rstwatch-read --trace`, not a replacement for it: each event is printed as it comes, so the
+// kernel's own abort on data (trace::abort_on_data()) shows as a remote reset here too.
 // Usage: rstwatch-trace-watch [--port N] [--seconds S]      (root)
 #include <rstwatch/trace/instance.hpp>
 #include <rstwatch/trace/reset.hpp>
