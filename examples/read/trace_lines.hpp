@@ -102,8 +102,8 @@ class trace_lines {
     }
   }
 
-  // Emits the held tcp_receive_resets, oldest first: at the end of input, or when a live
-  // trace falls quiet.
+  // Emits the held tcp_receive_resets, oldest first: at the end of input, or when the input
+  // (a live trace, a pipe, a followed file) falls quiet.
   void flush(log::line_counts& counts) {
     for (held_reset* h : held_) release(h, true, counts);
     held_.clear();
@@ -191,8 +191,6 @@ class trace_lines {
     spare_.push_back(h);
   }
 
-  trace::classified_line current_;
-
   void emit_reset(const trace::classified_line& c, std::uint64_t number, std::string_view source,
                   log::line_counts& counts) {
     counts.add(log::line_kind::reset);
@@ -254,6 +252,7 @@ class trace_lines {
   std::size_t max_diagnostics_;
   std::uint64_t shown_ = 0;
   std::uint64_t lost_ = 0;
+  trace::classified_line current_;
   std::vector<std::unique_ptr<held_reset>> slots_;  // every slot ever made
   std::vector<held_reset*> held_;                   // waiting, oldest first
   std::vector<held_reset*> spare_;                  // free slots
