@@ -303,18 +303,21 @@ SCENARIO("saved trace lines become the same reset events and the kernel's own ab
 
 namespace {
 
-// A line of tests/data/trace/this-kernel.txt moved to another CPU and time ("SSSS.UUUUUU").
+// A trace line moved to another CPU ("NNN") and time ("SSSS.UUUUUU").
+std::string moved_to(const std::string& line, const std::string& cpu, const std::string& time) {
+  std::string moved = std::regex_replace(line, std::regex(R"(\[\d{3}\])"), "[" + cpu + "]",
+                                         std::regex_constants::format_first_only);
+  return std::regex_replace(moved, std::regex(R"(\d+\.\d{6}:)"), time + ":",
+                            std::regex_constants::format_first_only);
+}
+
+// A line of tests/data/trace/this-kernel.txt moved to another CPU and time.
 std::string captured_at(const std::string& needle, const std::string& cpu,
                         const std::string& time) {
   static const auto lines = lines_of(
       t::read_file(std::string(RSTWATCH_SOURCE_DIR) + "/tests/data/trace/this-kernel.txt"));
   for (auto& l : lines)
-    if (l.find(needle) != std::string::npos) {
-      std::string moved = std::regex_replace(l, std::regex(R"(\[\d{3}\])"), "[" + cpu + "]",
-                                             std::regex_constants::format_first_only);
-      return std::regex_replace(moved, std::regex(R"(\d+\.\d{6}:)"), time + ":",
-                                std::regex_constants::format_first_only);
-    }
+    if (l.find(needle) != std::string::npos) return moved_to(l, cpu, time);
   FAIL("no captured line has " << needle);
   return {};
 }
@@ -471,12 +474,7 @@ SCENARIO("held receive events never lose, repeat or invent a line, whatever the 
       std::snprintf(time, sizeof time, "%llu.%06llu", (unsigned long long)(t_us / 1000000),
                     (unsigned long long)(t_us % 1000000));
       std::snprintf(cpu, sizeof cpu, "%03u", static_cast<unsigned>(random() % 4));
-      std::string moved =
-          std::regex_replace(l, std::regex(R"(\[\d{3}\])"), std::string("[") + cpu + "]",
-                             std::regex_constants::format_first_only);
-      text += std::regex_replace(moved, std::regex(R"(\d+\.\d{6}:)"), std::string(time) + ":",
-                                 std::regex_constants::format_first_only) +
-              "\n";
+      text += moved_to(l, cpu, time) + "\n";
       sends += l.find(": tcp_send_reset:") != std::string::npos;
       receives += l.find(": tcp_receive_reset:") != std::string::npos;
     }
