@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -66,6 +67,25 @@ template <std::size_t N>
       if (p[k] != l[k]) return false;
     return true;
   }
+}
+
+// Zeroes p[0, N) with straight-line 16-byte stores (SSE2), the last one overlapping: a
+// std::memset() of a few hundred bytes compiles to `rep stos` under g++'s generic tuning.
+template <std::size_t N, std::size_t... K>
+[[gnu::always_inline]] inline void zero_blocks(unsigned char* p,
+                                               std::index_sequence<K...>) noexcept {
+#if defined(__SSE2__)
+  const __m128i zero = _mm_setzero_si128();
+  (_mm_storeu_si128(reinterpret_cast<__m128i*>(p + 16 * K), zero), ...);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p + N - 16), zero);
+#else
+  std::memset(p, 0, N);
+#endif
+}
+template <std::size_t N>
+[[gnu::always_inline]] inline void zero_bytes(unsigned char* p) noexcept {
+  static_assert(N >= 16);
+  zero_blocks<N>(p, std::make_index_sequence<N / 16>{});
 }
 
 // Index (0..7) of the first byte of w equal to c, or 8 when none is. The classic zero-byte
