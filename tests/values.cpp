@@ -105,6 +105,22 @@ SCENARIO("addresses compare by family then numerically", "[address]") {
   }
 }
 
+// The in-place assignments in constant expressions, where they take their byte-wise branch.
+constexpr ip_address assigned_v4_word() {
+  ip_address a;
+  a.assign_v4(10u | 0u << 8 | 175u << 16 | 109u << 24);
+  return a;
+}
+constexpr ip_address assigned_v4_mapped() {
+  ip_address m;
+  m.assign_v4_mapped(ip_address::v4(10, 0, 175, 109));
+  return m;
+}
+static_assert(assigned_v4_word().is_v4() && assigned_v4_word()[0] == 10 &&
+              assigned_v4_word()[2] == 175 && assigned_v4_word()[3] == 109);
+static_assert(assigned_v4_mapped().is_v4_mapped() && assigned_v4_mapped()[12] == 10 &&
+              assigned_v4_mapped()[15] == 109);
+
 SCENARIO("an address assigned in place equals the one made by value", "[address]") {
   GIVEN("an IPv6 address in a variable") {
     ip_address a = addr("fd00::1");
@@ -113,6 +129,11 @@ SCENARIO("an address assigned in place equals the one made by value", "[address]
       THEN("it is that address, every byte of the old one gone") {
         CHECK(a == ip_address::v4(10, 0, 175, 109));
         CHECK(a.to_string() == "10.0.175.109");
+      }
+      AND_WHEN("the same four bytes are assigned to another as one word, the first lowest") {
+        ip_address w = addr("fd00::3");
+        w.assign_v4(10u | 0u << 8 | 175u << 16 | 109u << 24);
+        THEN("both are the same address") { CHECK(w == a); }
       }
       AND_WHEN("its IPv4-mapped IPv6 form is assigned to another") {
         ip_address m = addr("fd00::2");

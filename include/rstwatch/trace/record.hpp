@@ -748,15 +748,17 @@ class body_fast_path {
     i = pos_ = k;
     return true;
   }
-  // dotted_quad()'s set (1-3 digits per part, each <= 255) at d_[k], converted in place. An
+  // dotted_quad()'s set (1-3 digits per part, each <= 255) at d_[k], converted in place into
+  // one word, the first part in its lowest 8 bits (ip_address::assign_v4(word)). An
   // address is at most 15 bytes and the loop reads at most one byte past its last digit: with
   // 16 bytes left (nearly always: more keys follow) no read needs a bounds test.
-  [[gnu::always_inline]] bool quad(std::size_t& k, std::uint8_t (&b)[4]) const noexcept {
-    return room(k, 16) ? quad_in<false>(k, b) : quad_in<true>(k, b);
+  [[gnu::always_inline]] bool quad(std::size_t& k, std::uint32_t& word) const noexcept {
+    return room(k, 16) ? quad_in<false>(k, word) : quad_in<true>(k, word);
   }
   template <bool Bounded>
-  [[gnu::always_inline]] bool quad_in(std::size_t& k, std::uint8_t (&b)[4]) const noexcept {
+  [[gnu::always_inline]] bool quad_in(std::size_t& k, std::uint32_t& word) const noexcept {
     std::size_t j = k;
+    std::uint32_t w = 0;
     auto digit_at = [this](std::size_t at, unsigned& digit) {
       return (!Bounded || at < n_) && (digit = static_cast<unsigned char>(d_[at] - '0')) < 10;
     };
@@ -778,20 +780,21 @@ class body_fast_path {
           if (v > 255) return false;
         }
       }
-      b[part] = static_cast<std::uint8_t>(v);
+      w |= v << (8 * part);
     }
     k = j;
+    word = w;
     return true;
   }
   // An IPv4 field; the text is kept as store() keeps it.
   [[gnu::always_inline]] bool v4_address(std::size_t& i, ip_address& out,
                                          std::string_view& text) const noexcept {
     std::size_t k = i;
-    std::uint8_t b[4];
-    if (!quad(k, b)) return false;
+    std::uint32_t word = 0;
+    if (!quad(k, word)) return false;
     const std::size_t end = k;
     if (!take_end(k)) return false;
-    out.assign_v4(b[0], b[1], b[2], b[3]);
+    out.assign_v4(word);
     text = std::string_view(d_ + i, end - i);
     i = k;
     return true;
@@ -823,12 +826,12 @@ class body_fast_path {
   [[gnu::always_inline]] bool sockaddr(std::size_t& i, endpoint& out) const noexcept {
     if ((Terminated || i < n_) && d_[i] != '[') {
       std::size_t k = i;
-      std::uint8_t b[4];
-      if (!quad(k, b) || (!Terminated && k >= n_) || d_[k] != ':') return false;
+      std::uint32_t word = 0;
+      if (!quad(k, word) || (!Terminated && k >= n_) || d_[k] != ':') return false;
       ++k;
       std::uint16_t port = 0;
       if (!decimal(k, port, 65535)) return false;
-      out.address.assign_v4(b[0], b[1], b[2], b[3]);
+      out.address.assign_v4(word);
       out.port = port;
       i = k;
       return true;
