@@ -655,7 +655,7 @@ class body_fast_path {
   }
   // Past a value that ends at `end`: past its space, or at the body's end.
   [[gnu::always_inline]] std::size_t after(std::size_t end) const noexcept {
-    return at_end(end) ? end : end + 1;
+    return __builtin_expect(at_end(end), 0) ? end : end + 1;
   }
 
   // Each step below works on a local position: it takes a whole token (and the single space
@@ -673,9 +673,11 @@ class body_fast_path {
   // The end of a value: the end of the body, or one space that the next key follows.
   [[gnu::always_inline]] bool take_end(std::size_t& i) const noexcept {
     if constexpr (Terminated) {  // a space first: most values have one after them
-      const char c = d_[i];
-      if (c == ' ') ++i;
-      return c == ' ' || c == '\n';
+      if (__builtin_expect(d_[i] == ' ', 1)) {
+        ++i;
+        return true;
+      }
+      return d_[i] == '\n';
     }
     if (at_end(i)) return true;
     if (d_[i] != ' ') return false;
