@@ -675,6 +675,14 @@ SCENARIO(
     all.push_back(replaced(receive, "2728.531455:", "2728.5314551:"));
     all.push_back(replaced(receive, "2728.531455:", "123456789012.531455:"));
     all.push_back(replaced(receive, "  2728.531455:", " 2728.531455:"));
+    // Uptimes of every width in "%5lu" (the fast reading predicts the '.' six bytes after the
+    // flags), with four and five flags, wider pads, and a space or a letter among the digits.
+    for (std::string_view seconds : {"    1", "   12", "  123", " 1234", "12345", "123456",
+                                     "   1234", "      1", " 12 4", "12a45", "     "}) {
+      const std::string stamp = " " + std::string(seconds) + ".531455:";
+      all.push_back(replaced(receive, "  2728.531455:", stamp));
+      all.push_back(replaced(replaced(receive, "  2728.531455:", stamp), ".....", "...."));
+    }
     // Left sides the word-load pid reading leaves to the byte loops: eight digits, no space
     // before '[', eight spaces, a line starting right before "-pid".
     all.push_back(replaced(receive, "-5303    [", "-53031234 ["));

@@ -187,25 +187,47 @@ inline bool context_at(std::string_view line, std::size_t open, context& c) noex
   const unsigned cpu = d0 * 100 + d1 * 10 + d2;
   i += 5;
   if (is_digit(d[i]) || d[i] == ' ') return false;
+  // Positions come from predicted branches where they can, not from the bytes: the kernel
+  // prints every line of a trace with the same widths, and a position computed from a byte
+  // search or a digit count made everything after it wait for that load and its arithmetic.
+  // The bytes are still checked, off that path. The flags' width (4 or 5): the byte after
+  // the first four says which.
   const unsigned k = rstwatch::detail::scan::first_byte_equal(load_le64(d + i), ' ');
-  if (k != 4 && k != 5) return false;
-  const std::string_view flags(d + i, k);
-  i = skip_spaces(d, i + k, n);
-  // Seconds: 1 to 7 digits from one load (up to 115 days of uptime), else up to 12 by the loop.
-  const std::size_t ts_start = i;
+  const std::size_t width = __builtin_expect(d[i + 4] == ' ', 0) ? 4 : 5;
+  if (k != width) return false;
+  const std::string_view flags(d + i, width);
+  i += width;  // at the ' ' after the flags
+  std::size_t ts_start = 0;
   std::uint64_t seconds = 0;
-  if (n - i < 8) return false;
-  const std::uint64_t t = digits_of(load_le64(d + i));
-  const unsigned count = leading_digits(t);
-  if (count == 0) return false;
-  if (count < 8) {
-    seconds = digits_value(t, count);
-    i += count;
+  if (n - i < 16) return false;
+  if (__builtin_expect(d[i + 6] == '.', 1)) {
+    // "%5lu." under 100000 s of uptime: ' ', then spaces and 1-5 digits that fill five bytes.
+    const std::uint64_t t = digits_of(load_le64(d + i + 1));
+    // Leading zero bytes of this word are the pad's spaces (byte 5, the '.', is not one).
+    const std::uint64_t not_spaces = t ^ digits_of(0x2020202020202020ull);
+    const unsigned pad = static_cast<unsigned>(__builtin_ctzll(not_spaces)) / 8;
+    if (pad > 4 || leading_digits(t >> (8 * pad)) != 5 - pad) return false;
+    seconds = digits_value(t >> (8 * pad), 5 - pad);
+    ts_start = i + 1 + pad;
+    i += 6;
   } else {
-    const std::size_t limit = n - i < 13 ? n : i + 13;
-    for (unsigned digit; i < limit && (digit = static_cast<unsigned char>(d[i] - '0')) < 10; ++i)
-      seconds = seconds * 10 + digit;
-    if (i - ts_start > 12) return false;
+    i = skip_spaces(d, i, n);
+    // Seconds: 1 to 7 digits from one load (up to 115 days of uptime), else up to 12 by the
+    // loop.
+    ts_start = i;
+    if (n - i < 8) return false;
+    const std::uint64_t t = digits_of(load_le64(d + i));
+    const unsigned count = leading_digits(t);
+    if (count == 0) return false;
+    if (count < 8) {
+      seconds = digits_value(t, count);
+      i += count;
+    } else {
+      const std::size_t limit = n - i < 13 ? n : i + 13;
+      for (unsigned digit; i < limit && (digit = static_cast<unsigned char>(d[i] - '0')) < 10; ++i)
+        seconds = seconds * 10 + digit;
+      if (i - ts_start > 12) return false;
+    }
   }
   // ".%06lu:" as one word: '.', six digits, ':'.
   if (n - i < 8) return false;
