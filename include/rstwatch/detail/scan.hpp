@@ -160,6 +160,23 @@ inline std::size_t find_or_newline(const char* d, std::size_t i, char a) noexcep
 #endif
 }
 
+// Whether find_or_newline(d, 0, a) is `at` (below 32), as a test rather than a position: a
+// caller that expects one place branches on it and goes on from a constant.
+inline bool first_or_newline_at(const char* d, char a, std::size_t at) noexcept {
+#if defined(__SSE2__)
+  const __m128i wanted = _mm_set1_epi8(a), newline = _mm_set1_epi8('\n');
+  auto mask = [&](const char* p) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return static_cast<std::uint32_t>(
+        _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, wanted), _mm_cmpeq_epi8(v, newline))));
+  };
+  const std::uint32_t m = mask(d) | mask(d + 16) << 16;
+  return (m & ((2u << at) - 1)) == 1u << at;
+#else
+  return find_or_newline(d, 0, a) == at;
+#endif
+}
+
 // The end of a value in such a line: its first ' ' or '\n'.
 inline std::size_t find_space_or_newline(const char* d, std::size_t i) noexcept {
   return find_or_newline(d, i, ' ');
