@@ -662,6 +662,10 @@ SCENARIO(
     all.push_back(replaced(set_state, " dport=", " future=1 dport="));
     all.push_back(replaced(set_state, "family=AF_INET ", "family=0x1a "));
     all.push_back(replaced(set_state, " dport=", "  dport="));
+    // The protocol the fast path expects, another one, a longer word and the body's end.
+    all.push_back(replaced(set_state, "IPPROTO_TCP", "IPPROTO_MPTCP"));
+    all.push_back(replaced(set_state, "IPPROTO_TCP ", "IPPROTO_TCPX "));
+    all.push_back(set_state.substr(0, set_state.find("IPPROTO_TCP") + 11));
     all.push_back(replaced(probe, "mark=0x0", "mark=0X1F"));
     all.push_back(replaced(probe, "mark=0x0 ", ""));
     all.push_back(
