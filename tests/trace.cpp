@@ -720,7 +720,8 @@ SCENARIO(
       }
       REQUIRE(fast == general);  // also as far as a malformed body got
     };
-    const char odd[] = {' ', 'x', 'X', '0', '9', 'f', 'F', ':', '.', '=', '-', '[', '\0', '\xff'};
+    const char odd[] = {' ', 'x', 'X', '0', '9',  'f',  'F',   ':',
+                        '.', '=', '-', '[', '\n', '\0', '\xff'};
     rstwatch::test::for_each_variant(all, odd, 8, agree);
     THEN("both give the same prefix, the same record and the same error") {
       CHECK(prefixes > 100000);
