@@ -9,9 +9,10 @@
 #include <cstring>
 #include <optional>
 #include <ostream>
-#include <rstwatch/diagnostic.hpp>
 #include <string>
 #include <string_view>
+
+#include <rstwatch/diagnostic.hpp>
 
 namespace rstwatch {
 

@@ -6,12 +6,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string_view>
+#include <type_traits>
+
 #include <rstwatch/address.hpp>
 #include <rstwatch/detail/scan.hpp>
 #include <rstwatch/trace/detail/scan.hpp>
 #include <rstwatch/trace/prefix.hpp>
-#include <string_view>
-#include <type_traits>
 
 namespace rstwatch::trace {
 
