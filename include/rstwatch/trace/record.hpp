@@ -685,16 +685,20 @@ class body_fast_path {
     ++i;
     return true;
   }
+  // The value d_[k, end) as `out`, and i past it: the end of every view() below.
+  [[gnu::always_inline]] bool taken_view(std::size_t& i, std::size_t k, std::size_t end,
+                                         std::string_view& out, field f) noexcept {
+    out = std::string_view(d_ + k, end - k);
+    set(f);
+    i = after(end);
+    return true;
+  }
   template <std::size_t N>
   [[gnu::always_inline]] bool view(std::size_t& i, const char (&key)[N], std::string_view& out,
                                    field f) noexcept {
     std::size_t k = i;
     if (!lit(k, key)) return false;
-    const std::size_t end = value_end(k);
-    out = std::string_view(d_ + k, end - k);
-    set(f);
-    i = after(end);
-    return true;
+    return taken_view(i, k, value_end(k), out, f);
   }
   // The same for a value that is nearly always `usual` (protocol=IPPROTO_TCP): a test of that
   // text and the space after it, and the end is a constant behind a predicted branch instead
@@ -712,10 +716,7 @@ class body_fast_path {
                          1)
             ? k + length
             : value_end(k);
-    out = std::string_view(d_ + k, end - k);
-    set(f);
-    i = after(end);
-    return true;
+    return taken_view(i, k, end, out, f);
   }
   // The same for a value nearly always `width` (under 32) bytes long (hashed pointers: %p
   // prints 16 hex digits on 64-bit kernels), tested by one search of its first 32 bytes for
@@ -733,10 +734,7 @@ class body_fast_path {
                          1)
             ? k + width
             : value_end(k);
-    out = std::string_view(d_ + k, end - k);
-    set(f);
-    i = after(end);
-    return true;
+    return taken_view(i, k, end, out, f);
   }
   // to_unsigned()'s set: 1 to 19 digits, at most `max`.
   template <class Int>
